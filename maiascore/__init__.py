@@ -1,0 +1,65 @@
+"""MaiaScore: multi-tenant XGBoost scoring API."""
+from flask import Flask
+from flask_jwt_extended import JWTManager
+
+from config import Config
+
+BLUEPRINTS = (
+    "maiascore.health.routes",
+    "maiascore.auth.routes",
+    "maiascore.accounts.routes",
+    "maiascore.reports.routes",
+    "maiascore.trainings.routes",
+    "maiascore.trainings.dataset_routes",
+    "maiascore.dashboards.routes",
+)
+
+
+def create_app(config=None):
+    """App factory: ``config`` is a ``config.Config`` (default: read from the environment)."""
+    import importlib
+
+    from maiascore.http import Api
+    from maiascore.http.access import rate_limit_headers
+    from maiascore.http.formats import FormatSuffixMiddleware, render_negotiated
+    from maiascore.http.requestlog import configure_logging, finish_request, start_request
+    from maiascore.indexes import ensure_indexes
+
+    cfg = config or Config()
+    app = Flask(__name__)
+    app.config.update(cfg.as_dict())
+    app.config["MAIASCORE"] = cfg
+    app.config["JWT_ACCESS_TOKEN_EXPIRES"] = False  # set per token from JWT_EXPIRES_SECONDS
+    app.json.sort_keys = False
+    app.wsgi_app = FormatSuffixMiddleware(app.wsgi_app)
+    configure_logging(cfg.LOG_LEVEL)
+    JWTManager(app)
+
+    api = Api(app, spec_kwargs={"info": {"description": "Score references with your own XGBoost models."}})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
+                                                       "description": "A JWT from /auth/local or an API token"})
+    api.spec.components.security_scheme("basicAuth", {"type": "http", "scheme": "basic",
+                                                      "description": "email:apiToken (ThousandEyes style)"})
+    for module_name in BLUEPRINTS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and (module_name + ".").startswith(exc.name + "."):
+                continue  # capability not installed in this build
+            raise
+        api.register_blueprint(module.blp)
+
+    app.before_request(start_request)
+    app.after_request(rate_limit_headers)
+    app.after_request(render_negotiated)
+    app.after_request(finish_request)
+
+    if not cfg.__dict__.get("SKIP_INDEXES"):
+        with app.app_context():
+            from maiascore.connections import get_db
+            try:
+                ensure_indexes(get_db())
+            except Exception:  # the API starts without Mongo and answers 503 until it is back
+                app.logger.warning("could not create indexes at start; will answer 503 until MongoDB is up")
+    app.extensions["maiascore.api"] = api
+    return app

@@ -1,0 +1,77 @@
+import marshmallow as ma
+
+
+class AccountGroupSchema(ma.Schema):
+    accountGroupName = ma.fields.String()
+    aid = ma.fields.Integer()
+    current = ma.fields.Integer(metadata={"description": "1 for the group in context"})
+    default = ma.fields.Integer(metadata={"description": "1 for the user's default group"})
+
+
+class AccountGroupsSchema(ma.Schema):
+    accountGroups = ma.fields.List(ma.fields.Nested(AccountGroupSchema))
+
+
+class PermissionSchema(ma.Schema):
+    permissionId = ma.fields.Integer()
+    label = ma.fields.String()
+    isManagementPermission = ma.fields.Boolean()
+
+
+class PermissionsSchema(ma.Schema):
+    permissions = ma.fields.List(ma.fields.Nested(PermissionSchema))
+
+
+class RoleSchema(ma.Schema):
+    roleId = ma.fields.Integer()
+    name = ma.fields.String()
+    isBuiltin = ma.fields.Boolean()
+    hasManagementPermissions = ma.fields.Boolean()
+    permissions = ma.fields.List(ma.fields.Nested(PermissionSchema))
+
+
+class RolesSchema(ma.Schema):
+    roles = ma.fields.List(ma.fields.Nested(RoleSchema))
+
+
+class GroupRef(ma.Schema):
+    aid = ma.fields.Integer()
+    accountGroupName = ma.fields.String(allow_none=True)
+
+
+class RoleRef(ma.Schema):
+    roleId = ma.fields.Integer()
+    name = ma.fields.String()
+
+
+class AccountGroupRoleSchema(ma.Schema):
+    accountGroup = ma.fields.Nested(GroupRef)
+    roles = ma.fields.List(ma.fields.Nested(RoleRef))
+
+
+class V6UserSchema(ma.Schema):
+    uid = ma.fields.Integer()
+    name = ma.fields.String()
+    email = ma.fields.String()
+    blocked = ma.fields.Boolean()
+    dateRegistered = ma.fields.String()
+    accountGroupRoles = ma.fields.List(ma.fields.Nested(AccountGroupRoleSchema))
+
+
+class V6UsersSchema(ma.Schema):
+    users = ma.fields.List(ma.fields.Nested(V6UserSchema))
+
+
+class UserCreateSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[A-Za-z0-9_.@+-]{3,64}$"))
+    email = ma.fields.Email(required=True)
+    password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=8, max=1024))
+    role = ma.fields.Raw(load_default="Regular User",
+                         metadata={"description": "Role name or roleId in the current account group"})
+
+
+class UserUpdateSchema(ma.Schema):
+    name = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Za-z0-9_.@+-]{3,64}$"))
+    password = ma.fields.String(load_only=True, validate=ma.validate.Length(min=8, max=1024))
+    role = ma.fields.Raw()
+    blocked = ma.fields.Boolean()

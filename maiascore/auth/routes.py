@@ -1,0 +1,82 @@
+"""Strapi users-permissions routes: log in, register, who am I, API tokens."""
+from flask import g, request
+from flask.views import MethodView
+
+from config import settings
+from maiascore.accounts.permissions import ACCOUNT_ADMIN, MANAGE_USERS, REGULAR_USER, ROLE_IDS
+from maiascore.accounts.service import create_account_group, create_user, public_user
+from maiascore.auth import schemas
+from maiascore.auth.service import (create_api_token, issue_jwt, list_api_tokens, login, public_token, revoke_api_token,
+                                    user_from_request)
+from maiascore.http import Blueprint
+from maiascore.http.access import authorize, requires
+from maiascore.http.errors import abort
+
+blp = Blueprint("auth", __name__, description="Log in, register, API tokens")
+
+
+@blp.route("/auth/local")
+class Login(MethodView):
+    @blp.arguments(schemas.LoginSchema)
+    @blp.response(200, schemas.AuthResultSchema)
+    @blp.alt_response(400, schema="Error", description="Invalid identifier or password")
+    @blp.alt_response(429, schema="Error", description="More than 10 failed logins in a minute")
+    def post(self, body):
+        """Exchange an email or username and a password for a JWT."""
+        user, token = login(body["identifier"], body["password"], request.remote_addr)
+        return {"jwt": token, "user": public_user(user)}
+
+
+@blp.route("/auth/local/register")
+class Register(MethodView):
+    @blp.arguments(schemas.RegisterSchema)
+    @blp.response(200, schemas.AuthResultSchema)
+    def post(self, body):
+        """Open registration (``ALLOW_REGISTRATION``) creates a new account group the user administers;
+        an admin calling it adds a Regular User to the current group."""
+        if request.headers.get("Authorization"):
+            authorize((MANAGE_USERS,))
+            memberships = [{"aid": g.aid, "roleId": ROLE_IDS[REGULAR_USER]}]
+        elif settings().ALLOW_REGISTRATION:
+            user_from_request(request)
+            group = create_account_group(f"{body['username']}'s group")
+            memberships = [{"aid": group["_id"], "roleId": ROLE_IDS[ACCOUNT_ADMIN]}]
+        else:
+            abort(403, "Registration is closed; ask an account admin to add you")
+        user = create_user(body["username"], body["email"], body["password"], memberships)
+        return {"jwt": issue_jwt(user), "user": public_user(user)}
+
+
+@blp.route("/users/me")
+class Me(MethodView):
+    @requires()
+    @blp.response(200, schemas.PublicUserSchema)
+    def get(self):
+        """The caller, as seen in the current account group."""
+        return public_user(g.user, g.aid)
+
+
+@blp.route("/users/me/tokens")
+class Tokens(MethodView):
+    @requires()
+    @blp.response(200, schemas.TokenSchema(many=True))
+    def get(self):
+        """The caller's API tokens, without their secrets."""
+        return [public_token(doc) for doc in list_api_tokens(g.user)]
+
+    @requires()
+    @blp.arguments(schemas.TokenCreateSchema)
+    @blp.response(201, schemas.NewTokenSchema)
+    def post(self, body):
+        """Create an API token for machine clients; the secret is in this answer only."""
+        doc, secret = create_api_token(g.user, body["name"])
+        return dict(public_token(doc), token=secret)
+
+
+@blp.route("/users/me/tokens/<token_id>")
+class Token(MethodView):
+    @requires()
+    @blp.response(200, schemas.TokenSchema)
+    def delete(self, token_id):
+        """Revoke a token: it stops working at once."""
+        return public_token(revoke_api_token(g.user, token_id))

@@ -1,0 +1,47 @@
+import marshmallow as ma
+
+
+class PublicUserSchema(ma.Schema):
+    """A user as the API shows it: never a password hash, token or reset code."""
+
+    id = ma.fields.Integer()
+    username = ma.fields.String()
+    email = ma.fields.String()
+    provider = ma.fields.String()
+    confirmed = ma.fields.Boolean()
+    blocked = ma.fields.Boolean()
+    role = ma.fields.String(allow_none=True)
+
+
+class LoginSchema(ma.Schema):
+    identifier = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=256),
+                                  metadata={"example": "admin@example.com"})
+    password = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1024),
+                                load_only=True, metadata={"example": "change-me-now"})
+
+
+class RegisterSchema(ma.Schema):
+    username = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[A-Za-z0-9_.@+-]{3,64}$"))
+    email = ma.fields.Email(required=True)
+    password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=8, max=1024))
+
+
+class AuthResultSchema(ma.Schema):
+    jwt = ma.fields.String()
+    user = ma.fields.Nested(PublicUserSchema)
+
+
+class TokenCreateSchema(ma.Schema):
+    name = ma.fields.String(load_default="token", validate=ma.validate.Length(min=1, max=100))
+
+
+class TokenSchema(ma.Schema):
+    id = ma.fields.String()
+    name = ma.fields.String()
+    hint = ma.fields.String(metadata={"description": "The token's last four characters"})
+    created_at = ma.fields.DateTime()
+    last_used_at = ma.fields.DateTime(allow_none=True)
+
+
+class NewTokenSchema(TokenSchema):
+    token = ma.fields.String(metadata={"description": "The secret: shown once, never again"})

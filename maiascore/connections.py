@@ -1,0 +1,61 @@
+"""The process's MongoDB and Redis clients, created lazily and once per process.
+
+Clients are keyed by pid because gunicorn and RQ fork: a pymongo client must never
+cross a fork.
+"""
+import os
+import threading
+from datetime import datetime, timezone
+
+import redis
+from pymongo import MongoClient, ReturnDocument
+
+from config import settings
+
+_lock = threading.Lock()
+_mongo = {}
+_redis = {}
+
+
+def mongo_client(uri=None, timeout_ms=None):
+    cfg = settings()
+    uri = uri or cfg.MONGO_URI
+    key = (os.getpid(), uri)
+    client = _mongo.get(key)
+    if client is None:
+        with _lock:
+            client = _mongo.get(key)
+            if client is None:
+                client = MongoClient(uri, tz_aware=True, connect=False,
+                                     serverSelectionTimeoutMS=timeout_ms or cfg.MONGO_TIMEOUT_MS,
+                                     connectTimeoutMS=timeout_ms or cfg.MONGO_TIMEOUT_MS)
+                _mongo[key] = client
+    return client
+
+
+def get_db():
+    cfg = settings()
+    return mongo_client(cfg.MONGO_URI)[cfg.MONGO_DB_NAME]
+
+
+def get_redis():
+    url = settings().REDIS_URL
+    key = (os.getpid(), url)
+    conn = _redis.get(key)
+    if conn is None:
+        conn = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5,
+                                    health_check_interval=15)
+        _redis[key] = conn
+    return conn
+
+
+def next_sequence(name, db=None):
+    """Monotonic integers (user ids, account group ids, model versions) shared by all processes."""
+    db = db if db is not None else get_db()
+    doc = db.counters.find_one_and_update({"_id": name}, {"$inc": {"value": 1}}, upsert=True,
+                                          return_document=ReturnDocument.AFTER)
+    return doc["value"]
+
+
+def utcnow():
+    return datetime.now(timezone.utc)

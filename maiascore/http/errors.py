@@ -1,0 +1,97 @@
+"""One error shape for the whole API: ``{"code", "message"}`` (plus ``errors`` on validation).
+
+Whatever goes wrong, including an unreachable database or queue, the client gets this
+body in its negotiated format and never a stack trace.
+"""
+import logging
+
+import pymongo.errors
+import redis.exceptions
+from flask import g, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger("maiascore.errors")
+
+
+class ApiError(HTTPException):
+    """An HTTP error with our message and optional headers or detail."""
+
+    def __init__(self, code, message, errors=None, headers=None):
+        super().__init__(description=message)
+        self.code = code
+        self.message = message
+        self.errors = errors
+        self.extra_headers = headers or {}
+
+
+def abort(code, message, errors=None, headers=None):
+    raise ApiError(code, message, errors=errors, headers=headers)
+
+
+def validation_status():
+    """ThousandEyes answers 400 to a malformed request; the Strapi routes 422."""
+    return 400 if request.path.startswith("/v6") else 422
+
+
+def validation_error(messages):
+    return ApiError(validation_status(), "Request validation failed", errors=messages)
+
+
+def error_response(code, message, errors=None, headers=None):
+    payload = {"code": code, "message": message}
+    if errors:
+        payload["errors"] = errors
+    response = jsonify(payload)
+    response.status_code = code
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def handle_http_exception(error):
+    if isinstance(error, ApiError):
+        return error_response(error.code, error.message, error.errors, error.extra_headers)
+    data = getattr(error, "data", None) or {}
+    message = data.get("message") or error.description or error.name
+    errors = data.get("errors") or data.get("messages")
+    if error.code == 422 and errors:
+        return error_response(validation_status(), "Request validation failed", errors)
+    if error.code == 413:
+        message = "Request body too large"
+    elif error.code == 404 and message == "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.":
+        message = f"Not found: {request.path}"
+    elif error.code == 405:
+        message = f"Method {request.method} not allowed on {request.path}"
+    headers = dict(error.get_headers()) if hasattr(error, "get_headers") else {}
+    headers.pop("Content-Type", None)
+    return error_response(error.code, message, errors, headers)
+
+
+def handle_unavailable(error):
+    log.warning("backend unavailable: %s", type(error).__name__)
+    return error_response(503, "Service temporarily unavailable: a backing store is not answering; retry shortly",
+                          headers={"Retry-After": "5"})
+
+
+def handle_unexpected(error):
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    log.exception("unhandled error (request %s)", getattr(g, "request_id", "-"))
+    return error_response(500, "Internal server error; the request id names it in our logs")
+
+
+UNAVAILABLE_ERRORS = (
+    pymongo.errors.ConnectionFailure,
+    pymongo.errors.ServerSelectionTimeoutError,
+    pymongo.errors.NetworkTimeout,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+
+def register(app):
+    app.register_error_handler(HTTPException, handle_http_exception)
+    for exc in UNAVAILABLE_ERRORS:
+        app.register_error_handler(exc, handle_unavailable)
+    app.register_error_handler(InternalServerError, handle_unexpected)
+    app.register_error_handler(Exception, handle_unexpected)

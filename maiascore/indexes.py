@@ -1,0 +1,51 @@
+"""Every collection's indexes, declared once and created idempotently at start."""
+from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel
+
+INDEXES = {
+    "users": [
+        IndexModel([("email", ASC)], unique=True),
+        IndexModel([("username", ASC)], unique=True),
+        IndexModel([("memberships.aid", ASC)]),
+    ],
+    "api_tokens": [
+        IndexModel([("hash", ASC)], unique=True),
+        IndexModel([("user", ASC)]),
+    ],
+    "score_reports": [
+        IndexModel([("aid", ASC), ("uuid", ASC)], unique=True,
+                   partialFilterExpression={"uuid": {"$type": "string"}}),
+        IndexModel([("aid", ASC), ("created_at", DESC)]),
+        IndexModel([("batch", ASC), ("status", ASC)]),
+        IndexModel([("aid", ASC), ("status", ASC)]),
+        IndexModel([("status", ASC), ("updated_at", ASC)]),
+    ],
+    "score_batches": [
+        IndexModel([("status", ASC), ("updated_at", ASC)]),
+    ],
+    "trainings": [
+        IndexModel([("aid", ASC), ("uuid", ASC)], unique=True,
+                   partialFilterExpression={"uuid": {"$type": "string"}}),
+        IndexModel([("aid", ASC), ("created_at", DESC)]),
+        IndexModel([("aid", ASC), ("finishedAt", DESC)]),
+        IndexModel([("status", ASC)]),
+    ],
+    "models": [
+        IndexModel([("aid", ASC), ("active", ASC)]),
+        IndexModel([("aid", ASC), ("version", ASC)], unique=True),
+    ],
+    "datasets": [
+        IndexModel([("aid", ASC), ("created_at", DESC)]),
+    ],
+    "dashboards": [
+        IndexModel([("aid", ASC), ("reportId", ASC)], unique=True),
+    ],
+    "report_snapshots": [
+        IndexModel([("aid", ASC), ("snapshotId", ASC)], unique=True),
+        IndexModel([("expiresAt", ASC)], expireAfterSeconds=0),
+    ],
+}
+
+
+def ensure_indexes(db):
+    for name, models in INDEXES.items():
+        db[name].create_indexes(models)

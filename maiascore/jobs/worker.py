@@ -1,0 +1,59 @@
+"""The RQ worker class: no fork per job, recovery sweeps on start and every minute.
+
+``SimpleWorker`` keeps loaded models in memory between jobs (RQ 3's forking worker
+spawns a new interpreter per job). Sweeps run from the worker's own loop, so they
+survive a Redis restart that wipes scheduled jobs.
+"""
+import logging
+import time
+
+import redis.exceptions
+from rq.worker import SimpleWorker
+
+from config import settings
+
+log = logging.getLogger("maiascore.worker")
+_sweepers = []
+
+
+def sweeper(func):
+    """Registers a recovery function run on worker start and every SWEEP_INTERVAL_SECONDS."""
+    _sweepers.append(func)
+    return func
+
+
+def run_sweeps():
+    import maiascore.jobs.sweeps  # noqa: F401  registers the domain sweepers
+
+    for func in _sweepers:
+        try:
+            func()
+        except Exception:
+            log.exception("sweep %s failed", func.__name__)
+
+
+class Worker(SimpleWorker):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("maintenance_interval", settings().SWEEP_INTERVAL_SECONDS)
+        super().__init__(*args, **kwargs)
+
+    @property
+    def dequeue_timeout(self):
+        return max(1, min(self.maintenance_interval, self.worker_ttl - 15))
+
+    def run_maintenance_tasks(self):
+        super().run_maintenance_tasks()
+        run_sweeps()
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """Rides out a Redis restart instead of quitting: the jobs it loses, the sweeps re-create."""
+        while True:
+            try:
+                return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                log.warning("redis unavailable; retrying in 1s")
+                time.sleep(1)
+                try:
+                    self.register_birth()
+                except Exception:  # still down, or our old registration survived
+                    pass

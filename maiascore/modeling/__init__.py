@@ -1,0 +1,43 @@
+"""Pure machine-learning core of MaiaScore: CSV datasets, XGBoost training and scoring.
+
+No web framework, database or queue is imported here, so the web app and the
+training workers can share this package and tests can run it directly.
+"""
+
+from .datasets import Dataset, DatasetError, labels_from, load_sample, parse_csv
+from .features import (
+    Feature,
+    FeatureMatrix,
+    FeatureSchema,
+    RowDiagnostics,
+    build_matrix,
+    infer_schema,
+    to_dmatrix,
+)
+from .scoring import ScoreResult, ScoreScale, ScoringModel
+from .training import ALLOWED_PARAMS, DEFAULT_PARAMS, TrainedModel, auc, evaluate, train, validate_params
+
+__all__ = [
+    "ALLOWED_PARAMS",
+    "DEFAULT_PARAMS",
+    "Dataset",
+    "DatasetError",
+    "Feature",
+    "FeatureMatrix",
+    "FeatureSchema",
+    "RowDiagnostics",
+    "ScoreResult",
+    "ScoreScale",
+    "ScoringModel",
+    "TrainedModel",
+    "auc",
+    "build_matrix",
+    "evaluate",
+    "infer_schema",
+    "labels_from",
+    "load_sample",
+    "parse_csv",
+    "to_dmatrix",
+    "train",
+    "validate_params",
+]

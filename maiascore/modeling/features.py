@@ -1,0 +1,295 @@
+"""The contract between a trained model and the records it scores.
+
+Training and scoring both go through :func:`build_matrix` and :func:`to_dmatrix`,
+so a categorical value gets the same code on both sides: its index in the
+schema's sorted training categories, passed to XGBoost as a native categorical
+feature. Values the model cannot use become NaN (XGBoost's missing value) and
+are reported per row instead of failing the whole batch.
+
+Inside XGBoost the features are named ``f0..fN`` because customer column names
+may contain characters XGBoost rejects (``[``, ``]``, ``<``); the schema's order
+maps them back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xgboost as xgb
+
+from .datasets import ColumnType, Dataset, DatasetError, is_missing_token, parse_float
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Feature:
+    name: str
+    type: ColumnType
+    categories: list[str] = field(default_factory=list)
+    min: float | None = None
+    max: float | None = None
+    missing_rate: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.type}
+        if self.type == "categorical":
+            out["categories"] = list(self.categories)
+        else:
+            out["min"] = self.min
+            out["max"] = self.max
+        out["missing_rate"] = self.missing_rate
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Feature:
+        if data.get("type") not in ("numeric", "categorical"):
+            raise ValueError(f"feature '{data.get('name')}' has unknown type {data.get('type')!r}")
+        return cls(
+            name=str(data["name"]),
+            type=data["type"],
+            categories=[str(c) for c in data.get("categories") or []],
+            min=_optional_float(data.get("min")),
+            max=_optional_float(data.get("max")),
+            missing_rate=float(data.get("missing_rate", 0.0)),
+        )
+
+
+@dataclass
+class FeatureSchema:
+    """Ordered features plus each feature's share of the model's total gain.
+
+    ``gain_share`` is empty until a model has been trained on the schema; the
+    scoring confidence is weighted by it.
+    """
+
+    features: list[Feature]
+    target: str | None = None
+    gain_share: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def feature_types(self) -> list[str]:
+        return ["c" if f.type == "categorical" else "q" for f in self.features]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": SCHEMA_VERSION,
+            "target": self.target,
+            "features": [f.to_dict() for f in self.features],
+            "gain_share": dict(self.gain_share),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSchema:
+        if data.get("version", SCHEMA_VERSION) != SCHEMA_VERSION:
+            raise ValueError(f"unsupported schema version {data.get('version')!r}")
+        return cls(
+            features=[Feature.from_dict(f) for f in data["features"]],
+            target=data.get("target"),
+            gain_share={str(k): float(v) for k, v in (data.get("gain_share") or {}).items()},
+        )
+
+
+@dataclass
+class RowDiagnostics:
+    missing: list[str] = field(default_factory=list)
+    unseen: list[str] = field(default_factory=list)
+    out_of_range: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FeatureMatrix:
+    """Model input plus why cells are NaN; the masks are (rows, features) booleans."""
+
+    values: np.ndarray
+    diagnostics: list[RowDiagnostics]
+    missing: np.ndarray
+    unseen: np.ndarray
+    invalid: np.ndarray
+    out_of_range: np.ndarray
+
+
+def infer_schema(dataset: Dataset, target: str | None) -> FeatureSchema:
+    """Describe every non-target column as the model will see it."""
+    features = []
+    n = len(dataset.rows)
+    for name in dataset.columns:
+        if name == target:
+            continue
+        values = [row[name] for row in dataset.rows]
+        present = [v for v in values if v is not None]
+        missing_rate = round((n - len(present)) / n, 6) if n else 0.0
+        if dataset.column_types[name] == "categorical":
+            features.append(Feature(name, "categorical", categories=sorted(set(present)), missing_rate=missing_rate))
+        else:
+            numbers = [parse_float(v) for v in present]
+            features.append(
+                Feature(
+                    name,
+                    "numeric",
+                    min=min(numbers) if numbers else None,
+                    max=max(numbers) if numbers else None,
+                    missing_rate=missing_rate,
+                )
+            )
+    if not features:
+        raise DatasetError("the dataset has no feature columns besides the target")
+    return FeatureSchema(features=features, target=target)
+
+
+def build_matrix(schema: FeatureSchema, records: list[dict]) -> FeatureMatrix:
+    """Encode records column by column; bad cells become NaN and a diagnostic, never an error."""
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise ValueError(f"record {i + 1} is not an object")
+    n, width = len(records), len(schema.features)
+    values = np.full((n, width), np.nan, dtype=np.float32)
+    missing = np.zeros((n, width), dtype=bool)
+    unseen = np.zeros((n, width), dtype=bool)
+    invalid = np.zeros((n, width), dtype=bool)
+    out_of_range = np.zeros((n, width), dtype=bool)
+
+    for j, feature in enumerate(schema.features):
+        column = [record.get(feature.name) for record in records]
+        if feature.type == "categorical":
+            codes, missing[:, j], unseen[:, j] = _categorical_column(column, feature.categories)
+            values[:, j] = codes
+        else:
+            numbers, missing[:, j], invalid[:, j] = _numeric_column(column)
+            values[:, j] = numbers
+            with np.errstate(invalid="ignore"):
+                if feature.min is not None:
+                    out_of_range[:, j] |= numbers < feature.min
+                if feature.max is not None:
+                    out_of_range[:, j] |= numbers > feature.max
+
+    known = set(schema.names)
+    if schema.target is not None:
+        known.add(schema.target)
+    names = schema.names
+    flagged = (missing | unseen | invalid | out_of_range).any(axis=1)
+    diagnostics = []
+    for i, record in enumerate(records):
+        unknown = [key for key in record if key not in known] if record.keys() - known else []
+        if not flagged[i]:
+            diagnostics.append(RowDiagnostics(unknown=unknown))
+            continue
+        diagnostics.append(
+            RowDiagnostics(
+                missing=[names[j] for j in np.flatnonzero(missing[i])],
+                unseen=[names[j] for j in np.flatnonzero(unseen[i])],
+                out_of_range=[names[j] for j in np.flatnonzero(out_of_range[i])],
+                unknown=unknown,
+                invalid=[names[j] for j in np.flatnonzero(invalid[i])],
+            )
+        )
+    return FeatureMatrix(values, diagnostics, missing, unseen, invalid, out_of_range)
+
+
+def to_dmatrix(
+    schema: FeatureSchema,
+    matrix: FeatureMatrix | np.ndarray,
+    label: np.ndarray | None = None,
+    nthread: int = 1,
+) -> xgb.DMatrix:
+    values = matrix.values if isinstance(matrix, FeatureMatrix) else matrix
+    return xgb.DMatrix(
+        values,
+        label=label,
+        missing=np.nan,
+        feature_names=internal_names(schema),
+        feature_types=schema.feature_types,
+        enable_categorical=True,
+        nthread=nthread,
+    )
+
+
+def internal_names(schema: FeatureSchema) -> list[str]:
+    return [f"f{j}" for j in range(len(schema.features))]
+
+
+def category_text(value: Any) -> str:
+    """A JSON number sent for a categorical column must match the CSV text it was trained on."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _categorical_column(column: list, categories: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    index = {c: float(i) for i, c in enumerate(categories)}
+    n = len(column)
+    codes = np.full(n, np.nan, dtype=np.float64)
+    missing = np.zeros(n, dtype=bool)
+    unseen = np.zeros(n, dtype=bool)
+    for i, value in enumerate(column):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            missing[i] = True
+            continue
+        text = value.strip() if isinstance(value, str) else category_text(value)
+        code = index.get(text)
+        if code is not None:
+            codes[i] = code
+        elif is_missing_token(text):
+            missing[i] = True
+        else:
+            unseen[i] = True
+    return codes, missing, unseen
+
+
+def _numeric_column(column: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Let numpy convert the whole column at once; fall back to cell by cell only when it refuses."""
+    try:
+        numbers = np.array(column, dtype=np.float64)
+    except (ValueError, TypeError):
+        return _numeric_cells(column)
+    if numbers.shape != (len(column),):
+        return _numeric_cells(column)
+    missing = np.isnan(numbers)
+    invalid = np.isinf(numbers)
+    numbers[invalid] = np.nan
+    return numbers, missing, invalid
+
+
+def _numeric_cells(column: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(column)
+    numbers = np.full(n, np.nan, dtype=np.float64)
+    missing = np.zeros(n, dtype=bool)
+    invalid = np.zeros(n, dtype=bool)
+    for i, value in enumerate(column):
+        if value is None:
+            missing[i] = True
+        elif isinstance(value, (int, float)):
+            number = float(value)
+            if math.isnan(number):
+                missing[i] = True
+            elif math.isinf(number):
+                invalid[i] = True
+            else:
+                numbers[i] = number
+        elif isinstance(value, str):
+            if is_missing_token(value):
+                missing[i] = True
+                continue
+            number = parse_float(value)
+            if number is None:
+                invalid[i] = True
+            else:
+                numbers[i] = number
+        else:
+            invalid[i] = True
+    return numbers, missing, invalid
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)

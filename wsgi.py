@@ -1,0 +1,3 @@
+from maiascore import create_app
+
+app = create_app()
