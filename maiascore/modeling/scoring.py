@@ -11,6 +11,11 @@ Explanation: XGBoost's own SHAP values (``pred_contribs``), in log-odds; a
 positive contribution pushes the reference towards "good". The five features
 with the largest absolute contribution are returned.
 
+A record with no usable feature at all gets the model's expected output over
+its training data (the SHAP base value) as P(good), with zero contributions,
+instead of whatever the trees' default branches for missing values happen to
+give: that path is never exercised when training data is complete.
+
 Confidence: how much of the model's evidence the record actually provided.
 Each feature carries a weight equal to its share of the model's total gain
 (XGBoost ``total_gain`` importance, normalised to sum to 1). Starting from 1,
@@ -119,7 +124,12 @@ class ScoringModel:
         matrix = build_matrix(self.schema, records)
         dmatrix = to_dmatrix(self.schema, matrix)
         proba = self.booster.predict(dmatrix)
-        contribs = self.booster.predict(dmatrix, pred_contribs=True)[:, :-1]
+        shap = self.booster.predict(dmatrix, pred_contribs=True)
+        contribs, bias = shap[:, :-1], shap[:, -1]
+        empty = np.isnan(matrix.values).all(axis=1)
+        if empty.any():
+            proba = np.where(empty, 1.0 / (1.0 + np.exp(-bias)), proba)
+            contribs = np.where(empty[:, None], 0.0, contribs)
         scores = self.scale.scores(proba)
         confidence = self.confidence(matrix)
         top = np.argsort(-np.abs(contribs), axis=1, kind="stable")[:, :EXPLANATION_SIZE]
@@ -141,7 +151,7 @@ class ScoringModel:
                     confidence=float(confidence[i]),
                     version=self.version,
                     explanation=explanation,
-                    warnings=self._warnings(matrix, i, record),
+                    warnings=self._warnings(matrix, i, record, bool(empty[i])),
                 )
             )
         return results
@@ -152,12 +162,12 @@ class ScoringModel:
         value = 1.0 - lost @ self.weights
         return np.round(np.clip(value, 0.0, 1.0), 4)
 
-    def _warnings(self, matrix: FeatureMatrix, i: int, record: dict) -> list[str]:
+    def _warnings(self, matrix: FeatureMatrix, i: int, record: dict, empty: bool) -> list[str]:
         diag = matrix.diagnostics[i]
         warnings = []
         if diag.unknown:
             warnings.append(f"unknown features ignored: {', '.join(diag.unknown)}")
-        if np.isnan(matrix.values[i]).all():
+        if empty:
             warnings.append("all features missing: the score reflects the population average only")
         elif diag.missing:
             warnings.append(f"missing features: {', '.join(diag.missing)}")

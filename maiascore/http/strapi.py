@@ -1,0 +1,142 @@
+"""Strapi v3 list queries and entry shape, shared by every Strapi-style resource.
+
+``_limit``, ``_start``, ``_sort=field:ASC,other:DESC`` and filters ``field``,
+``field_ne|lt|lte|gt|gte|in|nin|contains|containss|null``. Only declared fields can be
+filtered or sorted, and every value is cast to the field's type, so a query string
+can never smuggle a MongoDB operator (``{"$gt": ""}``) into a query.
+"""
+import re
+from datetime import datetime, timezone
+
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from maiascore.http.errors import abort
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+SUFFIXES = ("_ne", "_lt", "_lte", "_gt", "_gte", "_in", "_nin", "_containss", "_contains", "_null")
+RESERVED = {"_limit", "_start", "_sort", "aid", "format", "wait"}
+MONGO_OPS = {"_ne": "$ne", "_lt": "$lt", "_lte": "$lte", "_gt": "$gt", "_gte": "$gte", "_in": "$in",
+             "_nin": "$nin"}
+
+
+def _cast(kind, field, raw):
+    try:
+        if kind is str:
+            return raw
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is bool:
+            lowered = raw.lower()
+            if lowered in ("true", "1"):
+                return True
+            if lowered in ("false", "0"):
+                return False
+            raise ValueError(raw)
+        if kind is datetime:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        if kind is ObjectId:
+            return ObjectId(raw)
+    except (ValueError, TypeError, InvalidId):
+        abort(400, f"Invalid value {raw!r} for filter on {field!r}")
+    raise TypeError(kind)
+
+
+def _split(key):
+    for suffix in SUFFIXES:
+        if key.endswith(suffix) and len(key) > len(suffix):
+            return key[: -len(suffix)], suffix
+    return key, ""
+
+
+def parse_list_query(args, fields, base_filter, default_sort=(("created_at", -1),)):
+    """Returns ``(mongo_filter, sort, skip, limit)``; ``fields`` maps API name -> (db path, type)."""
+    query = dict(base_filter)
+    clauses = []
+    for key in args.keys():
+        if key in RESERVED:
+            continue
+        name, suffix = _split(key)
+        if name not in fields:
+            abort(400, f"Unknown filter {key!r}; filterable fields are {', '.join(sorted(fields))}")
+        path, kind = fields[name]
+        values = args.getlist(key)
+        if suffix in ("_in", "_nin"):
+            items = [v for raw in values for v in raw.split(",") if v != ""]
+            clauses.append({path: {MONGO_OPS[suffix]: [_cast(kind, name, v) for v in items]}})
+        elif suffix == "_null":
+            is_null = _cast(bool, name, values[-1])
+            clauses.append({path: None} if is_null else {path: {"$ne": None}})
+        elif suffix in ("_contains", "_containss"):
+            if kind is not str:
+                abort(400, f"{key!r}: contains filters apply to text fields only")
+            options = "i" if suffix == "_contains" else ""
+            clauses.append({path: {"$regex": re.escape(values[-1]), "$options": options}})
+        elif suffix:
+            clauses.append({path: {MONGO_OPS[suffix]: _cast(kind, name, values[-1])}})
+        else:
+            clauses.append({path: _cast(kind, name, values[-1])})
+    if clauses:
+        query = {"$and": [query, *clauses]}
+    return query, parse_sort(args.get("_sort"), fields, default_sort), parse_start(args), parse_limit(args)
+
+
+def parse_sort(raw, fields, default_sort):
+    if not raw:
+        return list(default_sort)
+    sort = []
+    for part in raw.split(","):
+        name, _, direction = part.strip().partition(":")
+        if name not in fields:
+            abort(400, f"Cannot sort by {name!r}; sortable fields are {', '.join(sorted(fields))}")
+        direction = (direction or "ASC").upper()
+        if direction not in ("ASC", "DESC"):
+            abort(400, f"Sort direction must be ASC or DESC, not {direction!r}")
+        sort.append((fields[name][0], 1 if direction == "ASC" else -1))
+    return sort
+
+
+def parse_start(args):
+    try:
+        start = int(args.get("_start", 0))
+    except ValueError:
+        abort(400, "_start must be an integer")
+    if start < 0:
+        abort(400, "_start must be >= 0")
+    return start
+
+
+def parse_limit(args):
+    try:
+        limit = int(args.get("_limit", DEFAULT_LIMIT))
+    except ValueError:
+        abort(400, "_limit must be an integer")
+    if limit == -1 or limit > MAX_LIMIT:
+        return MAX_LIMIT
+    if limit < 0:
+        abort(400, "_limit must be -1 or a positive integer")
+    return limit
+
+
+def object_id(raw, what="Entry"):
+    """Parses a path id; a malformed one is simply not found (ids leak nothing)."""
+    try:
+        return ObjectId(raw)
+    except (InvalidId, TypeError):
+        abort(404, f"{what} not found")
+
+
+def entry_fields(doc):
+    """The fields every Strapi entry carries."""
+    return {
+        "id": str(doc["_id"]),
+        "created_at": doc.get("created_at"),
+        "updated_at": doc.get("updated_at"),
+        "published_at": doc.get("published_at"),
+        "created_by": doc.get("created_by"),
+        "updated_by": doc.get("updated_by"),
+    }
