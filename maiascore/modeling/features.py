@@ -227,17 +227,21 @@ def category_text(value: Any) -> str:
 
 
 def _categorical_column(column: list, categories: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact string matches are the common case; only the rest are looked at one by one."""
     index = {c: float(i) for i, c in enumerate(categories)}
+    get = index.get
+    found = [get(v) if type(v) is str else None for v in column]
+    codes = np.array(found, dtype=np.float64)
     n = len(column)
-    codes = np.full(n, np.nan, dtype=np.float64)
     missing = np.zeros(n, dtype=bool)
     unseen = np.zeros(n, dtype=bool)
-    for i, value in enumerate(column):
+    for i in [i for i, code in enumerate(found) if code is None]:
+        value = column[i]
         if value is None or (isinstance(value, float) and math.isnan(value)):
             missing[i] = True
             continue
-        text = value.strip() if isinstance(value, str) else category_text(value)
-        code = index.get(text)
+        text = category_text(value)
+        code = get(text)
         if code is not None:
             codes[i] = code
         elif is_missing_token(text):

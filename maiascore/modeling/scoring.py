@@ -18,12 +18,13 @@ give: that path is never exercised when training data is complete.
 
 Confidence: how much of the model's evidence the record actually provided.
 Each feature carries a weight equal to its share of the model's total gain
-(XGBoost ``total_gain`` importance, normalised to sum to 1). Starting from 1,
-the full weight is subtracted for every feature that is missing, has a category
-not seen in training, or is not a valid number; half the weight is subtracted
-for a numeric feature outside the range seen in training. The result is
-clamped to [0, 1] and rounded to 4 decimals: a complete, in-range record scores
-1.0, a record with no usable feature 0.0.
+(XGBoost ``total_gain`` importance, normalised to sum to 1; equal shares for a
+model without any split). Starting from 1, the full weight is subtracted for
+every feature that is missing, has a category not seen in training, or is not
+a valid number; half the weight is subtracted for a numeric feature outside
+the range seen in training. The result is clamped to [0, 1] and rounded to 4
+decimals: a complete, in-range record scores 1.0, a record with no usable
+feature 0.0.
 """
 
 from __future__ import annotations
@@ -130,25 +131,23 @@ class ScoringModel:
         if empty.any():
             proba = np.where(empty, 1.0 / (1.0 + np.exp(-bias)), proba)
             contribs = np.where(empty[:, None], 0.0, contribs)
-        scores = self.scale.scores(proba)
-        confidence = self.confidence(matrix)
+        scores = self.scale.scores(proba).tolist()
+        probabilities = np.round(proba.astype(np.float64), 6).tolist()
+        confidence = self.confidence(matrix).tolist()
         top = np.argsort(-np.abs(contribs), axis=1, kind="stable")[:, :EXPLANATION_SIZE]
+        top_values = np.round(np.take_along_axis(contribs, top, axis=1).astype(np.float64), 6).tolist()
         names = self.schema.names
         results = []
         for i, record in enumerate(records):
             explanation = [
-                {
-                    "feature": names[j],
-                    "value": _json_value(record.get(names[j])),
-                    "contribution": round(float(contribs[i, j]), 6),
-                }
-                for j in top[i]
+                {"feature": names[j], "value": _json_value(record.get(names[j])), "contribution": value}
+                for j, value in zip(top[i].tolist(), top_values[i])
             ]
             results.append(
                 ScoreResult(
-                    score=int(scores[i]),
-                    probability=round(float(proba[i]), 6),
-                    confidence=float(confidence[i]),
+                    score=scores[i],
+                    probability=probabilities[i],
+                    confidence=confidence[i],
                     version=self.version,
                     explanation=explanation,
                     warnings=self._warnings(matrix, i, record, bool(empty[i])),

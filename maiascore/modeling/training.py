@@ -243,10 +243,16 @@ def feature_importance(booster: xgb.Booster, schema: FeatureSchema) -> list[dict
 
 
 def gain_shares(booster: xgb.Booster, schema: FeatureSchema) -> dict[str, float]:
-    """Each feature's share of the model's total gain; unused features get 0."""
+    """Each feature's share of the model's total gain; unused features get 0.
+
+    A model without a single split has no gain to share, so every feature
+    counts equally rather than none counting at all.
+    """
     totals = _by_feature(booster, schema, "total_gain")
     total = sum(totals.values())
-    return {name: (_r(totals.get(name, 0.0) / total) if total > 0 else 0.0) for name in schema.names}
+    if total <= 0:
+        return {name: _r(1 / len(schema.names)) for name in schema.names}
+    return {name: _r(totals.get(name, 0.0) / total) for name in schema.names}
 
 
 def _by_feature(booster: xgb.Booster, schema: FeatureSchema, importance_type: str) -> dict[str, float]:
