@@ -21,7 +21,7 @@ def create_app(config=None):
 
     from maiascore.http import Api
     from maiascore.http.access import rate_limit_headers
-    from maiascore.http.formats import FormatSuffixMiddleware, render_negotiated
+    from maiascore.http.formats import FormatSuffixMiddleware, negotiate_early, render_negotiated
     from maiascore.http.requestlog import configure_logging, finish_request, start_request
     from maiascore.indexes import ensure_indexes
 
@@ -50,6 +50,7 @@ def create_app(config=None):
         api.register_blueprint(module.blp)
 
     app.before_request(start_request)
+    app.before_request(negotiate_early)
     app.after_request(rate_limit_headers)
     app.after_request(render_negotiated)
     app.after_request(finish_request)

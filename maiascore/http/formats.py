@@ -112,3 +112,8 @@ def render_negotiated(response):
     response.mimetype = "application/xml"
     response.charset = "utf-8"
     return response
+
+
+def negotiate_early():
+    """Before-request hook: refuse an unmeetable ``Accept`` before doing any work."""
+    response_format()
