@@ -51,7 +51,7 @@ def ensure_admin_command():
                f"{'created' if created else 'already there'}")
 
 
-@cli.command("up")
+@cli.command("up", with_appcontext=False)
 @click.option("--port", type=int, default=None, help="API port (default $PORT or 5000)")
 def up(port):
     """Run the whole stack in the foreground (what `make run` calls)."""
@@ -60,7 +60,7 @@ def up(port):
     run_stack(port=port)
 
 
-@cli.command("worker")
+@cli.command("worker", with_appcontext=False)
 @click.option("--burst", is_flag=True, help="Quit when the queues are empty")
 def worker(burst):
     """Run an RQ worker on the project's queues, with the scheduler (same as the Procfile's)."""

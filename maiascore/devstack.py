@@ -48,8 +48,8 @@ def _bin(name):
 class Child:
     """A child server process stopped with SIGTERM (then SIGKILL) when we are done."""
 
-    def __init__(self, args, log_path=None, env=None):
-        self.log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    def __init__(self, args, log_path=None, env=None, inherit_output=False):
+        self.log = open(log_path, "ab") if log_path else (None if inherit_output else subprocess.DEVNULL)
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)
 
@@ -64,7 +64,7 @@ class Child:
                 except ProcessLookupError:
                     pass
                 self.proc.wait()
-        if self.log is not subprocess.DEVNULL:
+        if self.log not in (None, subprocess.DEVNULL):
             self.log.close()
 
 

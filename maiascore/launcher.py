@@ -63,10 +63,11 @@ def run_stack(var_dir="var", port=None, web_workers=None):
         bin_dir = Path(sys.executable).parent
         workers = str(web_workers or env.get("WEB_CONCURRENCY", 2))
         web = devstack.Child([str(bin_dir / "gunicorn"), "--bind", f"0.0.0.0:{port}", "--workers", workers,
-                              "--access-logfile", "-", "wsgi:app"])
+                              "--access-logfile", "-", "wsgi:app"], inherit_output=True)
         children.append(("api (gunicorn)", web))
         worker = devstack.Child([str(bin_dir / "rq"), "worker", "--worker-class", "maiascore.jobs.worker.Worker",
-                                 "--with-scheduler", "--url", env["REDIS_URL"], "scores", "trainings"])
+                                 "--with-scheduler", "--url", env["REDIS_URL"], "scores", "trainings"],
+                                inherit_output=True)
         children.append(("worker (rq)", worker))
         devstack.wait_for_port("127.0.0.1", port, 60, web.proc)
         print(f"* API on http://127.0.0.1:{port}  (docs: http://127.0.0.1:{port}/docs)")

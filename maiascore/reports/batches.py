@@ -1,0 +1,68 @@
+"""Scoring batches: the unit of work between the API, the queue and the workers.
+
+Every report belongs to one batch (an indexed ``batch`` field, so a job reads its
+reports without an ``_id: {$in: [...]}`` list). A ``score_batches`` document per batch
+holds its state (``queued`` -> ``processing`` under a lease -> ``done``); the recovery
+sweep trusts that document, not Redis, so a lost job is re-created from MongoDB.
+"""
+import logging
+
+from bson import ObjectId
+
+from config import settings
+from maiascore.connections import get_db, get_redis, utcnow
+
+log = logging.getLogger("maiascore.reports")
+
+QUEUED = "queued"
+PROCESSING = "processing"
+DONE = "done"
+SCORE_JOB = "maiascore.jobs.scoring.score_batch"
+
+
+def new_batch_id():
+    return str(ObjectId())
+
+
+def job_id(batch_id):
+    return f"score:{batch_id}"
+
+
+def scored_channel(batch_id):
+    """Pub/sub channel a job publishes to when a batch's reports have their result."""
+    return f"maiascore:scored:{batch_id}"
+
+
+def batch_doc(batch_id, aid, size, now=None):
+    now = now or utcnow()
+    return {"_id": batch_id, "aid": aid, "status": QUEUED, "size": size, "leaseUntil": None, "attempts": 0,
+            "created_at": now, "updated_at": now}
+
+
+def insert_batches(docs):
+    db = get_db()
+    if len(docs) == 1:
+        db.score_batches.insert_one(docs[0])
+    elif docs:
+        db.score_batches.insert_many(docs, ordered=False)
+
+
+def enqueue_batch(batch_id):
+    """Queues the job; on a Redis failure the batch stays ``queued`` and the sweep enqueues it later."""
+    from maiascore.jobs import SCORES, enqueue
+
+    cfg = settings()
+    try:
+        enqueue(SCORES, SCORE_JOB, batch_id, job_id=job_id(batch_id), retries=2, timeout=cfg.SCORING_JOB_TIMEOUT)
+        return True
+    except Exception as exc:  # Redis down or refusing writes: the report is safe in MongoDB
+        log.warning("could not enqueue scoring batch %s (%s); the recovery sweep will", batch_id,
+                    type(exc).__name__)
+        return False
+
+
+def notify_scored(batch_id):
+    try:
+        get_redis().publish(scored_channel(batch_id), "1")
+    except Exception:  # waiters fall back to re-reading MongoDB
+        log.debug("could not publish completion of batch %s", batch_id)
