@@ -19,7 +19,7 @@ def create_app(config=None):
     """App factory: ``config`` is a ``config.Config`` (default: read from the environment)."""
     import importlib
 
-    from maiascore.http import Api
+    from maiascore.http import Api, install_converters
     from maiascore.http.access import rate_limit_headers
     from maiascore.http.formats import FormatSuffixMiddleware, negotiate_early, render_negotiated
     from maiascore.http.requestlog import configure_logging, finish_request, start_request
@@ -36,6 +36,7 @@ def create_app(config=None):
     JWTManager(app)
 
     api = Api(app, spec_kwargs={"info": {"description": "Score references with your own XGBoost models."}})
+    install_converters(app, api)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
                                                        "description": "A JWT from /auth/local or an API token"})
     api.spec.components.security_scheme("basicAuth", {"type": "http", "scheme": "basic",

@@ -1,6 +1,7 @@
 """The HTTP layer every blueprint shares: bodies, formats, errors, access, request logs."""
 import flask_smorest
 import marshmallow as ma
+from werkzeug.routing import IntegerConverter
 
 from maiascore.http.bodies import BodyParser
 
@@ -24,3 +25,16 @@ class Api(flask_smorest.Api):
         from maiascore.http import errors
 
         errors.register(self._app)
+
+
+class Int64Converter(IntegerConverter):
+    """``<int:...>`` path ids bounded to 64 bits: anything larger is simply not found."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def install_converters(app, api):
+    app.url_map.converters["int"] = Int64Converter
+    api.register_converter(Int64Converter, lambda _: {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
