@@ -51,6 +51,62 @@ def ensure_admin_command():
                f"{'created' if created else 'already there'}")
 
 
+@cli.command("train")
+@click.option("--dataset", default="german-credit", show_default=True,
+              help='"german-credit", "reports" (labelled score reports) or an uploaded dataset id')
+@click.option("--target", default=None, help="Target column (default: detected)")
+@click.option("--user", "email", default=None, help="Who launches it (default: MAIASCORE_ADMIN_EMAIL)")
+@click.option("--aid", type=int, default=None, help="Account group (default: the user's default)")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="XGBoost parameter, repeatable")
+@click.option("--activate", type=click.Choice(["always", "if-better", "never"]), default="if-better",
+              show_default=True)
+@click.option("--wait/--no-wait", default=False, help="Show progress until the training ends, then its metrics")
+def train(dataset, target, email, aid, params, activate, wait):
+    """Launch a training through the same service code as POST /trainings."""
+    import json
+    import time
+
+    from maiascore.accounts.service import find_user_by_identifier, membership
+    from maiascore.http.errors import ApiError
+    from maiascore.launcher import DEFAULT_ADMIN_EMAIL
+    from maiascore.trainings.service import get_training, launch_training
+
+    user = find_user_by_identifier(email or os.environ.get("MAIASCORE_ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL))
+    if user is None:
+        raise click.ClickException("no such user; pass --user EMAIL")
+    aid = aid if aid is not None else user.get("defaultAid")
+    if membership(user, aid) is None:
+        raise click.ClickException(f"{user['email']} is not in account group {aid}")
+    meta = {"dataset": dataset, "activate": activate,
+            "params": {k: json.loads(v) if v.replace(".", "", 1).lstrip("-").isdigit() else v
+                       for k, v in (p.split("=", 1) for p in params)}}
+    if target:
+        meta["target"] = target
+    try:
+        training = launch_training(aid, user, {"meta": meta})
+    except ApiError as exc:
+        raise click.ClickException(f"{exc.message} {json.dumps(exc.errors) if exc.errors else ''}".strip())
+    training_id = str(training["_id"])
+    click.echo(f"training {training_id} {training['status']} (aid {aid})")
+    if not wait:
+        return
+    with click.progressbar(length=100, label="training") as bar:
+        shown = 0
+        while training["status"] not in ("succeeded", "failed", "canceled"):
+            time.sleep(0.5)
+            training = get_training(aid, training_id)
+            progress = int(training.get("progress") or 0)
+            bar.update(max(progress - shown, 0))
+            shown = max(shown, progress)
+        bar.update(100 - shown)
+    if training["status"] != "succeeded":
+        raise click.ClickException(f"training {training['status']}: {training.get('error') or 'no reason given'}")
+    metrics = (training.get("meta") or {}).get("metrics", {})
+    click.echo(f"version {training.get('version')}  accuracy {training.get('accuracy')}  "
+               f"precission {training.get('precission')}  auc {metrics.get('auc')}  "
+               f"mae {training.get('mae')}  rmse {training.get('rmse')}")
+
+
 @cli.command("up", with_appcontext=False)
 @click.option("--port", type=int, default=None, help="API port (default $PORT or 5000)")
 def up(port):

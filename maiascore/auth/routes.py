@@ -6,8 +6,7 @@ from config import settings
 from maiascore.accounts.permissions import ACCOUNT_ADMIN, MANAGE_USERS, REGULAR_USER, ROLE_IDS
 from maiascore.accounts.service import create_account_group, create_user, public_user
 from maiascore.auth import schemas
-from maiascore.auth.service import (create_api_token, issue_jwt, list_api_tokens, login, public_token, revoke_api_token,
-                                    user_from_request)
+from maiascore.auth.service import create_api_token, issue_jwt, list_api_tokens, login, public_token, revoke_api_token
 from maiascore.http import Blueprint
 from maiascore.http.access import authorize, requires
 from maiascore.http.errors import abort
@@ -38,7 +37,6 @@ class Register(MethodView):
             authorize((MANAGE_USERS,))
             memberships = [{"aid": g.aid, "roleId": ROLE_IDS[REGULAR_USER]}]
         elif settings().ALLOW_REGISTRATION:
-            user_from_request(request)
             group = create_account_group(f"{body['username']}'s group")
             memberships = [{"aid": group["_id"], "roleId": ROLE_IDS[ACCOUNT_ADMIN]}]
         else:
