@@ -1,0 +1,116 @@
+"""The reports every account group starts with: a scoring overview and a model overview.
+
+Created when a group is created (``on_group_created``) and, for groups that predate
+them, on the first ``GET /v6/reports``. A unique ``(aid, builtinKey)`` index keeps two
+concurrent first requests from creating them twice. Widget ids are fixed, so a built-in
+widget's data URL is the same shape in every group.
+"""
+import logging
+
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from maiascore.accounts.service import on_group_created
+from maiascore.connections import get_db, next_sequence, utcnow
+from maiascore.dashboards.widgets import clean_widgets
+
+log = logging.getLogger("maiascore.dashboards")
+
+SR = "Score Reports"
+TR = "Trainings"
+ACTIVE = {"Score Version": ["active"]}
+
+SCORING_OVERVIEW = {
+    "builtinKey": "scoring-overview",
+    "title": "Scoring overview",
+    "description": "Score reports of this account group: volume, scores, failures and the latest reports.",
+    "widgets": [
+        {"id": "sotot", "type": "Number", "title": "Totals", "numberCards": [
+            {"id": "socnt", "description": "Score reports", "dataSource": SR, "metric": "Report Count"},
+            {"id": "sofld", "description": "Failed reports", "dataSource": SR, "metric": "Failed Reports"},
+            {"id": "somsc", "description": "Mean score", "dataSource": SR, "metric": "Score",
+             "measure": {"type": "Mean"}},
+            {"id": "soptm", "description": "Median processing time (seconds)", "dataSource": SR,
+             "metric": "Processing Time", "measure": {"type": "Median"}},
+        ]},
+        {"id": "sorph", "type": "Bar Chart: Stacked", "title": "Reports per hour", "dataSource": SR,
+         "metric": "Report Count"},
+        {"id": "somst", "type": "Time Series: Line", "title": "Mean score over time", "dataSource": SR,
+         "metric": "Score", "measure": {"type": "Mean"}},
+        {"id": "sodst", "type": "Box and Whiskers", "title": "Score distribution", "dataSource": SR,
+         "metric": "Score", "measure": {"type": "Median"}, "groupBy": "Score Version",
+         "sortBy": "Alphabetical"},
+        {"id": "sopvf", "type": "Bar Chart: Stacked", "title": "Processed versus failed", "dataSource": SR,
+         "metric": "Report Count", "groupBy": "Status", "filters": {"Status": ["processed", "failed"]}},
+        {"id": "solat", "type": "Table", "title": "Latest reports", "dataSource": SR, "metric": "Score",
+         "limit": 10},
+    ],
+}
+
+MODEL_OVERVIEW = {
+    "builtinKey": "model-overview",
+    "title": "Model overview",
+    "description": "Trained models of this account group: metrics by model version and the active model.",
+    "widgets": [
+        {"id": "moact", "type": "Number", "title": "Active model", "numberCards": [
+            {"id": "moacc", "description": "Accuracy", "dataSource": TR, "metric": "Accuracy",
+             "measure": {"type": "Maximum"}, "filters": ACTIVE},
+            {"id": "mopre", "description": "Precision", "dataSource": TR, "metric": "Precision",
+             "measure": {"type": "Maximum"}, "filters": ACTIVE},
+            {"id": "moauc", "description": "AUC", "dataSource": TR, "metric": "AUC",
+             "measure": {"type": "Maximum"}, "filters": ACTIVE},
+            {"id": "mormx", "description": "RMSE", "dataSource": TR, "metric": "RMSE",
+             "measure": {"type": "Maximum"}, "filters": ACTIVE},
+            {"id": "mosco", "description": "Reports scored in the period", "dataSource": SR,
+             "metric": "Report Count", "filters": ACTIVE},
+        ]},
+        {"id": "momet", "type": "Multi Metric Table", "title": "Metrics by model version",
+         "groupBy": "Score Version", "sortBy": "Alphabetical", "sortDirection": "Descending",
+         "multiMetricColumns": [
+             {"id": "mocac", "dataSource": TR, "metric": "Accuracy", "measure": {"type": "Mean"}},
+             {"id": "mocpr", "dataSource": TR, "metric": "Precision", "measure": {"type": "Mean"}},
+             {"id": "mocau", "dataSource": TR, "metric": "AUC", "measure": {"type": "Mean"}},
+             {"id": "mocma", "dataSource": TR, "metric": "MAE", "measure": {"type": "Mean"}},
+             {"id": "mocrm", "dataSource": TR, "metric": "RMSE", "measure": {"type": "Mean"}},
+             {"id": "mocdu", "dataSource": TR, "metric": "Training Duration", "measure": {"type": "Mean"}},
+         ]},
+    ],
+}
+
+BUILTIN_REPORTS = (SCORING_OVERVIEW, MODEL_OVERVIEW)
+
+
+def all_present(keys):
+    return all(definition["builtinKey"] in keys for definition in BUILTIN_REPORTS)
+
+
+def ensure_builtin_reports(aid, db=None):
+    """Idempotent: creates whichever built-in reports the group lacks."""
+    from maiascore.dashboards.service import REPORT_SEQUENCE
+
+    db = db if db is not None else get_db()
+    present = {doc["builtinKey"] for doc in db.dashboards.find({"aid": aid, "isBuiltIn": True}, {"builtinKey": 1})}
+    for definition in BUILTIN_REPORTS:
+        if definition["builtinKey"] in present:
+            continue
+        seq = next_sequence(REPORT_SEQUENCE, db)
+        now = utcnow()
+        doc = {
+            "aid": aid, "reportId": str(seq), "seq": seq, "builtinKey": definition["builtinKey"],
+            "title": definition["title"], "description": definition["description"], "isBuiltIn": True,
+            "widgets": clean_widgets(definition["widgets"]),
+            "createdBy": None, "modifiedBy": None, "created_at": now, "modified_at": now,
+            "defaultForUsers": [], "isDefaultForAccount": False,
+        }
+        try:
+            db.dashboards.insert_one(doc)
+        except DuplicateKeyError:
+            pass  # a concurrent request created it first
+
+
+@on_group_created
+def create_builtin_reports(aid):
+    """A failure here must not fail the group's creation: the first GET /v6/reports fills the gap."""
+    try:
+        ensure_builtin_reports(aid)
+    except PyMongoError:
+        log.warning("could not create built-in reports for group %s; they will be created on first listing", aid)

@@ -1,0 +1,240 @@
+"""Shapes of v6 reports, widgets, widget data and snapshots, as sent and as answered.
+
+One schema serves both directions so that a report fetched with GET can be edited and
+sent back to ``/update`` as is: fields the server computes (``reportId``, ``apiLinks``,
+``modifiedDate``...) are accepted on input and ignored. Types are checked here; which
+values and combinations are allowed is ``widgets.py``'s business.
+"""
+import marshmallow as ma
+
+READ_ONLY = {"readOnly": True, "description": "Computed by the server; ignored on input"}
+
+
+class IdString(ma.fields.String):
+    """An id that clients send as text or as a number (``"3"`` or ``3``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _as_list(data, *keys):
+    """XML bodies carry a one-element list as a bare element."""
+    if isinstance(data, dict):
+        data = dict(data)
+        for key in keys:
+            if isinstance(data.get(key), dict):
+                data[key] = [data[key]]
+    return data
+
+
+class ApiLinkSchema(ma.Schema):
+    rel = ma.fields.String()
+    href = ma.fields.String()
+
+
+class MeasureSchema(ma.Schema):
+    type = ma.fields.String(metadata={"description": "Mean, Median, Minimum, Maximum, nth Percentile, "
+                                                     "Standard Deviation"})
+    percentileValue = ma.fields.Float(allow_none=True, metadata={"description": "For nth Percentile: 0 < p <= 100"})
+
+
+FILTERS_DOC = {"description": "Property (Score Version, Type, Status, User, Outcome) to the list of values kept; "
+                              "Score Version also takes 'active'"}
+
+
+class NumberCardSchema(ma.Schema):
+    id = IdString(allow_none=True, metadata={"description": "5 letters or digits, unique within the report"})
+    description = ma.fields.String(allow_none=True)
+    dataSource = ma.fields.String(allow_none=True)
+    metricGroup = ma.fields.String(allow_none=True)
+    metric = ma.fields.String(allow_none=True)
+    measure = ma.fields.Nested(MeasureSchema, allow_none=True)
+    filters = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw(), allow_none=True, metadata=FILTERS_DOC)
+    fixedTimespan = IdString(allow_none=True, metadata={"description": "Seconds, ending at the range's end"})
+
+
+class MultiMetricColumnSchema(ma.Schema):
+    id = IdString(allow_none=True, metadata={"description": "5 letters or digits, unique within the report"})
+    dataSource = ma.fields.String(allow_none=True)
+    metricGroup = ma.fields.String(allow_none=True)
+    metric = ma.fields.String(allow_none=True)
+    measure = ma.fields.Nested(MeasureSchema, allow_none=True)
+
+
+class WidgetSchema(ma.Schema):
+    id = IdString(allow_none=True, metadata={"description": "5 letters or digits, unique within the report; "
+                                                            "generated when missing"})
+    type = ma.fields.String(required=True, metadata={"description": "Table, Multi Metric Table, Number, Pie Chart, "
+                                                                    "Time Series: Line, Time Series: Stacked Area, "
+                                                                    "Box and Whiskers, Bar Chart: Stacked, "
+                                                                    "Bar Chart: Grouped"})
+    title = ma.fields.String(allow_none=True)
+    visualMode = ma.fields.String(allow_none=True, metadata={"description": "Full or Half screen"})
+    dataSource = ma.fields.String(allow_none=True, metadata={"description": "Score Reports or Trainings"})
+    metricGroup = ma.fields.String(allow_none=True)
+    metric = ma.fields.String(allow_none=True)
+    measure = ma.fields.Nested(MeasureSchema, allow_none=True)
+    filters = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw(), allow_none=True, metadata=FILTERS_DOC)
+    fixedTimespan = IdString(allow_none=True, metadata={"description": "Seconds, ending at the range's end"})
+    groupBy = ma.fields.String(allow_none=True, metadata={"description": "Score Version, Type, Status, User or "
+                                                                         "Outcome"})
+    sortBy = ma.fields.String(allow_none=True, metadata={"description": "Value or Alphabetical"})
+    sortDirection = ma.fields.String(allow_none=True, metadata={"description": "Ascending or Descending"})
+    limit = ma.fields.Integer(allow_none=True)
+    numberCards = ma.fields.List(ma.fields.Nested(NumberCardSchema), allow_none=True)
+    multiMetricColumns = ma.fields.List(ma.fields.Nested(MultiMetricColumnSchema), allow_none=True)
+    isEmbedded = ma.fields.Boolean(allow_none=True)
+    apiLink = ma.fields.String(allow_none=True, metadata=READ_ONLY)
+
+    @ma.pre_load
+    def xml_lists(self, data, **kwargs):
+        return _as_list(data, "numberCards", "multiMetricColumns")
+
+
+class V6ReportSchema(ma.Schema):
+    reportId = IdString(metadata=READ_ONLY)
+    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=255))
+    description = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=4000))
+    isBuiltIn = ma.fields.Boolean(metadata=READ_ONLY)
+    accountId = ma.fields.Integer(allow_none=True, metadata=READ_ONLY)
+    createdBy = ma.fields.Integer(allow_none=True, metadata=READ_ONLY)
+    modifiedBy = ma.fields.Integer(allow_none=True, metadata=READ_ONLY)
+    modifiedDate = ma.fields.String(allow_none=True, metadata={**READ_ONLY, "description":
+                                                               "YYYY-MM-DD HH:mm:ss, UTC; ignored on input"})
+    isDefaultForUser = ma.fields.Boolean(allow_none=True, metadata={
+        "description": "The caller's default report; setting it clears it on the caller's other reports"})
+    isDefaultForAccount = ma.fields.Boolean(allow_none=True, metadata={
+        "description": "The group's default report (Account Admins only); setting it clears it elsewhere"})
+    widgets = ma.fields.List(ma.fields.Nested(WidgetSchema), allow_none=True)
+    apiLinks = ma.fields.List(ma.fields.Nested(ApiLinkSchema), allow_none=True, metadata=READ_ONLY)
+
+    @ma.pre_load
+    def xml_lists(self, data, **kwargs):
+        return _as_list(data, "widgets", "apiLinks")
+
+
+class V6ReportSummarySchema(V6ReportSchema):
+    """A report in the list: no widgets."""
+
+    class Meta:
+        exclude = ("widgets",)
+
+
+class WidgetDataQuerySchema(ma.Schema):
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    window = ma.fields.String(metadata={"description": "[0-9]+[smhdw], e.g. 12h or 7d; default 7d"})
+    from_ = ma.fields.String(data_key="from", attribute="from",
+                             metadata={"description": "YYYY-mm-ddTHH:MM:SS (UTC); not with window"})
+    to = ma.fields.String(metadata={"description": "YYYY-mm-ddTHH:MM:SS (UTC), default now; needs from"})
+
+
+class DataGroupSchema(ma.Schema):
+    groupProperty = ma.fields.String()
+    groupId = ma.fields.String()
+
+
+class GroupLabelSchema(ma.Schema):
+    groupId = ma.fields.String()
+    groupLabel = ma.fields.String()
+
+
+class GroupLabelMapSchema(ma.Schema):
+    groupProperty = ma.fields.String()
+    groupLabels = ma.fields.List(ma.fields.Nested(GroupLabelSchema))
+
+
+class DistributionSchema(ma.Schema):
+    minimum = ma.fields.Raw()
+    q1 = ma.fields.Raw()
+    median = ma.fields.Raw()
+    q3 = ma.fields.Raw()
+    maximum = ma.fields.Raw()
+
+
+class DataPointSchema(ma.Schema):
+    cardId = ma.fields.String(metadata={"description": "Number widgets: the card"})
+    columnId = ma.fields.String(metadata={"description": "Multi Metric Tables: the column"})
+    binId = ma.fields.Integer(metadata={"description": "Start of the bin, UTC epoch seconds"})
+    count = ma.fields.Integer(metadata={"description": "Documents aggregated into this datum"})
+    value = ma.fields.Raw(metadata={"description": "The measure (or the count, for count metrics)"})
+    groups = ma.fields.List(ma.fields.Nested(DataGroupSchema))
+    distribution = ma.fields.Nested(DistributionSchema, metadata={"description": "Box and Whiskers only"})
+
+
+class ComponentDataSchema(ma.Schema):
+    binSize = ma.fields.Integer(metadata={"description": "Seconds each datum covers"})
+    data = ma.fields.List(ma.fields.Nested(DataPointSchema))
+    groupLabelMaps = ma.fields.List(ma.fields.Nested(GroupLabelMapSchema))
+
+
+class WidgetDataSchema(ma.Schema):
+    from_ = ma.fields.String(data_key="from", attribute="from")
+    to = ma.fields.String()
+    reportDataComponentData = ma.fields.Nested(ComponentDataSchema)
+
+
+class SnapshotTimeSpanSchema(ma.Schema):
+    startDate = ma.fields.String(metadata={"description": "YYYY-MM-DD HH:mm:ss, UTC"})
+    duration = ma.fields.Raw(metadata={"description": "Seconds"})
+
+
+class SnapshotCreateSchema(ma.Schema):
+    reportId = IdString(required=True)
+    snapshotName = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=255))
+    displayName = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=255),
+                                   metadata={"description": "Alias of snapshotName"})
+    from_ = ma.fields.String(data_key="from", attribute="from", allow_none=True)
+    to = ma.fields.String(allow_none=True)
+    window = IdString(allow_none=True)
+    timeSpan = ma.fields.Nested(SnapshotTimeSpanSchema, allow_none=True)
+
+
+class SnapshotReportSchema(ma.Schema):
+    reportId = ma.fields.String()
+    title = ma.fields.String()
+    isBuiltIn = ma.fields.Boolean()
+    accountId = ma.fields.Integer()
+    createdBy = ma.fields.Integer(allow_none=True)
+    modifiedBy = ma.fields.Integer(allow_none=True)
+    modifiedDate = ma.fields.String(allow_none=True)
+    apiLinks = ma.fields.List(ma.fields.Nested(ApiLinkSchema))
+
+
+class SnapshotSchema(ma.Schema):
+    snapshotId = ma.fields.String()
+    snapshotName = ma.fields.String()
+    createdDate = ma.fields.String()
+    createdBy = ma.fields.Integer()
+    isScheduled = ma.fields.Boolean()
+    isShared = ma.fields.Boolean()
+    accountId = ma.fields.Integer()
+    timeSpan = ma.fields.Nested(SnapshotTimeSpanSchema)
+    report = ma.fields.Nested(SnapshotReportSchema)
+    widgets = ma.fields.List(ma.fields.Nested(WidgetSchema))
+    apiLinks = ma.fields.List(ma.fields.Nested(ApiLinkSchema))
+
+
+class SnapshotPagesSchema(ma.Schema):
+    current = ma.fields.Integer()
+    next = ma.fields.String(metadata={"description": "URL of the next page; absent on the last"})
+
+
+class SnapshotListSchema(ma.Schema):
+    pages = ma.fields.Nested(SnapshotPagesSchema)
+    reportSnapshots = ma.fields.List(ma.fields.Nested(SnapshotSchema))
+
+
+class SnapshotDetailSchema(ma.Schema):
+    reportSnapshots = ma.fields.List(ma.fields.Nested(SnapshotSchema))
+
+
+class SnapshotListQuerySchema(ma.Schema):
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    reportId = IdString(metadata={"description": "Only the snapshots of this report"})
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))

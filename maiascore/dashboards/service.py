@@ -1,0 +1,184 @@
+"""Reports (dashboards): storage, ownership rules, defaults and the v6 shape they leave in.
+
+A report lives in ``dashboards`` as ``{aid, reportId, seq, title, description, isBuiltIn,
+builtinKey, widgets, createdBy, modifiedBy, created_at, modified_at, defaultForUsers,
+isDefaultForAccount}``. ``isDefaultForUser`` is per viewer: the report is the default of
+every user listed in ``defaultForUsers``, and a user has at most one.
+"""
+from urllib.parse import urlencode
+
+from pymongo import ReturnDocument
+
+from maiascore.connections import get_db, next_sequence, utcnow
+from maiascore.dashboards import builtin
+from maiascore.dashboards.data import Context, parse_time_range, v6_datetime, widget_data
+from maiascore.dashboards.widgets import clean_widgets
+from maiascore.http.errors import abort
+
+REPORT_SEQUENCE = "dashboards"
+
+
+class Links:
+    """Absolute API links, from the request's own scheme and host (and its ``aid``, if it named one)."""
+
+    def __init__(self, host_url, aid=None):
+        self.base = host_url.rstrip("/") + "/v6"
+        self.query = "?" + urlencode({"aid": aid}) if aid not in (None, "") else ""
+
+    def _url(self, path, **params):
+        if params:
+            query = urlencode(params)
+            return f"{self.base}{path}{self.query + '&' if self.query else '?'}{query}"
+        return f"{self.base}{path}{self.query}"
+
+    def report(self, report_id):
+        return self._url(f"/reports/{report_id}")
+
+    def widget(self, report_id, widget_id):
+        return self._url(f"/reports/{report_id}/{widget_id}")
+
+    def snapshots_of(self, report_id):
+        return self._url("/report-snapshots", reportId=report_id)
+
+    def snapshots_page(self, page, report_id=None):
+        params = {"page": page}
+        if report_id:
+            params["reportId"] = report_id
+        return self._url("/report-snapshots", **params)
+
+    def snapshot(self, snapshot_id):
+        return self._url(f"/report-snapshots/{snapshot_id}")
+
+    def snapshot_widget(self, snapshot_id, widget_id):
+        return self._url(f"/report-snapshots/{snapshot_id}/{widget_id}")
+
+
+def report_links(doc, links):
+    report_id = doc["reportId"]
+    return ([{"rel": "self", "href": links.report(report_id)}]
+            + [{"rel": "data", "href": links.widget(report_id, w["id"])} for w in doc.get("widgets", [])]
+            + [{"rel": "snapshots", "href": links.snapshots_of(report_id)}])
+
+
+def public_report(doc, user_id, links, with_widgets=True):
+    report = {
+        "reportId": doc["reportId"],
+        "title": doc["title"],
+        "description": doc.get("description") or "",
+        "isBuiltIn": bool(doc.get("isBuiltIn")),
+        "accountId": doc["aid"],
+        "createdBy": doc.get("createdBy"),
+        "modifiedBy": doc.get("modifiedBy"),
+        "modifiedDate": v6_datetime(doc.get("modified_at")),
+        "isDefaultForUser": user_id in doc.get("defaultForUsers", ()),
+        "isDefaultForAccount": bool(doc.get("isDefaultForAccount")),
+    }
+    if with_widgets:
+        report["widgets"] = [dict(w, apiLink=links.widget(doc["reportId"], w["id"])) for w in doc.get("widgets", [])]
+    report["apiLinks"] = report_links(doc, links)
+    return report
+
+
+def list_reports(aid):
+    """The group's reports, oldest first; built-ins are created here for groups that predate them."""
+    db = get_db()
+    docs = list(db.dashboards.find({"aid": aid}).sort("seq", 1))
+    present = {doc.get("builtinKey") for doc in docs if doc.get("isBuiltIn")}
+    if not builtin.all_present(present):
+        builtin.ensure_builtin_reports(aid, db)
+        docs = list(db.dashboards.find({"aid": aid}).sort("seq", 1))
+    return docs
+
+
+def get_report(aid, report_id):
+    doc = get_db().dashboards.find_one({"aid": aid, "reportId": str(report_id)})
+    if doc is None:
+        abort(404, f"Report {report_id} not found")
+    return doc
+
+
+def _check_account_default(wanted, current, may_set_account_default):
+    if wanted is None or bool(wanted) == bool(current):
+        return
+    if not may_set_account_default:
+        abort(403, "Only Account Admins (permission 'Edit reports for all users in account group') "
+                   "can change the account group's default report")
+
+
+def _apply_defaults(db, doc, user_id, for_user, for_account):
+    """One default per user and one per group: setting it here clears it on the group's other reports."""
+    aid, report_id = doc["aid"], doc["reportId"]
+    if for_user is True:
+        db.dashboards.update_one({"_id": doc["_id"]}, {"$addToSet": {"defaultForUsers": user_id}})
+        db.dashboards.update_many({"aid": aid, "reportId": {"$ne": report_id}, "defaultForUsers": user_id},
+                                  {"$pull": {"defaultForUsers": user_id}})
+    elif for_user is False:
+        db.dashboards.update_one({"_id": doc["_id"]}, {"$pull": {"defaultForUsers": user_id}})
+    if for_account is True:
+        db.dashboards.update_one({"_id": doc["_id"]}, {"$set": {"isDefaultForAccount": True}})
+        db.dashboards.update_many({"aid": aid, "reportId": {"$ne": report_id}, "isDefaultForAccount": True},
+                                  {"$set": {"isDefaultForAccount": False}})
+    elif for_account is False:
+        db.dashboards.update_one({"_id": doc["_id"]}, {"$set": {"isDefaultForAccount": False}})
+    return db.dashboards.find_one({"_id": doc["_id"]})
+
+
+def create_report(aid, user_id, body, may_set_account_default):
+    _check_account_default(body.get("isDefaultForAccount"), False, may_set_account_default)
+    widgets = clean_widgets(body.get("widgets") or [])
+    db = get_db()
+    seq = next_sequence(REPORT_SEQUENCE, db)
+    now = utcnow()
+    doc = {
+        "aid": aid, "reportId": str(seq), "seq": seq,
+        "title": body["title"], "description": body.get("description") or "",
+        "isBuiltIn": False, "widgets": widgets,
+        "createdBy": user_id, "modifiedBy": user_id, "created_at": now, "modified_at": now,
+        "defaultForUsers": [], "isDefaultForAccount": False,
+    }
+    doc["_id"] = db.dashboards.insert_one(doc).inserted_id
+    return _apply_defaults(db, doc, user_id, body.get("isDefaultForUser"), body.get("isDefaultForAccount"))
+
+
+def _check_may_change(doc, user_id, may_edit_all, verb):
+    if doc.get("isBuiltIn"):
+        abort(403, f"Report {doc['reportId']} is built in and cannot be {verb}; create your own report instead")
+    if doc.get("createdBy") != user_id and not may_edit_all:
+        abort(403, f"Report {doc['reportId']} belongs to another user; changing it requires the permission "
+                   "'Edit reports for all users in account group'")
+
+
+def update_report(aid, report_id, user_id, body, may_edit_all, may_set_account_default):
+    """Full replace of title, description and widgets (v6 semantics); default flags change only when sent."""
+    doc = get_report(aid, report_id)
+    _check_may_change(doc, user_id, may_edit_all, "modified")
+    _check_account_default(body.get("isDefaultForAccount"), doc.get("isDefaultForAccount"), may_set_account_default)
+    widgets = clean_widgets(body.get("widgets") or [])
+    db = get_db()
+    doc = db.dashboards.find_one_and_update(
+        {"_id": doc["_id"]},
+        {"$set": {"title": body["title"], "description": body.get("description") or "", "widgets": widgets,
+                  "modifiedBy": user_id, "modified_at": utcnow()}},
+        return_document=ReturnDocument.AFTER)
+    if doc is None:
+        abort(404, f"Report {report_id} not found")
+    return _apply_defaults(db, doc, user_id, body.get("isDefaultForUser"), body.get("isDefaultForAccount"))
+
+
+def delete_report(aid, report_id, user_id, may_edit_all):
+    doc = get_report(aid, report_id)
+    _check_may_change(doc, user_id, may_edit_all, "deleted")
+    get_db().dashboards.delete_one({"_id": doc["_id"]})
+
+
+def find_widget(doc, widget_id):
+    for widget in doc.get("widgets", []):
+        if widget["id"] == widget_id:
+            return widget
+    abort(404, f"Widget {widget_id} not found in report {doc['reportId']}")
+
+
+def report_widget_data(aid, report_id, widget_id, window=None, start=None, end=None):
+    widget = find_widget(get_report(aid, report_id), widget_id)
+    time_range = parse_time_range(window, start, end)
+    return widget_data(Context(get_db(), aid), widget, time_range)

@@ -1,0 +1,131 @@
+"""Report snapshots: every widget's data frozen for one timespan at the moment of creation.
+
+A snapshot keeps a copy of the report as it was (title, widgets) next to the data, so
+later edits or the report's deletion change nothing in it. Stored in
+``report_snapshots`` as ``{aid, snapshotId, snapshotName, report, start, end, data:
+{widgetId: body}, isShared, isScheduled, createdBy, created_at}``.
+"""
+import uuid
+from datetime import timedelta
+
+from pymongo.errors import DocumentTooLarge
+
+from maiascore.connections import get_db, utcnow
+from maiascore.dashboards.data import (Context, TimeRange, check_length, parse_date, parse_time_range, prepare,
+                                      v6_datetime, widget_data)
+from maiascore.dashboards.service import get_report
+from maiascore.dashboards.widgets import ID_PATTERN
+from maiascore.http.errors import abort
+
+PAGE_SIZE = 100
+SUMMARY_PROJECTION = {"data": 0}
+
+
+def snapshot_range(body):
+    """``from``/``to``, ``window`` or v6's ``timeSpan {startDate, duration}``; 7 days by default."""
+    span = body.get("timeSpan")
+    if span:
+        if body.get("from") or body.get("to") or body.get("window"):
+            abort(400, "timeSpan and from/to/window are mutually exclusive: send one of them")
+        start = parse_date(span.get("startDate"), "timeSpan.startDate")
+        raw = span.get("duration")
+        duration = int(raw) if isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit()) else 0
+        if isinstance(raw, bool) or duration <= 0:
+            abort(400, "timeSpan.duration must be a positive number of seconds")
+        check_length(timedelta(seconds=duration))
+        return TimeRange(start, start + timedelta(seconds=duration))
+    return parse_time_range(body.get("window"), body.get("from"), body.get("to"))
+
+
+def create_snapshot(aid, user_id, body):
+    report = get_report(aid, body["reportId"])
+    time_range = snapshot_range(body)
+    ctx = Context(get_db(), aid)
+    widgets = report.get("widgets", [])
+    doc = {
+        "aid": aid,
+        "snapshotId": str(uuid.uuid4()),
+        "snapshotName": body.get("snapshotName") or body.get("displayName") or report["title"],
+        "report": {key: report.get(key) for key in ("reportId", "title", "description", "isBuiltIn", "createdBy",
+                                                      "modifiedBy", "modified_at", "widgets")},
+        "start": time_range.start,
+        "end": time_range.end,
+        "data": prepare(ctx, lambda: {widget["id"]: widget_data(ctx, widget, time_range) for widget in widgets}),
+        "isShared": False,
+        "isScheduled": False,
+        "createdBy": user_id,
+        "created_at": utcnow(),
+    }
+    try:
+        get_db().report_snapshots.insert_one(doc)
+    except DocumentTooLarge:
+        abort(400, "This snapshot's data exceeds 16 MB; choose a shorter timespan or fewer grouped widgets")
+    return doc
+
+
+def list_snapshots(aid, report_id=None, page=1):
+    """One page, newest first, and whether another follows."""
+    query = {"aid": aid}
+    if report_id:
+        query["report.reportId"] = str(report_id)
+    cursor = (get_db().report_snapshots.find(query, SUMMARY_PROJECTION).sort([("created_at", -1), ("_id", -1)])
+              .skip((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1))
+    docs = list(cursor)
+    return docs[:PAGE_SIZE], len(docs) > PAGE_SIZE
+
+
+def get_snapshot(aid, snapshot_id, projection=SUMMARY_PROJECTION):
+    doc = get_db().report_snapshots.find_one({"aid": aid, "snapshotId": str(snapshot_id)}, projection)
+    if doc is None:
+        abort(404, f"Report snapshot {snapshot_id} not found")
+    return doc
+
+
+def snapshot_widget_data(aid, snapshot_id, widget_id):
+    if not ID_PATTERN.match(widget_id or ""):
+        abort(404, f"Widget {widget_id} not found in report snapshot {snapshot_id}")
+    doc = get_snapshot(aid, snapshot_id, {f"data.{widget_id}": 1})
+    data = (doc.get("data") or {}).get(widget_id)
+    if data is None:
+        abort(404, f"Widget {widget_id} not found in report snapshot {snapshot_id}")
+    return data
+
+
+def delete_snapshot(aid, snapshot_id, user_id, may_edit_all):
+    doc = get_snapshot(aid, snapshot_id, {"createdBy": 1})
+    if doc.get("createdBy") != user_id and not may_edit_all:
+        abort(403, f"Report snapshot {snapshot_id} belongs to another user; deleting it requires the permission "
+                   "'Edit reports for all users in account group'")
+    get_db().report_snapshots.delete_one({"_id": doc["_id"]})
+
+
+def public_snapshot(doc, links, with_widgets=False):
+    report = doc["report"]
+    snapshot_id = doc["snapshotId"]
+    widgets = report.get("widgets") or []
+    out = {
+        "snapshotId": snapshot_id,
+        "snapshotName": doc["snapshotName"],
+        "createdDate": v6_datetime(doc["created_at"]),
+        "createdBy": doc.get("createdBy"),
+        "isScheduled": bool(doc.get("isScheduled")),
+        "isShared": bool(doc.get("isShared")),
+        "accountId": doc["aid"],
+        "timeSpan": {"startDate": v6_datetime(doc["start"]),
+                     "duration": int((doc["end"] - doc["start"]).total_seconds())},
+        "report": {
+            "reportId": report["reportId"],
+            "title": report["title"],
+            "isBuiltIn": bool(report.get("isBuiltIn")),
+            "accountId": doc["aid"],
+            "createdBy": report.get("createdBy"),
+            "modifiedBy": report.get("modifiedBy"),
+            "modifiedDate": v6_datetime(report.get("modified_at")),
+            "apiLinks": [{"rel": "self", "href": links.report(report["reportId"])}],
+        },
+    }
+    if with_widgets:
+        out["widgets"] = [dict(w, apiLink=links.snapshot_widget(snapshot_id, w["id"])) for w in widgets]
+    out["apiLinks"] = ([{"rel": "self", "href": links.snapshot(snapshot_id)}]
+                       + [{"rel": "data", "href": links.snapshot_widget(snapshot_id, w["id"])} for w in widgets])
+    return out
