@@ -21,6 +21,7 @@ INDEXES = {
     ],
     "score_batches": [
         IndexModel([("status", ASC), ("updated_at", ASC)]),
+        IndexModel([("doneAt", ASC)], expireAfterSeconds=7 * 86400),  # a done batch is only history
     ],
     "trainings": [
         IndexModel([("aid", ASC), ("uuid", ASC)], unique=True,
@@ -32,15 +33,22 @@ INDEXES = {
     "models": [
         IndexModel([("aid", ASC), ("active", ASC)]),
         IndexModel([("aid", ASC), ("version", ASC)], unique=True),
+        IndexModel([("aid", ASC), ("training", ASC)], unique=True),
+        IndexModel([("aid", ASC), ("created_at", DESC)]),
     ],
     "datasets": [
         IndexModel([("aid", ASC), ("created_at", DESC)]),
     ],
     "dashboards": [
         IndexModel([("aid", ASC), ("reportId", ASC)], unique=True),
+        IndexModel([("aid", ASC), ("seq", ASC)]),
+        IndexModel([("aid", ASC), ("builtinKey", ASC)], unique=True,
+                   partialFilterExpression={"builtinKey": {"$type": "string"}}),
     ],
     "report_snapshots": [
         IndexModel([("aid", ASC), ("snapshotId", ASC)], unique=True),
+        IndexModel([("aid", ASC), ("created_at", DESC)]),
+        IndexModel([("aid", ASC), ("report.reportId", ASC), ("created_at", DESC)]),
         IndexModel([("expiresAt", ASC)], expireAfterSeconds=0),
     ],
 }

@@ -8,6 +8,7 @@ import logging
 import time
 
 import redis.exceptions
+from rq.defaults import DEFAULT_MAINTENANCE_TASK_INTERVAL
 from rq.worker import SimpleWorker
 
 from config import settings
@@ -34,7 +35,9 @@ def run_sweeps():
 
 class Worker(SimpleWorker):
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("maintenance_interval", settings().SWEEP_INTERVAL_SECONDS)
+        if kwargs.get("maintenance_interval", DEFAULT_MAINTENANCE_TASK_INTERVAL) == DEFAULT_MAINTENANCE_TASK_INTERVAL:
+            # ``rq worker`` always passes its 600 s default; only an explicit --maintenance-interval wins
+            kwargs["maintenance_interval"] = settings().SWEEP_INTERVAL_SECONDS
         super().__init__(*args, **kwargs)
 
     @property

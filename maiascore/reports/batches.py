@@ -7,7 +7,9 @@ sweep trusts that document, not Redis, so a lost job is re-created from MongoDB.
 """
 import logging
 
+import redis.exceptions
 from bson import ObjectId
+from pymongo import WriteConcern
 
 from config import settings
 from maiascore.connections import get_db, get_redis, utcnow
@@ -25,7 +27,7 @@ def new_batch_id():
 
 
 def job_id(batch_id):
-    return f"score:{batch_id}"
+    return f"score-{batch_id}"  # RQ job ids allow letters, digits, "_" and "-" only
 
 
 def scored_channel(batch_id):
@@ -47,7 +49,17 @@ def insert_batches(docs):
         db.score_batches.insert_many(docs, ordered=False)
 
 
-def enqueue_batch(batch_id):
+def insert_batch_unacknowledged(doc):
+    """One report's batch document, written fire-and-forget (``w=0``).
+
+    Waiting for this acknowledgement was a fifth of a single POST's time and buys nothing:
+    the job's claim upserts the document if it is not there yet, and when the job could not
+    be queued ``enqueue_batch`` writes the document again, acknowledged, for the sweep.
+    """
+    get_db().score_batches.with_options(write_concern=WriteConcern(w=0)).insert_one(doc)
+
+
+def enqueue_batch(batch_id, aid=None):
     """Queues the job; on a Redis failure the batch stays ``queued`` and the sweep enqueues it later."""
     from maiascore.jobs import SCORES, enqueue
 
@@ -55,9 +67,13 @@ def enqueue_batch(batch_id):
     try:
         enqueue(SCORES, SCORE_JOB, batch_id, job_id=job_id(batch_id), retries=2, timeout=cfg.SCORING_JOB_TIMEOUT)
         return True
-    except Exception as exc:  # Redis down or refusing writes: the report is safe in MongoDB
+    except redis.exceptions.RedisError as exc:  # down or refusing writes: the report is safe in MongoDB
         log.warning("could not enqueue scoring batch %s (%s); the recovery sweep will", batch_id,
                     type(exc).__name__)
+        if aid is not None:
+            now = utcnow()
+            fields = {k: v for k, v in batch_doc(batch_id, aid, None, now).items() if k != "_id"}
+            get_db().score_batches.update_one({"_id": batch_id}, {"$setOnInsert": fields}, upsert=True)
         return False
 
 

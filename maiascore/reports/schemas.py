@@ -96,7 +96,7 @@ class UserRef(ma.fields.Field):
         raise self.make_error("invalid")
 
 
-class ReportInputSchema(ma.Schema):
+class ScoreReportInputSchema(ma.Schema):
     """The fields a client sets. Computed fields are accepted and ignored; others are refused."""
 
     class Meta:
@@ -116,35 +116,39 @@ class ReportInputSchema(ma.Schema):
     features = Features(allow_none=True,
                         metadata={"description": "Feature name to value: the input to score"})
     outcome = Outcome(allow_none=True, metadata={"description": "Observed result for training: good/bad or 1/0"})
-    processed = Ignored()
-    score = Ignored()
-    scoreProbability = Ignored()
-    scoreConfidence = Ignored()
-    scoreVersion = Ignored()
-    published_at = Ignored()
-    created_by = Ignored()
-    updated_by = Ignored()
-    id = Ignored()
-    status = Ignored()
-    explanation = Ignored()
-    warnings = Ignored()
-    error = Ignored()
-    processed_at = Ignored()
-    created_at = Ignored()
-    updated_at = Ignored()
+    processed = Ignored(allow_none=True)
+    score = Ignored(allow_none=True)
+    scoreProbability = Ignored(allow_none=True)
+    scoreConfidence = Ignored(allow_none=True)
+    scoreVersion = Ignored(allow_none=True)
+    published_at = Ignored(allow_none=True)
+    created_by = Ignored(allow_none=True)
+    updated_by = Ignored(allow_none=True)
+    id = Ignored(allow_none=True)
+    status = Ignored(allow_none=True)
+    explanation = Ignored(allow_none=True)
+    warnings = Ignored(allow_none=True)
+    error = Ignored(allow_none=True)
+    processed_at = Ignored(allow_none=True)
+    created_at = Ignored(allow_none=True)
+    updated_at = Ignored(allow_none=True)
 
     @ma.post_load
     def drop_computed(self, data, **kwargs):
         return {key: value for key, value in data.items() if key not in COMPUTED_FIELDS}
 
 
-class ContributionSchema(ma.Schema):
+class ScoreReportUpdateSchema(ScoreReportInputSchema):
+    """``PUT``: any subset of the input fields (load it with ``partial=True``)."""
+
+
+class ScoreContributionSchema(ma.Schema):
     feature = ma.fields.String()
     value = ma.fields.Raw(allow_none=True, metadata={"description": "The value sent for the feature"})
     contribution = ma.fields.Float(metadata={"description": "Log-odds pushed towards 'good' (SHAP value)"})
 
 
-class ReportSchema(ma.Schema):
+class ScoreReportSchema(ma.Schema):
     id = ma.fields.String()
     uuid = ma.fields.String(allow_none=True)
     referenceId = ma.fields.String(allow_none=True)
@@ -158,7 +162,7 @@ class ReportSchema(ma.Schema):
                                       metadata={"description": "0-1: share of the model's evidence the "
                                                                "features provided"})
     scoreVersion = ma.fields.String(allow_none=True, metadata={"description": "Model version used"})
-    explanation = ma.fields.List(ma.fields.Nested(ContributionSchema))
+    explanation = ma.fields.List(ma.fields.Nested(ScoreContributionSchema))
     warnings = ma.fields.List(ma.fields.String())
     features = ma.fields.Dict()
     outcome = ma.fields.String(allow_none=True)
@@ -171,14 +175,14 @@ class ReportSchema(ma.Schema):
     updated_by = ma.fields.Integer(allow_none=True)
 
 
-class BulkItemSchema(ma.Schema):
+class ScoreReportBulkItemSchema(ma.Schema):
     index = ma.fields.Integer(metadata={"description": "Position in the request"})
     id = ma.fields.String(metadata={"description": "The report's id (an existing one for a known uuid)"})
     error = ma.fields.Nested(ErrorSchema)
 
 
-class BulkResultSchema(ma.Schema):
-    reports = ma.fields.List(ma.fields.Nested(BulkItemSchema))
+class ScoreReportBulkResultSchema(ma.Schema):
+    reports = ma.fields.List(ma.fields.Nested(ScoreReportBulkItemSchema))
     accepted = ma.fields.Integer()
     rejected = ma.fields.Integer()
 

@@ -1,0 +1,233 @@
+"""Scoring job (queue ``scores``) and the sweep that recovers batches a crash or a Redis outage stranded.
+
+``score_batch`` is safe to run twice, even concurrently: it claims its batch under a
+lease, and every result is written with a filter on ``{_id, batch, status: "queued"}``,
+so a report is scored by at most one run however many runs (retries, zombies, sweeps)
+there are.
+"""
+import logging
+from datetime import timedelta
+
+from bson import ObjectId
+from pymongo import ReturnDocument, UpdateOne
+from pymongo.errors import DuplicateKeyError
+
+from config import settings
+from maiascore.connections import get_db, utcnow
+from maiascore.jobs.worker import sweeper
+from maiascore.reports import batches
+
+log = logging.getLogger("maiascore.jobs.scoring")
+
+QUEUED, FAILED, PROCESSED, WAITING_FOR_MODEL = "queued", "failed", "processed", "waiting_for_model"
+ORPHAN_SCAN_LIMIT = 1000
+ERROR_MESSAGE_LENGTH = 300
+
+_models = {}  # aid -> ScoringModel of the version last used; the worker does not fork, so it lives on
+
+
+def score_batch(batch_id):
+    """Scores the batch's queued reports with the account group's active model."""
+    db = get_db()
+    token = str(ObjectId())
+    batch = _claim(db, batch_id, token)
+    if batch is None:
+        return "not claimable: done, or held by a live run"
+    try:
+        return _score_claimed(db, batch, token)
+    except Exception as exc:
+        _give_up_or_release(db, batch_id, token, exc)
+        raise
+
+
+def _claim(db, batch_id, token):
+    """The batch under a lease, or None when it is done or a live run holds it.
+
+    Upserts: a single report's batch document is written unacknowledged and may not have
+    landed yet; if it lands later it is a duplicate and dropped.
+    """
+    now = utcnow()
+    lease = timedelta(seconds=settings().SCORING_LEASE_SECONDS)
+    try:
+        return db.score_batches.find_one_and_update(
+            {"_id": batch_id, "$or": [{"status": batches.QUEUED},
+                                      {"status": batches.PROCESSING, "leaseUntil": {"$lt": now}}]},
+            {"$set": {"status": batches.PROCESSING, "claim": token, "leaseUntil": now + lease, "updated_at": now},
+             "$setOnInsert": {"created_at": now}, "$inc": {"attempts": 1}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+    except DuplicateKeyError:  # exists, but done or under a live lease
+        return None
+
+
+def _renew_lease(db, batch_id, token):
+    now = utcnow()
+    lease = timedelta(seconds=settings().SCORING_LEASE_SECONDS)
+    result = db.score_batches.update_one({"_id": batch_id, "claim": token},
+                                         {"$set": {"leaseUntil": now + lease, "updated_at": now}})
+    return result.matched_count == 1
+
+
+def _finish(db, batch_id, token, **extra):
+    now = utcnow()
+    db.score_batches.update_one({"_id": batch_id, "claim": token},
+                                {"$set": {"status": batches.DONE, "leaseUntil": None, "doneAt": now,
+                                          "updated_at": now, **extra}})
+    batches.notify_scored(batch_id)
+
+
+def _score_claimed(db, batch, token):
+    from maiascore.trainings.registry import active_model
+
+    batch_id = batch["_id"]
+    chunk = max(1, settings().SCORING_BATCH_SIZE)
+    seen, scored, model = set(), 0, None
+    while True:
+        reports = [r for r in db.score_reports.find({"batch": batch_id, "status": QUEUED}, {"features": 1, "aid": 1})
+                   .limit(chunk) if r["_id"] not in seen]
+        if not reports:
+            break
+        if model is None:
+            aid = reports[0]["aid"]  # a batch never mixes account groups
+            model_doc = active_model(aid)
+            if model_doc is None:
+                return _park_until_model(db, batch_id, aid, token)
+            model = _scoring_model(aid, model_doc)
+        seen.update(r["_id"] for r in reports)
+        results = model.score([r.get("features") or {} for r in reports])
+        now = utcnow()
+        writes = [UpdateOne({"_id": r["_id"], "batch": batch_id, "status": QUEUED},
+                            {"$set": {"status": PROCESSED, "processed": True, "score": res.score,
+                                      "scoreProbability": res.probability, "scoreConfidence": res.confidence,
+                                      "scoreVersion": res.version, "explanation": res.explanation,
+                                      "warnings": res.warnings, "error": None, "processed_at": now,
+                                      "updated_at": now},
+                             "$inc": {"scoringRuns": 1}})
+                  for r, res in zip(reports, results)]
+        scored += db.score_reports.bulk_write(writes, ordered=False).modified_count
+        if len(reports) < chunk or not _renew_lease(db, batch_id, token):
+            break
+    _finish(db, batch_id, token, scored=scored)
+    return f"scored {scored} reports" + (f" with model version {model.version}" if model else "")
+
+
+def _park_until_model(db, batch_id, aid, token):
+    """No active model: the reports wait; ``release_waiting_reports`` re-queues them on activation."""
+    from maiascore.reports.service import release_waiting_reports
+    from maiascore.trainings.registry import active_model
+
+    parked = db.score_reports.update_many({"batch": batch_id, "status": QUEUED},
+                                          {"$set": {"status": WAITING_FOR_MODEL, "updated_at": utcnow()}})
+    _finish(db, batch_id, token)
+    if parked.modified_count and active_model(aid) is not None:
+        release_waiting_reports(aid)  # a model was activated while we parked: do not wait for the next one
+    return f"{parked.modified_count} reports wait for a model"
+
+
+def _scoring_model(aid, model_doc):
+    """The loaded model for the group's active version; loaded from GridFS only when the version changes."""
+    from maiascore.modeling import ScoreScale, ScoringModel
+    from maiascore.trainings.registry import load_model_bytes
+
+    version = str(model_doc["version"])
+    cached = _models.get(aid)
+    if cached is not None and cached.version == version:
+        return cached
+    cfg = settings()
+    scale = ScoreScale(base_points=cfg.SCORE_BASE_POINTS, base_odds=cfg.SCORE_BASE_ODDS, pdo=cfg.SCORE_PDO,
+                       min_score=cfg.SCORE_MIN, max_score=cfg.SCORE_MAX)
+    model = ScoringModel.from_bytes(load_model_bytes(model_doc), model_doc["schema"], version, scale)
+    _models[aid] = model
+    return model
+
+
+def _give_up_or_release(db, batch_id, token, exc):
+    """Before RQ's last retry the batch goes back to ``queued`` for the retry to claim; after it,
+    its queued reports become ``failed`` with a short reason."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    now = utcnow()
+    try:
+        if job is not None and job.retries_left:
+            db.score_batches.update_one({"_id": batch_id, "claim": token},
+                                        {"$set": {"status": batches.QUEUED, "leaseUntil": None, "updated_at": now}})
+            return
+        message = _short_error(exc)
+        db.score_reports.update_many({"batch": batch_id, "status": QUEUED},
+                                     {"$set": {"status": FAILED, "error": message, "updated_at": now}})
+        _finish(db, batch_id, token, error=message)
+    except Exception:  # MongoDB down too: the lease expires and the sweep re-queues the batch
+        log.warning("could not record the failure of batch %s", batch_id)
+
+
+def _short_error(exc):
+    detail = str(exc).splitlines()[0] if str(exc) else ""
+    text = f"Scoring failed: {type(exc).__name__}" + (f": {detail}" if detail else "")
+    return text[:ERROR_MESSAGE_LENGTH]
+
+
+@sweeper
+def recover_score_batches():
+    """Re-enqueues batches no live job will finish: never enqueued (Redis was down), lost with
+    Redis, or held by a worker that died (lease expired). Indexed queries only."""
+    from maiascore.jobs import job_is_live
+
+    db = get_db()
+    now = utcnow()
+    cutoff = now - timedelta(seconds=settings().SWEEP_GRACE_SECONDS)
+    stranded = [b["_id"] for b in db.score_batches.find({"status": batches.QUEUED, "updated_at": {"$lt": cutoff}},
+                                                         {"_id": 1})
+                if not job_is_live(batches.job_id(b["_id"]))]
+    # An expired lease is enough: a SIGKILLed worker's job stays "started" in RQ until its timeout.
+    for batch in db.score_batches.find({"status": batches.PROCESSING, "leaseUntil": {"$lt": now}}, {"_id": 1}):
+        released = db.score_batches.update_one(
+            {"_id": batch["_id"], "status": batches.PROCESSING, "leaseUntil": {"$lt": now}},
+            {"$set": {"status": batches.QUEUED, "leaseUntil": None, "updated_at": now}})
+        if released.modified_count:
+            stranded.append(batch["_id"])
+    stranded.extend(_adopt_orphan_reports(db, cutoff, now))
+    for batch_id in stranded:
+        log.info("re-enqueueing stranded scoring batch %s", batch_id)
+        batches.enqueue_batch(batch_id)
+    _release_missed_waiters(db, cutoff)
+    return len(stranded)
+
+
+def _release_missed_waiters(db, cutoff):
+    """Reports still waiting in a group that has an active model: the release on activation failed."""
+    from maiascore.reports.service import release_waiting_reports
+
+    for aid in db.models.distinct("aid", {"active": True}):
+        if db.score_reports.find_one({"aid": aid, "status": WAITING_FOR_MODEL, "updated_at": {"$lt": cutoff}},
+                                     {"_id": 1}):
+            log.info("releasing reports of group %s still waiting despite an active model", aid)
+            release_waiting_reports(aid)
+
+
+def _adopt_orphan_reports(db, cutoff, now):
+    """Queued reports whose batch document is missing (a crash between the report's insert and the
+    batch's, or a lost unacknowledged write whose job was lost too) or already done: their batch is
+    (re)opened so the job can claim it."""
+    aid_of = {}
+    for report in (db.score_reports.find({"status": QUEUED, "updated_at": {"$lt": cutoff}}, {"batch": 1, "aid": 1})
+                   .sort("updated_at", 1).limit(ORPHAN_SCAN_LIMIT)):
+        aid_of.setdefault(report["batch"], report["aid"])
+    if not aid_of:
+        return []
+    status_of = {b["_id"]: b["status"] for b in db.score_batches.find({"_id": {"$in": list(aid_of)}}, {"status": 1})}
+    adopted = []
+    for batch_id, aid in aid_of.items():
+        status = status_of.get(batch_id)
+        if status is None:
+            try:
+                db.score_batches.insert_one(batches.batch_doc(batch_id, aid, None, now))
+            except DuplicateKeyError:
+                continue
+            adopted.append(batch_id)
+        elif status == batches.DONE:
+            reopened = db.score_batches.update_one({"_id": batch_id, "status": batches.DONE},
+                                                   {"$set": {"status": batches.QUEUED, "updated_at": now},
+                                                    "$unset": {"doneAt": ""}})
+            if reopened.modified_count:
+                adopted.append(batch_id)
+    return adopted
