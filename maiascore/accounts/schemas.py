@@ -34,19 +34,19 @@ class RolesSchema(ma.Schema):
     roles = ma.fields.List(ma.fields.Nested(RoleSchema))
 
 
-class GroupRef(ma.Schema):
+class AccountGroupRef(ma.Schema):
     aid = ma.fields.Integer()
     accountGroupName = ma.fields.String(allow_none=True)
 
 
-class RoleRef(ma.Schema):
+class AccountRoleRef(ma.Schema):
     roleId = ma.fields.Integer()
     name = ma.fields.String()
 
 
 class AccountGroupRoleSchema(ma.Schema):
-    accountGroup = ma.fields.Nested(GroupRef)
-    roles = ma.fields.List(ma.fields.Nested(RoleRef))
+    accountGroup = ma.fields.Nested(AccountGroupRef)
+    roles = ma.fields.List(ma.fields.Nested(AccountRoleRef))
 
 
 class V6UserSchema(ma.Schema):
