@@ -36,6 +36,7 @@ class Config:
         self.ARGON2_TIME_COST = _env("ARGON2_TIME_COST", 3, int)
         self.ARGON2_MEMORY_KIB = _env("ARGON2_MEMORY_KIB", 65536, int)
         self.TRAINING_JOB_TIMEOUT = _env("TRAINING_JOB_TIMEOUT", 3600, int)
+        self.TRAINING_HEARTBEAT_SECONDS = _env("TRAINING_HEARTBEAT_SECONDS", 10, int)
         self.SCORING_JOB_TIMEOUT = _env("SCORING_JOB_TIMEOUT", 600, int)
         self.SCORING_BATCH_SIZE = _env("SCORING_BATCH_SIZE", 1000, int)
         self.SCORING_LEASE_SECONDS = _env("SCORING_LEASE_SECONDS", 120, int)

@@ -1,0 +1,78 @@
+"""/datasets: CSV uploads a training can name in ``meta.dataset``."""
+from flask import g, jsonify, request
+from flask.views import MethodView
+
+from config import settings
+from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
+from maiascore.http import Blueprint
+from maiascore.http.access import requires
+from maiascore.http.errors import abort
+from maiascore.http.strapi import object_id
+from maiascore.trainings import schemas
+from maiascore.trainings.datasets import (count_datasets, delete_dataset, find_dataset, list_datasets, public_dataset,
+                                          store_upload)
+
+blp = Blueprint("datasets", __name__, description="Upload CSV training data")
+
+def _dataset_or_404(dataset_id):
+    object_id(dataset_id, "Dataset")
+    doc = find_dataset(g.aid, dataset_id)
+    if doc is None:
+        abort(404, "Dataset not found")
+    return doc
+
+
+@blp.route("/datasets")
+class Datasets(MethodView):
+    @requires(VIEW_TRAININGS)
+    @blp.response(200, schemas.DatasetSchema(many=True))
+    def get(self):
+        """List uploaded datasets (``_limit``, ``_start``, ``_sort``, field filters)."""
+        return [public_dataset(doc) for doc in list_datasets(g.aid, request.args)]
+
+    @requires(MANAGE_TRAININGS)
+    @blp.arguments(schemas.DatasetUploadSchema, location="form", content_type="multipart/form-data")
+    @blp.response(201, schemas.DatasetSchema)
+    @blp.alt_response(400, schema="Error", description="Not a usable CSV; the message says why")
+    @blp.alt_response(413, schema="Error", description="Larger than DATASET_MAX_BYTES")
+    def post(self, form):
+        """Upload a CSV (multipart/form-data, field ``file``): header row, at least 20 rows, a good/bad
+        target column (named in ``target`` or recognised by name). Column types are inferred."""
+        if request.mimetype != "multipart/form-data":
+            abort(415, "Upload the CSV as multipart/form-data with the file in the field 'file'")
+        upload = request.files.get("file")
+        if upload is None:
+            abort(400, "No file: send the CSV in the multipart field 'file'")
+        limit = settings().DATASET_MAX_BYTES
+        raw = upload.read(limit + 1)
+        if len(raw) > limit:
+            abort(413, f"The dataset is larger than the {limit} bytes allowed (DATASET_MAX_BYTES)")
+        name = form.get("name") or upload.filename or "dataset.csv"
+        return public_dataset(store_upload(g.aid, g.user["_id"], name[:200], raw, form.get("target")))
+
+
+@blp.route("/datasets/count")
+class DatasetCount(MethodView):
+    @requires(VIEW_TRAININGS)
+    @blp.doc(**schemas.COUNT_DOC)
+    def get(self):
+        """Number of datasets matching the same filters as the list."""
+        return jsonify(count_datasets(g.aid, request.args))
+
+
+@blp.route("/datasets/<dataset_id>")
+class DatasetEntry(MethodView):
+    @requires(VIEW_TRAININGS)
+    @blp.response(200, schemas.DatasetSchema)
+    def get(self, dataset_id):
+        """One dataset: rows, inferred column types, target."""
+        return public_dataset(_dataset_or_404(dataset_id))
+
+    @requires(MANAGE_TRAININGS)
+    @blp.response(200, schemas.DatasetSchema)
+    @blp.alt_response(409, schema="Error", description="A training that has not finished uses it")
+    def delete(self, dataset_id):
+        """Delete a dataset and its file; models trained on it stay."""
+        doc = _dataset_or_404(dataset_id)
+        delete_dataset(g.aid, doc)
+        return public_dataset(doc)

@@ -1,0 +1,153 @@
+"""The model registry: each succeeded training's model, and which one scores for its group.
+
+Binaries live in the GridFS bucket ``models`` in XGBoost's own format (UBJSON, as
+``Booster.save_raw("ubj")`` writes it); ``binaryPath`` names them as
+``gridfs://models/<file id>``. At most one model per training (unique index on
+``(aid, training)``), so a training job run twice still yields one model.
+"""
+import logging
+
+from gridfs import GridFSBucket
+from gridfs.errors import NoFile
+from pymongo.errors import DuplicateKeyError
+
+from maiascore.connections import get_db, next_sequence, utcnow
+
+log = logging.getLogger("maiascore.registry")
+BUCKET = "models"
+
+
+def to_millis(moment):
+    """MongoDB keeps milliseconds: an answer shows the times a later GET will show."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _bucket():
+    return GridFSBucket(get_db(), BUCKET)
+
+
+def active_model(aid):
+    """The models doc that scores the group's references, or None before its first success."""
+    return get_db().models.find_one({"aid": aid, "active": True}, sort=[("activated_at", -1), ("_id", -1)])
+
+
+def load_model_bytes(model_doc):
+    return _bucket().open_download_stream(model_doc["gridfs_id"]).read()
+
+
+def model_for_training(aid, training_id):
+    return get_db().models.find_one({"aid": aid, "training": str(training_id)})
+
+
+def list_models(aid, skip=0, limit=100):
+    return list(get_db().models.find({"aid": aid}, {"schema": 0}).sort([("created_at", -1), ("_id", -1)])
+                .skip(skip).limit(limit))
+
+
+def new_version(aid):
+    return str(next_sequence(f"model_version:{aid}"))
+
+
+def store_model(aid, training_id, version, booster_bytes, schema, metrics):
+    """Registers a trained model once; a second call for the same training returns the first."""
+    existing = model_for_training(aid, training_id)
+    if existing is not None:
+        return existing
+    bucket = _bucket()
+    gridfs_id = bucket.upload_from_stream(
+        f"model-{aid}-v{version}.ubj", booster_bytes,
+        metadata={"aid": aid, "training": str(training_id), "version": version, "format": "xgboost-ubj"})
+    doc = {
+        "aid": aid,
+        "version": version,
+        "training": str(training_id),
+        "active": False,
+        "schema": schema,
+        "metrics": metrics,
+        "gridfs_id": gridfs_id,
+        "binaryPath": f"gridfs://{BUCKET}/{gridfs_id}",
+        "created_at": to_millis(utcnow()),
+        "activated_at": None,
+    }
+    try:
+        get_db().models.insert_one(doc)
+    except DuplicateKeyError:
+        bucket.delete(gridfs_id)
+        return model_for_training(aid, training_id)
+    return doc
+
+
+def discard_model(model_doc):
+    """Drops a model whose training was canceled while it was being stored."""
+    get_db().models.delete_one({"_id": model_doc["_id"], "active": False})
+    try:
+        _bucket().delete(model_doc["gridfs_id"])
+    except NoFile:
+        pass
+
+
+def is_better(aid, metrics, mode):
+    """``activate`` of the training's meta: always, never, or if its held-out AUC beats the active model's.
+
+    With no active model, anything but ``never`` activates: a group's first success scores at once.
+    """
+    if mode == "never":
+        return False
+    current = active_model(aid)
+    if mode == "always" or current is None:
+        return True
+    new_auc, old_auc = metrics.get("auc"), (current.get("metrics") or {}).get("auc")
+    if new_auc is None:
+        return False
+    return old_auc is None or new_auc > old_auc
+
+
+def activate(aid, training_id):
+    """Makes the training's model the active one; returns the models doc, or None if there is none.
+
+    The new model is flagged first, then every model activated before it is unflagged,
+    so there is never a moment without an active model, and of two concurrent
+    activations the later one wins on every path.
+    """
+    db = get_db()
+    model = model_for_training(aid, training_id)
+    if model is None:
+        return None
+    now = to_millis(utcnow())
+    db.models.update_one({"_id": model["_id"]}, {"$set": {"active": True, "activated_at": now}})
+    db.models.update_many({"aid": aid, "active": True, "_id": {"$ne": model["_id"]},
+                           "$or": [{"activated_at": {"$lt": now}}, {"activated_at": None},
+                                   {"activated_at": now, "_id": {"$lt": model["_id"]}}]},
+                          {"$set": {"active": False}})
+    model.update(active=True, activated_at=now)
+    _release_waiting_reports(aid)
+    return model
+
+
+def _release_waiting_reports(aid):
+    """Re-queues the group's reports that were waiting for a model (the reports package owns them)."""
+    try:
+        from maiascore.reports.service import release_waiting_reports
+    except (ImportError, AttributeError):
+        return
+    try:
+        released = release_waiting_reports(aid)
+        log.info("model activated for group %s: %s waiting reports re-queued", aid, released)
+    except Exception:  # the reports sweep re-queues them later; activation itself has happened
+        log.exception("could not release waiting reports of group %s", aid)
+
+
+def public_model(doc, with_schema=True):
+    out = {
+        "id": str(doc["_id"]),
+        "version": doc["version"],
+        "training": doc["training"],
+        "active": bool(doc.get("active")),
+        "binaryPath": doc["binaryPath"],
+        "metrics": doc.get("metrics") or {},
+        "created_at": doc.get("created_at"),
+        "activated_at": doc.get("activated_at"),
+    }
+    if with_schema:
+        out["schema"] = doc.get("schema") or {}
+    return out

@@ -1,0 +1,114 @@
+"""/trainings (Strapi content type) and /models (the account group's model registry)."""
+import io
+
+from flask import g, jsonify, request, send_file
+from flask.views import MethodView
+
+from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
+from maiascore.http import Blueprint
+from maiascore.http.access import requires
+from maiascore.http.errors import abort
+from maiascore.http.strapi import parse_limit, parse_start
+from maiascore.trainings import registry, schemas, service
+
+blp = Blueprint("trainings", __name__, description="Train XGBoost models and choose the one that scores")
+BODY_TYPES = ("application/json", "application/xml", "application/x-www-form-urlencoded")
+
+
+@blp.route("/trainings")
+class Trainings(MethodView):
+    @requires(VIEW_TRAININGS)
+    @blp.response(200, schemas.TrainingSchema(many=True))
+    def get(self):
+        """List trainings: ``_limit``, ``_start``, ``_sort=field:ASC|DESC``, ``field[_ne|_lt|_gt|_in|...]=``."""
+        active = service.active_training_id(g.aid)
+        return [service.public_training(doc, active) for doc in service.list_trainings(g.aid, request.args)]
+
+    @requires(MANAGE_TRAININGS)
+    @blp.arguments(schemas.TrainingCreateSchema, required=False)
+    @blp.doc(requestBody={"required": False,
+                          "content": {ct: {"schema": schemas.TrainingCreateSchema} for ct in BODY_TYPES}})
+    @blp.response(200, schemas.TrainingSchema)
+    def post(self, body):
+        """Launch a training now, at ``scheduledAt``, or repeatedly on ``cron``; it runs asynchronously.
+
+        Output fields (accuracy, precission, mae, rmse, binaryPath, version) are computed by the
+        server: values sent for them are ignored. A ``uuid`` already used in this account group
+        returns that training and starts nothing.
+        """
+        doc, _ = service.create_training(g.aid, g.user["_id"], body)
+        return service.public_training(doc, service.active_training_id(g.aid))
+
+
+@blp.route("/trainings/count")
+class TrainingCount(MethodView):
+    @requires(VIEW_TRAININGS)
+    @blp.doc(**schemas.COUNT_DOC)
+    def get(self):
+        """Number of trainings matching the same filters as the list."""
+        return jsonify(service.count_trainings(g.aid, request.args))
+
+
+@blp.route("/trainings/<training_id>")
+class Training(MethodView):
+    @requires(VIEW_TRAININGS)
+    @blp.response(200, schemas.TrainingSchema)
+    def get(self, training_id):
+        """One training, with its progress while it runs and its metrics once it succeeded."""
+        return service.public_training(service.get_training(g.aid, training_id), service.active_training_id(g.aid))
+
+    @requires(MANAGE_TRAININGS)
+    @blp.response(200, schemas.TrainingSchema)
+    @blp.alt_response(409, schema="Error", description="It produced the account group's active model")
+    def delete(self, training_id):
+        """Cancel a scheduled, queued or running training; delete a finished one (its model stays
+        in the registry). The training that produced the active model cannot be deleted."""
+        doc = service.delete_training(g.aid, training_id, g.user["_id"])
+        return service.public_training(doc, service.active_training_id(g.aid))
+
+
+@blp.route("/trainings/<training_id>/model")
+class TrainingModel(MethodView):
+    @requires(VIEW_TRAININGS)
+    @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/octet-stream",
+                  description="The XGBoost model in XGBoost's UBJSON format (Booster.load_model reads it)")
+    def get(self, training_id):
+        """Download the model binary of a succeeded training."""
+        model = service.training_model(g.aid, training_id)
+        response = send_file(io.BytesIO(registry.load_model_bytes(model)), mimetype="application/octet-stream",
+                             as_attachment=True, download_name=f"model-v{model['version']}.ubj")
+        response.headers["X-Model-Version"] = model["version"]
+        return response
+
+
+@blp.route("/trainings/<training_id>/activate")
+class TrainingActivation(MethodView):
+    @requires(MANAGE_TRAININGS)
+    @blp.response(200, schemas.ModelSchema)
+    @blp.alt_response(409, schema="Error", description="The training has not succeeded")
+    def post(self, training_id):
+        """Make this training's model the one that scores the account group's references
+        (rolling back is activating an older training)."""
+        return registry.public_model(service.activate_training(g.aid, training_id))
+
+
+@blp.route("/models")
+class Models(MethodView):
+    @requires(VIEW_TRAININGS)
+    @blp.response(200, schemas.ModelSchema(many=True))
+    def get(self):
+        """The registry: every model of the account group, newest first (``_limit``, ``_start``)."""
+        models = registry.list_models(g.aid, parse_start(request.args), parse_limit(request.args))
+        return [registry.public_model(doc, with_schema=False) for doc in models]
+
+
+@blp.route("/models/active")
+class ActiveModel(MethodView):
+    @requires(VIEW_TRAININGS)
+    @blp.response(200, schemas.ModelSchema)
+    def get(self):
+        """The model that scores the account group's references: version, training, metrics, feature schema."""
+        model = registry.active_model(g.aid)
+        if model is None:
+            abort(404, "This account group has no active model yet: launch a training (POST /trainings)")
+        return registry.public_model(model)

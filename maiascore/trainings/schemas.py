@@ -1,0 +1,160 @@
+"""Trainings, datasets and models as the API reads and writes them."""
+import json
+from datetime import timezone
+
+import marshmallow as ma
+from croniter import croniter
+from flask_smorest.fields import Upload
+
+from maiascore.http.fields import Ignored
+from maiascore.trainings.parameters import ACTIVATE_MODES, check_meta
+
+META_DESCRIPTION = (
+    "The training's parameters, as an object or as a JSON text (returned in the same shape): "
+    "dataset ('reports', 'german-credit' or an uploaded dataset's id), target, params (XGBoost "
+    "hyper-parameters from a whitelist), testSize, seed, activate ('always', 'if-better', 'never'), note. "
+    "Any other text is kept as meta.note and the defaults apply. After a success meta.metrics holds "
+    "the held-out metrics.")
+
+
+COUNT_DOC = {"responses": {"200": {"description": "Number of matching entries (Strapi's count)",
+                                   "content": {"application/json": {"schema": {"type": "integer"}}}}}}
+
+
+class TrainingMeta(ma.fields.Field):
+    """An object, a JSON text encoding one, or any other text, which becomes a note."""
+
+    default_error_messages = {
+        "invalid": "Must be an object or a text.",
+        "invalid_json": "Looks like JSON but is not a valid JSON object: {detail}",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, dict):
+            return value
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        text = value.strip()
+        if text == "":
+            return {}
+        if not text.startswith("{"):
+            return {"note": text}
+        try:
+            parsed = json.loads(text)
+        except ValueError as exc:
+            raise self.make_error("invalid_json", detail=str(exc))
+        if not isinstance(parsed, dict):
+            raise self.make_error("invalid_json", detail="not an object")
+        return parsed
+
+
+class TrainingCreateSchema(ma.Schema):
+    uuid = ma.fields.String(allow_none=True, validate=ma.validate.Length(min=1, max=200),
+                            metadata={"description": "Client key, unique per account group: posting the same "
+                                                     "uuid again returns the existing training"})
+    meta = TrainingMeta(allow_none=True, metadata={"description": META_DESCRIPTION,
+                                                   "example": '{"dataset": "german-credit"}'})
+    scheduledAt = ma.fields.AwareDateTime(default_timezone=timezone.utc, allow_none=True,
+                                          metadata={"description": "Run at this future time (ISO-8601, UTC "
+                                                                   "if no offset) instead of now"})
+    cron = ma.fields.String(allow_none=True, validate=ma.validate.Length(min=1, max=100),
+                            metadata={"description": "Repeat on this five-field cron schedule (UTC)"})
+    accuracy = Ignored(allow_none=True)
+    precission = Ignored(allow_none=True)
+    precision = Ignored(allow_none=True)
+    mae = Ignored(allow_none=True)
+    rmse = Ignored(allow_none=True)
+    binaryPath = Ignored(allow_none=True)
+    version = Ignored(allow_none=True)
+
+    @ma.validates("cron")
+    def check_cron(self, value, **kwargs):
+        if value is not None and (len(value.split()) != 5 or not croniter.is_valid(value)):
+            raise ma.ValidationError("Must be a five-field cron expression, e.g. '0 3 * * *' (03:00 UTC daily).")
+
+    @ma.post_load(pass_original=True)
+    def clean(self, data, original, **kwargs):
+        for name in ("accuracy", "precission", "precision", "mae", "rmse", "binaryPath", "version"):
+            data.pop(name, None)
+        meta, errors = check_meta(data.get("meta") or {})
+        if errors:
+            raise ma.ValidationError({"meta": errors})
+        data["meta"] = meta
+        data["metaAsText"] = isinstance(original.get("meta"), str)
+        return data
+
+
+class ConfusionSchema(ma.Schema):
+    tp = ma.fields.Integer()
+    fp = ma.fields.Integer()
+    tn = ma.fields.Integer()
+    fn = ma.fields.Integer()
+
+
+class TrainingSchema(ma.Schema):
+    id = ma.fields.String()
+    uuid = ma.fields.String(allow_none=True)
+    status = ma.fields.String(metadata={"enum": ["scheduled", "queued", "running", "succeeded", "failed",
+                                                 "canceled"]})
+    progress = ma.fields.Integer(metadata={"description": "0-100, rises as boosting rounds complete"})
+    accuracy = ma.fields.Float(allow_none=True, metadata={"description": "Held-out accuracy at threshold 0.5"})
+    precission = ma.fields.Float(allow_none=True, metadata={"description": "Held-out precision at threshold 0.5 "
+                                                                           "(the contract's spelling)"})
+    precision = ma.fields.Float(allow_none=True, metadata={"description": "Same as precission"})
+    mae = ma.fields.Float(allow_none=True, metadata={"description": "Mean absolute error of P(good) vs the label"})
+    rmse = ma.fields.Float(allow_none=True)
+    binaryPath = ma.fields.String(allow_none=True, metadata={"description": "gridfs://models/<id>"})
+    version = ma.fields.String(allow_none=True, metadata={"description": "Model version, increasing per group"})
+    meta = ma.fields.Raw(metadata={"description": META_DESCRIPTION})
+    active = ma.fields.Boolean(metadata={"description": "Its model is the account group's active model"})
+    cron = ma.fields.String(allow_none=True)
+    scheduledAt = ma.fields.DateTime(allow_none=True)
+    startedAt = ma.fields.DateTime(allow_none=True)
+    finishedAt = ma.fields.DateTime(allow_none=True)
+    error = ma.fields.String(allow_none=True, metadata={"description": "Why it failed, or why it was re-queued"})
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+    published_at = ma.fields.DateTime(allow_none=True)
+    created_by = ma.fields.Integer(allow_none=True)
+    updated_by = ma.fields.Integer(allow_none=True)
+
+
+class ModelSchema(ma.Schema):
+    id = ma.fields.String()
+    version = ma.fields.String()
+    training = ma.fields.String(metadata={"description": "Id of the training that produced it"})
+    active = ma.fields.Boolean()
+    binaryPath = ma.fields.String()
+    metrics = ma.fields.Dict(metadata={"description": "Held-out accuracy, precision, mae, rmse, auc, logloss, "
+                                                      "confusion, featureImportance"})
+    schema = ma.fields.Dict(metadata={"description": "Feature schema: each feature's type, categories or range"})
+    created_at = ma.fields.DateTime()
+    activated_at = ma.fields.DateTime(allow_none=True)
+
+
+class ColumnSchema(ma.Schema):
+    name = ma.fields.String()
+    type = ma.fields.String(metadata={"enum": ["numeric", "categorical"]})
+
+
+class DatasetSchema(ma.Schema):
+    id = ma.fields.String()
+    name = ma.fields.String()
+    rows = ma.fields.Integer()
+    columns = ma.fields.List(ma.fields.Nested(ColumnSchema))
+    target = ma.fields.String(allow_none=True, metadata={"description": "Label column (good/bad, 1/0, ...), "
+                                                                        "given or recognised by name"})
+    size = ma.fields.Integer(metadata={"description": "Bytes"})
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+    published_at = ma.fields.DateTime(allow_none=True)
+    created_by = ma.fields.Integer(allow_none=True)
+    updated_by = ma.fields.Integer(allow_none=True)
+
+
+class DatasetUploadSchema(ma.Schema):
+    file = Upload(metadata={"description": "The CSV (UTF-8; comma, semicolon or tab separated; header row)"})
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200),
+                            metadata={"description": "Defaults to the file name"})
+    target = ma.fields.String(validate=ma.validate.Length(min=1, max=1000),
+                              metadata={"description": "The label column; recognised by name when absent"})
