@@ -68,8 +68,8 @@ class Child:
             self.log.close()
 
 
-def start_secantus(storage_path=":memory:", log_path=None):
-    port = free_port()
+def start_secantus(storage_path=":memory:", log_path=None, port=None):
+    port = port or free_port()
     if storage_path != ":memory:":
         Path(storage_path).mkdir(parents=True, exist_ok=True)
     child = Child([_bin("secantusd-py"), "--host", "127.0.0.1", "--port", str(port),

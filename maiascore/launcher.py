@@ -16,6 +16,7 @@ from maiascore import devstack
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
 DEFAULT_ADMIN_PASSWORD = "maiascore-admin"
+DEMO_TRAINING_UUID = "demo-german-credit"
 
 
 def _secret_key(var_dir):
@@ -34,7 +35,10 @@ def run_stack(var_dir="var", port=None, web_workers=None):
     port = int(port or env.get("PORT", 5000))
     try:
         if not env.get("MONGO_URI"):
-            child, uri = devstack.start_secantus(var_dir / "mongo", var_dir / "mongo.log")
+            # MongoDB's own port when free, so `maiascore` commands in another shell find it by default
+            port_27017_free = not devstack.port_answers("127.0.0.1", 27017)
+            child, uri = devstack.start_secantus(var_dir / "mongo", var_dir / "mongo.log",
+                                                 port=27017 if port_27017_free else None)
             children.append(("mongodb (SecantusDB)", child))
             env["MONGO_URI"] = uri
             print(f"* embedded MongoDB-protocol server at {uri}, data in {var_dir / 'mongo'}")
@@ -59,6 +63,14 @@ def run_stack(var_dir="var", port=None, web_workers=None):
         state = "created" if created else "exists"
         print(f"* account group {group['name']!r} (aid {group['_id']}), admin {email} ({state})"
               + (f", password {password!r}" if created else ""))
+
+        if env.get("MAIASCORE_DEMO_MODEL", "1") != "0":
+            from maiascore.trainings.service import launch_training
+
+            training = launch_training(group["_id"], user, {"uuid": DEMO_TRAINING_UUID,
+                                                            "meta": {"dataset": "german-credit"}})
+            print(f"* demo model: training {training['_id']} on the bundled german-credit data "
+                  f"({training['status']}; set MAIASCORE_DEMO_MODEL=0 to skip)")
 
         bin_dir = Path(sys.executable).parent
         workers = str(web_workers or env.get("WEB_CONCURRENCY", 2))
