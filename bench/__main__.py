@@ -1,0 +1,130 @@
+"""``make bench``: every figure next to its floor, measured in the same run on the same servers.
+
+Environment: ``BENCH_QUICK=1`` (a ~2-minute smoke run), ``BENCH_DURATION`` (seconds per
+HTTP measurement, default 10), ``BENCH_E2E_REPORTS`` (default 20000),
+``BENCH_E2E_SINGLE_REPORTS`` (reports posted one by one, default 2000: one job per report
+makes 20,000 take ~15 min per worker count here),
+``BENCH_TRAINING_SIZES`` (default ``10000,100000,1000000``), ``BENCH_ONLY`` (comma-separated
+sections: post,get,wait,e2e,worker,training).
+"""
+import os
+import sys
+import time
+
+from bench import e2e, report, training_bench, web_profile, worker_profile
+from bench.http_scenarios import compare, drain, post_requests, reset_reports, wait_workers
+from bench.stack import Stack
+
+SECTIONS = ("post", "get", "wait", "e2e", "worker", "training")
+
+
+def options():
+    quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    e2e_reports = int(os.environ.get("BENCH_E2E_REPORTS", 2000 if quick else 20000))
+    sizes = os.environ.get("BENCH_TRAINING_SIZES", "10000" if quick else "10000,100000,1000000")
+    only = os.environ.get("BENCH_ONLY")
+    return {
+        "quick": quick,
+        "duration": float(os.environ.get("BENCH_DURATION", 3 if quick else 10)),
+        "levels": (8, 32),
+        "e2e_reports": e2e_reports,
+        "e2e_single_reports": int(os.environ.get("BENCH_E2E_SINGLE_REPORTS", 200 if quick else 2000)),
+        "e2e_floor_reports": 1000 if quick else 5000,
+        "training_sizes": [int(s) for s in sizes.split(",") if s.strip()],
+        "training_breakdown_rows": 10000 if quick else 100000,
+        "profile_bulk_batches": 1 if quick else 3,
+        "profile_singles": 50 if quick else 300,
+        "sections": [s.strip() for s in only.split(",")] if only else list(SECTIONS),
+    }
+
+
+def log(message):
+    print(message, flush=True)
+
+
+def main():
+    opts = options()
+    results = {"machine": report.machine_info(), "options": opts}
+    started = time.perf_counter()
+    with Stack() as st:
+        log(f"* stack up, logs in {st.log_dir}")
+        st.setup_tenant()
+        st.install_model()
+        api_port, _ = st.web()
+        floor_port, _ = st.web("bench.floor:app", "floor")
+        headers = st.headers
+        sections = opts["sections"]
+
+        if "post" in sections:
+            log("* 1. POST /reports (no worker running: the web side alone)")
+            results["api_post_reports"] = compare(api_port, post_requests(headers), floor_port,
+                                                  post_requests({"Content-Type": "application/json"}),
+                                                  opts["levels"], opts["duration"])
+            log(f"  ratio_to_floor {results['api_post_reports']['ratio_to_floor']}")
+            results["api_post_reports"]["profile"] = web_profile.run(st, 100 if opts["quick"] else 300)
+            log(f"  in one process: {results['api_post_reports']['profile']['breakdown_ms_per_request']}")
+
+        if "get" in sections:
+            log("* 2. GET /reports/{id} and GET /reports?_limit=100")
+            reset_reports(st)
+            worker_profile.create_batches(st, 2, 1000)
+            from maiascore.reports.batches import enqueue_batch
+
+            for batch in st.db().score_batches.find({"status": "queued"}, {"_id": 1}):
+                enqueue_batch(batch["_id"])
+            for _ in range(2):
+                st.worker(queues=("scores",))
+            drain(st.db(), st.aid, 2000)
+            st.stop_workers()
+            ids = [str(d["_id"]) for d in st.db().score_reports.find({"aid": st.aid}, {"_id": 1}).limit(1000)]
+            one = [{"method": "GET", "path": f"/reports/{i}", "headers": headers} for i in ids]
+            results["api_get_report"] = compare(api_port, one, floor_port, one, opts["levels"], opts["duration"])
+            listing = [{"method": "GET", "path": "/reports?_limit=100", "headers": headers}]
+            results["api_list_reports"] = compare(api_port, listing, floor_port, listing, opts["levels"],
+                                                  opts["duration"])
+            log(f"  one: {results['api_get_report']['ratio_to_floor']}, "
+                f"list: {results['api_list_reports']['ratio_to_floor']}")
+
+        if "wait" in sections:
+            log("* 6. POST /reports?wait=30 (synchronous path, 2 workers each side)")
+            reset_reports(st)
+            for _ in range(2):
+                st.worker(queues=("scores",))
+                st.worker(queues=("floor",), worker_class="rq.worker.SimpleWorker", scheduler=False,
+                          name="floor-worker")
+            wait_workers(st, 4)
+            results["wait_latency"] = compare(
+                api_port, post_requests(headers, "/reports?wait=30", prefix="w"),
+                floor_port, post_requests({"Content-Type": "application/json"}, "/reports/wait", prefix="w"),
+                (1, 8), opts["duration"])
+            st.stop_workers()
+            log(f"  ratio_to_floor {results['wait_latency']['ratio_to_floor']}")
+
+        if "e2e" in sections:
+            log("* 3. end-to-end scoring")
+            results["e2e_scoring"] = e2e.run(st, api_port, opts["e2e_reports"], opts["e2e_floor_reports"],
+                                             single_total=opts["e2e_single_reports"], log=log)
+
+        if "worker" in sections:
+            log("* 4. scoring job vs raw xgboost inplace_predict, in one process")
+            results["worker_vs_xgboost"] = worker_profile.run(st, bulk_batches=opts["profile_bulk_batches"],
+                                                              singles=opts["profile_singles"], log=log)
+
+        if "training" in sections:
+            log("* 5. training job vs plain xgboost.train")
+            results["training"] = training_bench.run(st, api_port, opts["training_sizes"],
+                                                     opts["training_breakdown_rows"], log=log)
+
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    path = report.save(results)
+    print()
+    print(report.table(results))
+    print(f"\n{path} written; {results['seconds']} s on {results['machine']['cpu']} "
+          f"({results['machine']['cores']} cores, load {results['machine']['load_average_at_start']} -> "
+          f"{results['machine']['load_average_at_end']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

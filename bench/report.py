@@ -1,0 +1,127 @@
+"""The machine a run happened on, the printed table, and ``bench/results/latest.json``."""
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PACKAGES = ("Flask", "flask-smorest", "marshmallow", "pymongo", "rq", "redis", "xgboost-cpu", "numpy", "gunicorn",
+            "SecantusDB")
+
+
+def machine_info():
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    try:
+        redis_version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2]
+    except (OSError, IndexError):
+        redis_version = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=RESULTS.parent.parent).stdout.strip() or None
+    except OSError:
+        commit = None
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(), "python": sys.version.split()[0], "redis_server": redis_version,
+        "packages": versions, "commit": commit, "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _fmt(value, unit=""):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        value = f"{value:,.1f}" if abs(value) >= 100 else f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3f}"
+    return f"{value}{unit}"
+
+
+def rows_of(results):
+    """(figure, product, floor, ratio) rows for the table."""
+    rows = []
+    for key, label in (("api_post_reports", "POST /reports"), ("api_get_report", "GET /reports/{id}"),
+                       ("api_list_reports", "GET /reports?_limit=100"), ("wait_latency", "POST /reports?wait=30")):
+        section = results.get(key)
+        if not section:
+            continue
+        for connections, level in section["by_connections"].items():
+            p, f = level["product"], level["floor"]
+            rows.append((f"{label} c={connections} req/s", _fmt(p["rps"]), _fmt(f["rps"]), _fmt(level["ratio_to_floor"])))
+            rows.append((f"{label} c={connections} p50 / p99 ms", f"{_fmt(p['p50_ms'])} / {_fmt(p['p99_ms'])}",
+                         f"{_fmt(f['p50_ms'])} / {_fmt(f['p99_ms'])}",
+                         f"{_fmt(level['p50_ratio_to_floor'])} / {_fmt(level['p99_ratio_to_floor'])}"))
+    e2e = results.get("e2e_scoring")
+    if e2e:
+        for run in e2e["runs"]:
+            floor = e2e["floor"][run["mode"]]
+            rows.append((f"e2e {run['mode']} {run['reports']:,} reports, {run['workers']} worker(s), reports/s",
+                         _fmt(run["reports_per_s"]), _fmt(floor["reports_per_s"]), _fmt(run["ratio_to_floor"])))
+    worker = results.get("worker_vs_xgboost")
+    if worker:
+        for kind in ("bulk", "single"):
+            part = worker.get(kind)
+            if part:
+                rows.append((f"scoring job, {kind} batches: ms/report (vs inplace_predict)",
+                             _fmt(part["job_ms_per_report"]),
+                             _fmt(part["xgboost_inplace_predict_seconds"] * 1000 / part["reports"]),
+                             f"x{_fmt(part['ratio'])}"))
+        queue = worker.get("queue_overhead") or {}
+        if "worker_ms_per_job" in queue:
+            rows.append(("RQ worker cost per (no-op) job, ms", _fmt(queue["worker_ms_per_job"]), "-", "-"))
+    training = results.get("training")
+    if training:
+        for size, part in training["sizes"].items():
+            if "error" in part:
+                rows.append((f"training {int(size):,} rows", "failed", "-", "-"))
+                continue
+            rows.append((f"training {int(size):,} rows: job s (vs xgboost.train)", _fmt(part["job_seconds"]),
+                         _fmt(part["xgboost_train_seconds"]), f"x{_fmt(part['ratio'])}"))
+            rows.append((f"training {int(size):,} rows: peak RSS MB", _fmt(part["worker_peak_rss_mb"]),
+                         _fmt(part["xgboost_peak_rss_mb"]), "-"))
+    return rows
+
+
+def table(results):
+    rows = [("figure", "product", "floor", "ratio")] + rows_of(results)
+    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
+    lines = []
+    for n, row in enumerate(rows):
+        lines.append(" | ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)))
+        if n == 0:
+            lines.append("-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown_table(results):
+    rows = rows_of(results)
+    out = ["| figure | product | floor | ratio |", "|---|---:|---:|---:|"]
+    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(out)
+
+
+def save(results):
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=2, default=str)
+    (RESULTS / "latest.json").write_text(text)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"run-{stamp}.json").write_text(text)
+    return RESULTS / "latest.json"
