@@ -191,3 +191,26 @@ def wait_until(predicate, timeout=30.0, interval=0.1):
         time.sleep(interval)
         value = predicate()
     return value
+
+
+@pytest.fixture
+def redis_outage(servers):
+    """Stops the session's redis-server and starts a new one on the same port; the session's handle
+    is pointed at the running one so later tests and the session teardown see a live server."""
+    from urllib.parse import urlparse
+
+    port = urlparse(servers["redis_url"]).port
+    handle = servers["redis"]
+
+    class Outage:
+        def stop(self):
+            handle.stop()
+
+        def restart(self):
+            child, _ = devstack.start_redis(port=port, log_path=servers["logs"] / "redis-restarted.log")
+            handle.proc, handle.log = child.proc, child.log
+
+    outage = Outage()
+    yield outage
+    if handle.proc.poll() is not None:
+        outage.restart()

@@ -9,11 +9,13 @@ import time
 
 import redis.exceptions
 from rq.defaults import DEFAULT_MAINTENANCE_TASK_INTERVAL
+from rq.utils import now
 from rq.worker import SimpleWorker
 
 from config import settings
 
 log = logging.getLogger("maiascore.worker")
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 _sweepers = []
 
 
@@ -45,15 +47,40 @@ class Worker(SimpleWorker):
         return max(1, min(self.maintenance_interval, self.worker_ttl - 15))
 
     def run_maintenance_tasks(self):
-        super().run_maintenance_tasks()
+        try:
+            super().run_maintenance_tasks()
+        except REDIS_DOWN:
+            log.warning("redis unavailable during maintenance; sweeping MongoDB anyway")
+            self.last_cleaned_at = now()
         run_sweeps()
+
+    def execute_job(self, job, queue):
+        """A Redis outage while RQ records a job's outcome must not kill the worker: the job's own
+        writes are in MongoDB, and the sweeps redo whatever RQ's bookkeeping lost."""
+        try:
+            super().execute_job(job, queue)
+        except REDIS_DOWN:
+            log.warning("redis unavailable while finishing job %s; carrying on", job.id)
+            time.sleep(1)
+
+    def heartbeat(self, *args, **kwargs):
+        try:
+            return super().heartbeat(*args, **kwargs)
+        except REDIS_DOWN:
+            log.warning("redis unavailable for the heartbeat")
+
+    def check_for_suspension(self, burst):
+        try:
+            return super().check_for_suspension(burst)
+        except REDIS_DOWN:
+            time.sleep(1)
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
         """Rides out a Redis restart instead of quitting: the jobs it loses, the sweeps re-create."""
         while True:
             try:
                 return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            except REDIS_DOWN:
                 log.warning("redis unavailable; retrying in 1s")
                 time.sleep(1)
                 try:
