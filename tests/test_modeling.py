@@ -1,3 +1,4 @@
+import csv
 import json
 import math
 import time
@@ -5,14 +6,17 @@ import time
 import numpy as np
 import pytest
 
+import maiascore.modeling.datasets as datasets_module
 from maiascore.modeling import (
     ALLOWED_PARAMS,
+    Dataset,
     DatasetError,
     FeatureSchema,
     ScoreScale,
     ScoringModel,
     auc,
     build_matrix,
+    dataset_matrix,
     infer_schema,
     labels_from,
     load_sample,
@@ -117,6 +121,54 @@ def test_missing_tokens_and_type_inference():
     assert ds.target == "target"
 
 
+def test_quoted_and_unquoted_files_read_alike():
+    """A file with a quote goes through csv.reader, one without through str.split: same table either way."""
+    scores = ["NA", "7", "-3.5", ""]
+    rows = [[f" {i * 1.25:.2f}", scores[i % 4], f"k{i % 3} ", ["good", "bad"][i % 2]] for i in range(30)]
+    plain = make_csv(["amount", "score", "kind", "label"], rows).replace(b"\n", b"\r\n")
+    plain = plain.replace(b"\r\n 5", b"\r\n\r\n 5")  # blank lines are skipped
+    quoted = plain.replace(b"k1", b'"k1"')
+    a, b = parse_csv(plain), parse_csv(quoted)
+    assert a.rows == b.rows and a.column_types == b.column_types
+    assert a.column_types == {"amount": "numeric", "score": "numeric", "kind": "categorical", "label": "categorical"}
+    assert a.rows[0] == {"amount": "0.00", "score": None, "kind": "k0", "label": "good"}
+    assert a.rows[1]["score"] == "7" and a.row_count == 30
+    schema = infer_schema(a, "label")
+    assert dataset_matrix(schema, a).tobytes() == dataset_matrix(schema, b).tobytes()
+
+
+def test_type_inference_spans_the_whole_file(monkeypatch):
+    """Files are read a chunk at a time; a late non-number still makes the column categorical, text intact."""
+    monkeypatch.setattr(datasets_module, "CHUNK_CHARS", 64)
+    monkeypatch.setattr(datasets_module, "CHUNK_ROWS", 5)
+    rows = [[f"{i}.50", i, "good" if i % 2 else "bad"] for i in range(40)]
+    rows[37][0] = "unknown"
+    rows[38][1] = "inf"
+    plain = make_csv(["code", "count", "y"], rows)
+    for raw in (plain, plain.replace(b"bad", b'"bad"')):
+        ds = parse_csv(raw)
+        assert ds.column_types == {"code": "categorical", "count": "categorical", "y": "categorical"}
+        assert [r["code"] for r in ds.rows[:2]] == ["0.50", "1.50"] and ds.rows[37]["code"] == "unknown"
+        assert ds.rows[38]["count"] == "inf"
+        categories = infer_schema(ds, "y").features[0].categories
+        assert categories == sorted(categories) and len(categories) == 40
+
+
+def test_irregular_unquoted_file_errors_like_the_csv_module(monkeypatch):
+    """A csv error anywhere in the file wins over a ragged row before it, as when csv.reader read it all first."""
+    monkeypatch.setattr(datasets_module, "CHUNK_CHARS", 32)
+    rows = [[i, "a", "good" if i % 2 else "bad"] for i in range(30)]
+    ragged = make_csv(["amount", "kind", "y"], rows).replace(b"\n7,a,good\n", b"\n\n7,a\n")
+    with pytest.raises(DatasetError, match="^row 8 has 2 fields, expected 3$"):
+        parse_csv(ragged)
+    default_limit = csv.field_size_limit(13)
+    try:
+        with pytest.raises(DatasetError, match="^file is not valid CSV: field larger than field limit"):
+            parse_csv(ragged + b"1,abcdefghijklmn,good\n")
+    finally:
+        csv.field_size_limit(default_limit)
+
+
 def test_target_must_exist_and_may_be_undetected():
     raw = make_csv(["amount", "kind", "result"], small_rows())
     assert parse_csv(raw).target is None
@@ -150,6 +202,10 @@ def test_label_errors():
         labels_from(dataset(["good", "bad", "good", "maybe"] + ["bad"] * 16), "y")
     with pytest.raises(DatasetError, match="missing in row 2"):
         labels_from(dataset(["good", "NA"] + ["bad"] * 18), "y")
+    with pytest.raises(DatasetError, match="unknown label '2.50' in row 3"):
+        labels_from(dataset(["1", "0", "2.50"] + ["0"] * 17), "y")
+    with pytest.raises(DatasetError, match="missing in row 1"):
+        labels_from(dataset(["", "0", "1"] + ["0"] * 17), "y")
 
 
 def test_german_sample(german):
@@ -201,6 +257,40 @@ def test_build_matrix_encoding_and_diagnostics(german):
     assert "purpose" not in d.missing and len(d.missing) == 17
     assert fm.diagnostics[0].unknown == [] and fm.diagnostics[0].unseen == []
     assert np.isnan(fm.values[2]).all() and len(fm.diagnostics[2].missing) == 20
+
+
+def test_training_matrix_is_what_scoring_builds(german):
+    """Training reads the columns, scoring the records: a row must get the same model input either way."""
+    schema = infer_schema(german, TARGET)
+    from_rows = build_matrix(schema, [record_of(german, i) for i in range(1000)]).values
+    assert dataset_matrix(schema, german).tobytes() == from_rows.tobytes()
+    picked = np.array([999, 3, 3, 0])
+    assert dataset_matrix(schema, german, picked).tobytes() == from_rows[picked].tobytes()
+
+    # another file under the same schema: new categories, a numeric column holding text and vice versa
+    rows = [[["car (new)", "spaceship", "NA"][i % 3], ["30", "x", "41.5"][i % 3], i % 4] for i in range(24)]
+    other = parse_csv(make_csv(["purpose", "age_in_years", "job"], rows))
+    assert other.column_types == {"purpose": "categorical", "age_in_years": "categorical", "job": "numeric"}
+    expected = build_matrix(schema, other.rows).values
+    assert dataset_matrix(schema, other).tobytes() == expected.tobytes()
+    assert not np.isnan(expected[:, schema.names.index("purpose")]).all()
+
+
+def test_dataset_from_rows_matches_the_parsed_one(german):
+    rebuilt = Dataset(german.columns, [dict(r) for r in german.rows], german.column_types, german.target)
+    assert rebuilt.row_count == 1000 and rebuilt.column_types == german.column_types
+    assert infer_schema(rebuilt, TARGET) == infer_schema(german, TARGET)
+    assert (labels_from(rebuilt, TARGET) == labels_from(german, TARGET)).all()
+    schema = infer_schema(german, TARGET)
+    assert dataset_matrix(schema, rebuilt).tobytes() == dataset_matrix(schema, german).tobytes()
+
+
+def test_training_never_builds_per_row_dicts():
+    rows = [[i % 17, f"k{i % 5}", "good" if i % 3 else "bad"] for i in range(200)]
+    ds = parse_csv(make_csv(["amount", "kind", "y"], rows))
+    train(ds, "y", params={"num_boost_round": 5})
+    assert "rows" not in vars(ds)
+    assert ds.rows[4] == {"amount": "4", "kind": "k4", "y": "good"}
 
 
 def test_build_matrix_is_fast(german):

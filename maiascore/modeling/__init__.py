@@ -4,6 +4,7 @@ No web framework, database or queue is imported here, so the web app and the
 training workers can share this package and tests can run it directly.
 """
 
+from .columns import CategoricalColumn, NumericColumn
 from .datasets import Dataset, DatasetError, labels_from, load_sample, parse_csv
 from .features import (
     Feature,
@@ -11,6 +12,7 @@ from .features import (
     FeatureSchema,
     RowDiagnostics,
     build_matrix,
+    dataset_matrix,
     infer_schema,
     to_dmatrix,
 )
@@ -20,18 +22,21 @@ from .training import ALLOWED_PARAMS, DEFAULT_PARAMS, TrainedModel, auc, evaluat
 __all__ = [
     "ALLOWED_PARAMS",
     "DEFAULT_PARAMS",
+    "CategoricalColumn",
     "Dataset",
     "DatasetError",
     "Feature",
     "FeatureMatrix",
     "FeatureSchema",
     "RowDiagnostics",
+    "NumericColumn",
     "ScoreResult",
     "ScoreScale",
     "ScoringModel",
     "TrainedModel",
     "auc",
     "build_matrix",
+    "dataset_matrix",
     "evaluate",
     "infer_schema",
     "labels_from",

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from .datasets import ColumnType, Dataset, DatasetError, is_missing_token, parse_float
+from .columns import CategoricalColumn, Column, ColumnType, NumericColumn
+from .datasets import Dataset, DatasetError, is_missing_token, parse_float
 
 SCHEMA_VERSION = 1
 
@@ -121,29 +122,42 @@ class FeatureMatrix:
 def infer_schema(dataset: Dataset, target: str | None) -> FeatureSchema:
     """Describe every non-target column as the model will see it."""
     features = []
-    n = len(dataset.rows)
+    n = dataset.row_count
     for name in dataset.columns:
         if name == target:
             continue
-        values = [row[name] for row in dataset.rows]
-        present = [v for v in values if v is not None]
-        missing_rate = round((n - len(present)) / n, 6) if n else 0.0
-        if dataset.column_types[name] == "categorical":
-            features.append(Feature(name, "categorical", categories=sorted(set(present)), missing_rate=missing_rate))
+        column = dataset.data[name]
+        missing_rate = round(int(column.missing.sum()) / n, 6) if n else 0.0
+        if isinstance(column, CategoricalColumn):
+            features.append(Feature(name, "categorical", categories=list(column.categories), missing_rate=missing_rate))
         else:
-            numbers = [parse_float(v) for v in present]
+            present = column.values[~np.isnan(column.values)]
             features.append(
                 Feature(
                     name,
                     "numeric",
-                    min=min(numbers) if numbers else None,
-                    max=max(numbers) if numbers else None,
+                    min=_first_extreme(present, np.min) if present.size else None,
+                    max=_first_extreme(present, np.max) if present.size else None,
                     missing_rate=missing_rate,
                 )
             )
     if not features:
         raise DatasetError("the dataset has no feature columns besides the target")
     return FeatureSchema(features=features, target=target)
+
+
+def dataset_matrix(schema: FeatureSchema, dataset: Dataset, rows: np.ndarray | None = None) -> np.ndarray:
+    """Training's model input for ``rows`` (default all), read straight from the dataset's columns.
+
+    The same codes and NaNs as :func:`build_matrix` gives for the dataset's rows, without
+    per-row diagnostics: training has no one to warn.
+    """
+    n = dataset.row_count if rows is None else len(rows)
+    values = np.empty((n, len(schema.features)), dtype=np.float32)
+    for j, feature in enumerate(schema.features):
+        column = dataset.data.get(feature.name)
+        values[:, j] = np.nan if column is None else _feature_values(feature, column, rows)
+    return values
 
 
 def build_matrix(schema: FeatureSchema, records: list[dict]) -> FeatureMatrix:
@@ -179,7 +193,7 @@ def build_matrix(schema: FeatureSchema, records: list[dict]) -> FeatureMatrix:
     flagged = (missing | unseen | invalid | out_of_range).any(axis=1)
     diagnostics = []
     for i, record in enumerate(records):
-        unknown = [key for key in record if key not in known] if record.keys() - known else []
+        unknown = [] if known.issuperset(record) else [key for key in record if key not in known]
         if not flagged[i]:
             diagnostics.append(RowDiagnostics(unknown=unknown))
             continue
@@ -293,6 +307,33 @@ def _numeric_cells(column: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         else:
             invalid[i] = True
     return numbers, missing, invalid
+
+
+def _first_extreme(present: np.ndarray, extreme) -> float:
+    """Python's min/max keep the first of equal values, which only shows for 0.0 and -0.0."""
+    value = float(extreme(present))
+    if value == 0.0:
+        value = float(present[np.flatnonzero(present == 0.0)[0]])
+    return value
+
+
+def _feature_values(feature: Feature, column: Column, rows: np.ndarray | None) -> np.ndarray:
+    """A column as the model sees the feature: numbers, or the index among the schema's categories."""
+    if isinstance(column, NumericColumn) and feature.type == "numeric":
+        return column.values if rows is None else column.values[rows]
+    if isinstance(column, CategoricalColumn):
+        if feature.type == "numeric":
+            table = np.array([parse_float(c) for c in column.categories] + [None], dtype=np.float64)
+        elif column.categories == feature.categories:
+            table = np.arange(len(column.categories) + 1, dtype=np.float64)
+        else:
+            index = {c: float(i) for i, c in enumerate(feature.categories)}
+            table = np.array([index.get(c) for c in column.categories] + [None], dtype=np.float64)
+        table[-1] = np.nan  # code -1: missing
+        return table[column.codes if rows is None else column.codes[rows]]
+    cells = column.cells()
+    codes, _, _ = _categorical_column(cells if rows is None else [cells[i] for i in rows], feature.categories)
+    return codes
 
 
 def _optional_float(value: Any) -> float | None:

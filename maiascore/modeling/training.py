@@ -17,7 +17,8 @@ import numpy as np
 import xgboost as xgb
 
 from .datasets import Dataset, DatasetError, labels_from
-from .features import FeatureSchema, build_matrix, infer_schema, internal_names, to_dmatrix
+from .features import FeatureSchema, dataset_matrix, infer_schema, internal_names, to_dmatrix
+from .features import build_matrix  # noqa: F401  bench/training_breakdown.py still wraps training.build_matrix
 
 
 @dataclass(frozen=True)
@@ -128,13 +129,12 @@ def train(
 
     labels = labels_from(dataset, target)
     schema = infer_schema(dataset, target)
-    matrix = build_matrix(schema, dataset.rows)
     train_idx, val_idx, test_idx = stratified_split(labels, test_size, seed)
 
     def part(idx: np.ndarray) -> xgb.DMatrix:
-        return to_dmatrix(schema, matrix.values[idx], labels[idx], nthread=nthread)
+        return to_dmatrix(schema, dataset_matrix(schema, dataset, idx), labels[idx], nthread=nthread)
 
-    dtrain, dval, dtest = part(train_idx), part(val_idx), part(test_idx)
+    dtrain, dval = part(train_idx), part(val_idx)
     booster_params = {
         **settings,
         "objective": "binary:logistic",
@@ -153,11 +153,12 @@ def train(
         callbacks=callbacks,
         verbose_eval=False,
     )
+    del dtrain, dval  # the test part is built only after them, so the three never take memory at once
     best_iteration = int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1))
     booster = booster[: best_iteration + 1]
 
     schema.gain_share = gain_shares(booster, schema)
-    metrics = evaluate(labels[test_idx], booster.predict(dtest))
+    metrics = evaluate(labels[test_idx], booster.predict(part(test_idx)))
     metrics["featureImportance"] = feature_importance(booster, schema)
     model = TrainedModel(
         booster_bytes=bytes(booster.save_raw("ubj")),

@@ -88,7 +88,7 @@ def store_upload(aid, user_id, name, raw, target=None):
         "_id": oid,
         "aid": aid,
         "name": name,
-        "rows": len(dataset.rows),
+        "rows": dataset.row_count,
         "columns": [{"name": c, "type": dataset.column_types[c]} for c in dataset.columns],
         "target": dataset.target,
         "size": len(raw),
