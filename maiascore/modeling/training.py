@@ -18,7 +18,6 @@ import xgboost as xgb
 
 from .datasets import Dataset, DatasetError, labels_from
 from .features import FeatureSchema, dataset_matrix, infer_schema, internal_names, to_dmatrix
-from .features import build_matrix  # noqa: F401  bench/training_breakdown.py still wraps training.build_matrix
 
 
 @dataclass(frozen=True)
