@@ -16,7 +16,8 @@ INDEXES = {
                    partialFilterExpression={"uuid": {"$type": "string"}}),
         IndexModel([("aid", ASC), ("created_at", DESC)]),
         IndexModel([("batch", ASC), ("status", ASC)]),
-        IndexModel([("aid", ASC), ("status", ASC)]),
+        # a group's reports by status; a drain's read: {aid, status: "queued", lane: "single"} oldest first
+        IndexModel([("aid", ASC), ("status", ASC), ("lane", ASC), ("_id", ASC)]),
         IndexModel([("status", ASC), ("updated_at", ASC)]),
     ],
     "score_batches": [

@@ -1,44 +1,20 @@
-"""Nothing accepted is lost and nothing is scored twice: a worker SIGKILLed mid-batch, Redis down
-at POST time, and reports stranded between their insert and their batch document."""
+"""Nothing accepted is lost and nothing is scored twice: a worker SIGKILLed mid-batch or mid-drain, Redis
+down at POST time, and reports stranded between their insert and their batch document or without a drain."""
 import os
 import signal
 from datetime import timedelta
-from urllib.parse import urlparse
 
 import pytest
 import redis
 from model_fixtures import german_rows, install_model
 
 from conftest import wait_until
-from maiascore import devstack
 
 
 @pytest.fixture
 def fast_recovery(monkeypatch):
-    """Workers started after this sweep every second and hold a batch lease for 3 s."""
+    """Workers started after this sweep every second (their leases are TestConfig's 10 s)."""
     monkeypatch.setenv("SWEEP_INTERVAL_SECONDS", "1")
-    monkeypatch.setenv("SCORING_LEASE_SECONDS", "3")
-
-
-@pytest.fixture
-def redis_outage(servers):
-    """Stops the session's redis-server and starts a new one on the same port; the session's handle
-    is pointed at the running one so later tests and the session teardown see a live server."""
-    port = urlparse(servers["redis_url"]).port
-    handle = servers["redis"]
-
-    class Outage:
-        def stop(self):
-            handle.stop()
-
-        def restart(self):
-            child, _ = devstack.start_redis(port=port, log_path=servers["logs"] / "redis-restarted.log")
-            handle.proc, handle.log = child.proc, child.log
-
-    outage = Outage()
-    yield outage
-    if handle.proc.poll() is not None:
-        outage.restart()
 
 
 def test_worker_killed_mid_batch_then_restarted_finishes_every_report_exactly_once(
@@ -69,6 +45,36 @@ def test_worker_killed_mid_batch_then_restarted_finishes_every_report_exactly_on
     assert db.score_batches.count_documents({"status": "done"}) == 4
 
 
+def test_worker_killed_mid_drain_then_restarted_scores_every_single_report_exactly_once(
+        admin, db, cfg, live_worker, fast_recovery):
+    install_model(admin.aid)
+    total = 2001
+    for attempt in range(3):  # the kill must land while the drain still has reports to read
+        db.score_reports.delete_many({})
+        redis.Redis.from_url(cfg.REDIS_URL).flushdb()
+        # 2,000 reports queued as single POSTs leave them (stored through one bulk POST, for speed) ...
+        body = [{"referenceId": f"d{i}", "features": row} for i, row in enumerate(german_rows(total - 1))]
+        assert admin.post("/reports", json=body).get_json()["accepted"] == total - 1
+        db.score_reports.update_many({}, {"$set": {"lane": "single"}})
+        db.score_batches.delete_many({})
+        redis.Redis.from_url(cfg.REDIS_URL).flushdb()
+        # ... and one real single POST, which requests the group's drain
+        assert admin.post("/reports", json={"referenceId": "last", "features": german_rows(1)[0]}).status_code == 200
+        conn = redis.Redis.from_url(cfg.REDIS_URL)
+        assert conn.llen("rq:queue:scores") == 1, sorted(conn.keys("maiascore:*"))
+        doomed = live_worker(queues=("scores",), scheduler=False)
+        assert wait_until(lambda: db.score_reports.count_documents({"status": "processed"}), 60, interval=0.005)
+        os.killpg(doomed.pid, signal.SIGKILL)
+        doomed.wait()
+        if db.score_reports.count_documents({"status": "processed"}) < total:
+            break
+    assert db.score_reports.count_documents({"status": "processed"}) < total, "could not kill a drain midway"
+
+    live_worker(queues=("scores",))  # its sweep requests a drain once the dead one's lease has expired
+    assert wait_until(lambda: db.score_reports.count_documents({"status": "processed"}) == total, 120)
+    assert db.score_reports.count_documents({"scoringRuns": 1}) == total
+
+
 def test_redis_down_at_post_time_loses_nothing(admin, db, cfg, live_worker, redis_outage, fast_recovery):
     install_model(admin.aid)
     redis_outage.stop()
@@ -80,6 +86,7 @@ def test_redis_down_at_post_time_loses_nothing(admin, db, cfg, live_worker, redi
     assert bulk.status_code == 200 and bulk.get_json()["accepted"] == 30
     assert admin.post("/reports", json={"uuid": "during-outage"}).get_json()["id"] == single.get_json()["id"]
     assert db.score_reports.count_documents({"status": "queued"}) == 32
+    assert db.score_reports.count_documents({"lane": "single"}) == 2
 
     redis_outage.restart()
     assert redis.Redis.from_url(cfg.REDIS_URL).llen("rq:queue:scores") == 0
@@ -88,13 +95,16 @@ def test_redis_down_at_post_time_loses_nothing(admin, db, cfg, live_worker, redi
     assert db.score_reports.count_documents({"scoringRuns": 1}) == 32
 
 
-def test_sweep_adopts_reports_whose_batch_is_missing_done_or_abandoned(admin, db, cfg, run_worker):
+def test_sweep_adopts_reports_whose_batch_is_missing_done_or_abandoned_or_whose_drain_is_gone(
+        admin, db, cfg, run_worker):
     from maiascore.connections import utcnow
 
     install_model(admin.aid)
-    ids = [admin.post("/reports", json={"features": row}).get_json()["id"] for row in german_rows(3)]
-    redis.Redis.from_url(cfg.REDIS_URL).flushdb()  # their jobs are gone, as after a Redis restart
-    reports = list(db.score_reports.find().sort("created_at", 1))
+    cfg.SCORING_BATCH_SIZE = 1
+    result = admin.post("/reports", json=[{"features": row} for row in german_rows(3)]).get_json()
+    single = admin.post("/reports", json={"features": german_rows(1)[0]}).get_json()
+    redis.Redis.from_url(cfg.REDIS_URL).flushdb()  # their jobs and the drain's flag are gone, as after a restart
+    reports = list(db.score_reports.find({"lane": "batch"}).sort("created_at", 1))
     past = utcnow() - timedelta(hours=1)
     db.score_reports.update_many({}, {"$set": {"updated_at": past}})
     db.score_batches.delete_one({"_id": reports[0]["batch"]})  # crash between the two inserts
@@ -103,9 +113,9 @@ def test_sweep_adopts_reports_whose_batch_is_missing_done_or_abandoned(admin, db
                                 {"$set": {"status": "processing", "leaseUntil": past, "updated_at": past}})
 
     run_worker(queues=("scores",))  # sweeps on start, then works the jobs the sweep enqueued
-    for report_id in ids:
+    for report_id in [entry["id"] for entry in result["reports"]] + [single["id"]]:
         assert admin.get(f"/reports/{report_id}").get_json()["status"] == "processed"
-    assert db.score_reports.count_documents({"scoringRuns": 1}) == 3
+    assert db.score_reports.count_documents({"scoringRuns": 1}) == 4
 
 
 def test_reports_still_waiting_under_an_active_model_are_released_by_the_sweep(admin, db, cfg, run_worker):

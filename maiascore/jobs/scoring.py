@@ -1,11 +1,18 @@
-"""Scoring job (queue ``scores``) and the sweep that recovers batches a crash or a Redis outage stranded.
+"""Scoring jobs (queue ``scores``) and the sweeps that recover work a crash or a Redis outage stranded.
 
-``score_batch`` is safe to run twice, even concurrently: it claims its batch under a
-lease, and every result is written with a filter on ``{_id, batch, status: "queued"}``,
-so a report is scored by at most one run however many runs (retries, zombies, sweeps)
-there are.
+Two jobs, one per lane (``maiascore.reports.drains``): ``score_batch(batch_id)`` scores
+one batch of a bulk POST (or of reports released on a model's activation);
+``drain_group(aid)`` scores every report of a group posted one at a time, many per
+read, ``predict`` and ``bulk_write``.
+
+Both are safe to run twice, even concurrently: every result is written with a filter on
+``{_id, batch, status: "queued"}``, so a report is scored by at most one run however many
+runs (retries, zombies, sweeps) there are, and a report re-queued meanwhile (new
+``features``, rescore: a new ``batch`` token) is never given the result of its old
+features.
 """
 import logging
+import time
 from datetime import timedelta
 
 from bson import ObjectId
@@ -15,13 +22,14 @@ from pymongo.errors import DuplicateKeyError
 from config import settings
 from maiascore.connections import get_db, utcnow
 from maiascore.jobs.worker import sweeper
-from maiascore.reports import batches
+from maiascore.reports import batches, drains
 
 log = logging.getLogger("maiascore.jobs.scoring")
 
 QUEUED, FAILED, PROCESSED, WAITING_FOR_MODEL = "queued", "failed", "processed", "waiting_for_model"
 ORPHAN_SCAN_LIMIT = 1000
 ERROR_MESSAGE_LENGTH = 300
+DRAIN_TURN_SECONDS = 30  # then a drain re-enqueues itself, so bulk batches and other jobs get the worker
 
 _models = {}  # aid -> ScoringModel of the version last used; the worker does not fork, so it lives on
 
@@ -82,7 +90,8 @@ def _score_claimed(db, batch, token):
     chunk = max(1, settings().SCORING_BATCH_SIZE)
     seen, scored, model = set(), 0, None
     while True:
-        reports = [r for r in db.score_reports.find({"batch": batch_id, "status": QUEUED}, {"features": 1, "aid": 1})
+        reports = [r for r in db.score_reports.find({"batch": batch_id, "status": QUEUED},
+                                                    {"features": 1, "aid": 1, "batch": 1})
                    .limit(chunk) if r["_id"] not in seen]
         if not reports:
             break
@@ -93,21 +102,61 @@ def _score_claimed(db, batch, token):
                 return _park_until_model(db, batch_id, aid, token)
             model = _scoring_model(aid, model_doc)
         seen.update(r["_id"] for r in reports)
-        results = model.score([r.get("features") or {} for r in reports])
-        now = utcnow()
-        writes = [UpdateOne({"_id": r["_id"], "batch": batch_id, "status": QUEUED},
-                            {"$set": {"status": PROCESSED, "processed": True, "score": res.score,
-                                      "scoreProbability": res.probability, "scoreConfidence": res.confidence,
-                                      "scoreVersion": res.version, "explanation": res.explanation,
-                                      "warnings": res.warnings, "error": None, "processed_at": now,
-                                      "updated_at": now},
-                             "$inc": {"scoringRuns": 1}})
-                  for r, res in zip(reports, results)]
-        scored += db.score_reports.bulk_write(writes, ordered=False).modified_count
+        done, results, failing, error = _score(model, reports)
+        scored += _write_results(db, done, results)
+        if failing:  # queued still: the job's retry reads them again, or its last attempt fails them
+            raise error
         if len(reports) < chunk or not _renew_lease(db, batch_id, token):
             break
     _finish(db, batch_id, token, scored=scored)
     return f"scored {scored} reports" + (f" with model version {model.version}" if model else "")
+
+
+def _write_results(db, reports, results):
+    """One ``bulk_write``; only a report still queued under the token it was read with takes its result."""
+    if not reports:
+        return 0
+    now = utcnow()
+    writes = [UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": QUEUED},
+                        {"$set": {"status": PROCESSED, "processed": True, "score": res.score,
+                                  "scoreProbability": res.probability, "scoreConfidence": res.confidence,
+                                  "scoreVersion": res.version, "explanation": res.explanation,
+                                  "warnings": res.warnings, "error": None, "processed_at": now,
+                                  "updated_at": now},
+                         "$inc": {"scoringRuns": 1}})
+              for r, res in zip(reports, results)]
+    return db.score_reports.bulk_write(writes, ordered=False).modified_count
+
+
+def _set_status(db, reports, status, **fields):
+    """Moves reports still queued under the token they were read with (parking, failing)."""
+    if not reports:
+        return 0
+    change = {"$set": {"status": status, "updated_at": utcnow(), **fields}}
+    writes = [UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": QUEUED}, change) for r in reports]
+    return db.score_reports.bulk_write(writes, ordered=False).modified_count
+
+
+def _score(model, reports):
+    """``(scored reports, their results, reports that could not be scored, the first error)``.
+
+    One ``predict`` for all; if it raises, report by report, so that one report that
+    cannot be scored does not fail the others read with it.
+    """
+    try:
+        return reports, model.score([r.get("features") or {} for r in reports]), [], None
+    except Exception as exc:
+        if len(reports) == 1:
+            return [], [], reports, exc
+    scored, results, failing, first_error = [], [], [], None
+    for report in reports:
+        try:
+            results.append(model.score([report.get("features") or {}])[0])
+            scored.append(report)
+        except Exception as exc:
+            failing.append(report)
+            first_error = first_error or exc
+    return scored, results, failing, first_error
 
 
 def _park_until_model(db, batch_id, aid, token):
@@ -166,6 +215,118 @@ def _short_error(exc):
     return text[:ERROR_MESSAGE_LENGTH]
 
 
+# --- the single-report lane -----------------------------------------------------------------------
+
+def drain_group(aid):
+    """Scores the group's queued single reports, SCORING_BATCH_SIZE per read, until none is left.
+
+    Holds the group's lease (``maiascore.reports.drains``), so one drain per group scores
+    at a time; a drain that finds the lease taken leaves the work to its holder.
+    """
+    from rq import get_current_job
+
+    job = get_current_job()
+    drain = _Drain(get_db(), aid, drains.Lease(aid, marker=job.id if job is not None else "drain"))
+    if drain.lease.acquire_or_mark() != drains.ACQUIRED:
+        return drain.summary("another drain holds the lease: it reads these reports")
+    try:
+        return drain.run()
+    except Exception as exc:
+        drain.lease.release()
+        drain.give_up_or_retry(job, exc)
+        raise
+
+
+class _Drain:
+    """One run of ``drain_group``, holding its group's lease."""
+
+    def __init__(self, db, aid, lease):
+        self.db, self.aid, self.lease = db, aid, lease
+        self.in_hand = []  # reports read and not settled: what a failure leaves queued, or fails
+        self.counts = {"scored": 0, "waiting_for_model": 0, "reads": 0}
+
+    def summary(self, end):
+        return {**self.counts, "end": end}
+
+    def run(self):
+        cfg = settings()
+        chunk = max(1, cfg.SCORING_BATCH_SIZE)
+        turn_ends = time.monotonic() + min(DRAIN_TURN_SECONDS, cfg.SCORING_JOB_TIMEOUT / 4)
+        while True:
+            reports = list(self.db.score_reports.find({"aid": self.aid, "status": QUEUED, "lane": drains.SINGLE},
+                                                      {"features": 1, "batch": 1})
+                           .sort("_id", 1).limit(chunk))
+            self.counts["reads"] += 1
+            if reports:
+                self.in_hand = reports
+                self._settle(reports)
+                self.in_hand = []
+            if len(reports) == chunk:  # more to read: no need to look at the pending flag
+                if not (self.lease.renew() or self.lease.acquire_or_mark() == drains.ACQUIRED):
+                    return self.summary("lease lost to another drain")
+            else:
+                state = self.lease.continue_or_release()
+                if state == drains.RELEASED:
+                    return self.summary("none left")
+                if state == drains.LOST and self.lease.acquire_or_mark() != drains.ACQUIRED:
+                    return self.summary("lease lost to another drain")  # it expired, and was taken
+            if time.monotonic() > turn_ends:
+                self.lease.release()
+                drains.request_drain(self.aid, force=True)
+                return self.summary("turn over: re-enqueued")
+
+    def _settle(self, reports):
+        """Scores one read's reports with the group's active model (looked up per read: an activation
+        is used from the next read on), or parks them until there is one."""
+        from maiascore.trainings.registry import active_model
+
+        model_doc = active_model(self.aid)
+        if model_doc is None:
+            self.counts["waiting_for_model"] += _set_status(self.db, reports, WAITING_FOR_MODEL)
+            batches.notify_scored_many(r["batch"] for r in reports)
+            if active_model(self.aid) is not None:
+                from maiascore.reports.service import release_waiting_reports
+
+                release_waiting_reports(self.aid)  # activated while we parked: do not wait for the next one
+            return
+        scored, results, failing, error = _score(_scoring_model(self.aid, model_doc), reports)
+        self.counts["scored"] += _write_results(self.db, scored, results)
+        batches.notify_scored_many(r["batch"] for r in scored)
+        if failing:  # stay queued, in hand, for the job's retry (or to be failed after the last one)
+            self.in_hand = failing
+            raise error
+
+    def give_up_or_retry(self, job, exc):
+        """Before RQ's last retry the reports stay queued for it (the pending flag names this job, so the
+        sweep waits for it); after it, the reports in hand become ``failed`` and a fresh drain takes the rest
+        (and the reports POSTed meanwhile, which counted on this drain)."""
+        try:
+            if job is not None and job.retries_left:
+                drains.mark_pending(self.aid, job.id)
+                return
+            failed = _set_status(self.db, self.in_hand, FAILED, error=_short_error(exc))
+            batches.notify_scored_many(r["batch"] for r in self.in_hand)
+            if failed or drains.is_pending(self.aid):
+                drains.request_drain(self.aid, force=True)
+        except Exception:  # MongoDB or Redis down too: the reports stay queued for the sweep
+            log.warning("could not record the failure of the scoring drain of group %s", self.aid)
+
+
+@sweeper
+def recover_single_reports():
+    """Requests a drain for every group whose single reports wait longer than SWEEP_GRACE_SECONDS with no
+    live drain: Redis was down at POST time or lost its keys, or the drain's worker died (its lease expired)."""
+    db = get_db()
+    cutoff = utcnow() - timedelta(seconds=settings().SWEEP_GRACE_SECONDS)
+    stranded = [aid for aid in db.score_reports.distinct("aid", {"status": QUEUED, "lane": drains.SINGLE,
+                                                                 "updated_at": {"$lt": cutoff}})
+                if not drains.drain_is_live(aid)]
+    for aid in stranded:
+        log.info("requesting a scoring drain for the stranded single reports of group %s", aid)
+        drains.request_drain(aid, force=True)
+    return len(stranded)
+
+
 @sweeper
 def recover_score_batches():
     """Re-enqueues batches no live job will finish: never enqueued (Redis was down), lost with
@@ -205,11 +366,12 @@ def _release_missed_waiters(db, cutoff):
 
 
 def _adopt_orphan_reports(db, cutoff, now):
-    """Queued reports whose batch document is missing (a crash between the report's insert and the
-    batch's, or a lost unacknowledged write whose job was lost too) or already done: their batch is
-    (re)opened so the job can claim it."""
+    """Queued reports of the batch lane whose batch document is missing (a crash between the reports'
+    insert and the batch's) or already done: their batch is (re)opened so the job can claim it.
+    Reports without a ``lane`` were queued before lanes existed, each with a batch document."""
     aid_of = {}
-    for report in (db.score_reports.find({"status": QUEUED, "updated_at": {"$lt": cutoff}}, {"batch": 1, "aid": 1})
+    for report in (db.score_reports.find({"status": QUEUED, "updated_at": {"$lt": cutoff},
+                                          "lane": {"$ne": drains.SINGLE}}, {"batch": 1, "aid": 1})
                    .sort("updated_at", 1).limit(ORPHAN_SCAN_LIMIT)):
         aid_of.setdefault(report["batch"], report["aid"])
     if not aid_of:

@@ -1,15 +1,16 @@
-"""Scoring batches: the unit of work between the API, the queue and the workers.
+"""Scoring batches: the unit of work of the batch lane (bulk POSTs, reports released on a model's activation).
 
-Every report belongs to one batch (an indexed ``batch`` field, so a job reads its
-reports without an ``_id: {$in: [...]}`` list). A ``score_batches`` document per batch
-holds its state (``queued`` -> ``processing`` under a lease -> ``done``); the recovery
-sweep trusts that document, not Redis, so a lost job is re-created from MongoDB.
+The reports of a batch share its id in their indexed ``batch`` field, so a job reads them
+without an ``_id: {$in: [...]}`` list. A ``score_batches`` document per batch holds its
+state (``queued`` -> ``processing`` under a lease -> ``done``); the recovery sweep trusts
+that document, not Redis, so a lost job is re-created from MongoDB. Reports posted one at
+a time have no batch document: their ``batch`` is a token of their own, and they are
+scored by the single lane (``maiascore.reports.drains``).
 """
 import logging
 
 import redis.exceptions
 from bson import ObjectId
-from pymongo import WriteConcern
 
 from config import settings
 from maiascore.connections import get_db, get_redis, utcnow
@@ -31,7 +32,7 @@ def job_id(batch_id):
 
 
 def scored_channel(batch_id):
-    """Pub/sub channel a job publishes to when a batch's reports have their result."""
+    """Pub/sub channel a job publishes to when the reports under this ``batch`` value have their result."""
     return f"maiascore:scored:{batch_id}"
 
 
@@ -47,16 +48,6 @@ def insert_batches(docs):
         db.score_batches.insert_one(docs[0])
     elif docs:
         db.score_batches.insert_many(docs, ordered=False)
-
-
-def insert_batch_unacknowledged(doc):
-    """One report's batch document, written fire-and-forget (``w=0``).
-
-    Waiting for this acknowledgement was a fifth of a single POST's time and buys nothing:
-    the job's claim upserts the document if it is not there yet, and when the job could not
-    be queued ``enqueue_batch`` writes the document again, acknowledged, for the sweep.
-    """
-    get_db().score_batches.with_options(write_concern=WriteConcern(w=0)).insert_one(doc)
 
 
 def enqueue_batch(batch_id, aid=None):
@@ -82,3 +73,14 @@ def notify_scored(batch_id):
         get_redis().publish(scored_channel(batch_id), "1")
     except Exception:  # waiters fall back to re-reading MongoDB
         log.debug("could not publish completion of batch %s", batch_id)
+
+
+def notify_scored_many(batch_ids):
+    """One round trip for a drain's reports, each on its own ``batch`` token's channel."""
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for batch_id in batch_ids:
+            pipe.publish(scored_channel(batch_id), "1")
+        pipe.execute()
+    except Exception:  # waiters fall back to re-reading MongoDB
+        log.debug("could not publish completions")

@@ -15,6 +15,7 @@ STATUSES = ("queued", "processed", "failed", "waiting_for_model")
 MAX_FEATURES = 500
 MAX_NAME_LENGTH = 200
 MAX_TEXT_LENGTH = 1000
+INT64 = range(-2**63, 2**63)  # what BSON stores: a larger JSON integer cannot be kept, so it is refused
 COMPUTED_FIELDS = ("id", "processed", "status", "score", "scoreProbability", "scoreConfidence", "scoreVersion",
                    "explanation", "warnings", "error", "processed_at", "published_at", "created_at", "updated_at",
                    "created_by", "updated_by")
@@ -37,7 +38,8 @@ class Features(JSONObject):
         "invalid": "Must be an object of feature name to value, or a JSON text encoding one.",
         "too_many": f"At most {MAX_FEATURES} features.",
         "bad_name": f"Feature names are non-empty texts of at most {MAX_NAME_LENGTH} characters.",
-        "bad_value": "Feature values are texts, numbers, booleans or null; {names} are not.",
+        "bad_value": "Feature values are texts, numbers (integers within 64 bits), booleans or null; "
+                     "{names} are not.",
     }
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -52,6 +54,8 @@ class Features(JSONObject):
                 if len(item) > MAX_TEXT_LENGTH:
                     bad.append(name)
             elif item is not None and not isinstance(item, (int, float, bool)):
+                bad.append(name)
+            elif isinstance(item, int) and item not in INT64:
                 bad.append(name)
         if bad:
             raise self.make_error("bad_value", names=", ".join(sorted(bad)[:10]))
@@ -88,11 +92,13 @@ class UserRef(ma.fields.Field):
             value = value.get("id")
         if isinstance(value, bool) or value is None:
             raise self.make_error("invalid")
-        if isinstance(value, int):
-            return value
         if isinstance(value, str) and 0 < len(value.strip()) <= 256:
-            text = value.strip()
-            return int(text) if text.isdigit() else text
+            value = value.strip()
+            if not value.isdigit():
+                return value
+            value = int(value)
+        if isinstance(value, int) and value in INT64:  # user ids are; a larger one cannot even be looked up
+            return value
         raise self.make_error("invalid")
 
 

@@ -1,7 +1,9 @@
 """Score reports: create (one or in bulk), read, edit, delete, rescore, and wait for a score.
 
 Writes go to MongoDB first and to the queue second: a report the API accepted is
-never lost, whatever happens to Redis or a worker afterwards.
+never lost, whatever happens to Redis or a worker afterwards. A report queued on its own
+(single POST, new features, rescore) goes to its group's drain (``drains``); the reports
+of a bulk POST go in batches (``batches``).
 """
 import time
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from maiascore.accounts.service import normalise_email, public_user
 from maiascore.connections import get_db, get_redis, utcnow
 from maiascore.http.errors import ApiError, abort
 from maiascore.http.strapi import object_id, parse_list_query
-from maiascore.reports import batches
+from maiascore.reports import batches, drains
 from maiascore.reports.schemas import REPORT_TYPES, ScoreReportInputSchema
 
 QUEUED = "queued"
@@ -48,7 +50,7 @@ LIST_FIELDS = {
     "updated_at": ("updated_at", datetime),
     "processed_at": ("processed_at", datetime),
 }
-HIDDEN = {"batch": 0, "scoringRuns": 0, "aid": 0}
+HIDDEN = {"batch": 0, "lane": 0, "scoringRuns": 0, "aid": 0}
 
 _input_schema = ScoreReportInputSchema()
 
@@ -169,7 +171,7 @@ def _check_type(data):
         abort(400, f"Unknown report type {data['type']!r}; known types: {', '.join(REPORT_TYPES)}")
 
 
-def _new_doc(data, caller, owners, batch_id, now):
+def _new_doc(data, caller, owners, lane, batch_id, now):
     _check_type(data)
     return {
         "_id": ObjectId(),
@@ -189,6 +191,7 @@ def _new_doc(data, caller, owners, batch_id, now):
         "warnings": [],
         "error": None,
         "outcome": data.get("outcome"),
+        "lane": lane,
         "batch": batch_id,
         "scoringRuns": 0,
         "created_at": now,
@@ -218,8 +221,7 @@ def create_report(body, caller):
     data = load_input(body)
     db = get_db()
     now = _stored_now()
-    batch_id = batches.new_batch_id()
-    doc = _new_doc(data, caller, _Owners(caller), batch_id, now)
+    doc = _new_doc(data, caller, _Owners(caller), drains.SINGLE, batches.new_batch_id(), now)
     try:
         db.score_reports.insert_one(doc)
     except DuplicateKeyError:
@@ -227,7 +229,7 @@ def create_report(body, caller):
         if existing is None:  # deleted in between: the client may simply retry
             abort(409, "A report with this uuid was being deleted; retry")
         return existing, False
-    _queue_single(batch_id, caller.aid, now)
+    drains.request_drain(caller.aid)
     return doc, True
 
 
@@ -255,7 +257,7 @@ def create_reports(items, caller):
     docs, doc_index, first_by_uuid, repeats = [], [], {}, []
     for index, item in enumerate(items):
         try:
-            doc = _new_doc(load_input(item), caller, owners, None, now)
+            doc = _new_doc(load_input(item), caller, owners, drains.BATCH, None, now)
         except ApiError as error:
             results[index] = _item_error(index, error)
             continue
@@ -347,8 +349,10 @@ def _check_may_change(doc, caller):
         abort(403, "Forbidden: only the report's owner or an Account Admin may change it")
 
 
-def _requeue_fields(batch_id, now):
-    return {"batch": batch_id, "status": QUEUED, "processed": False, "error": None, "updated_at": now}
+def _requeue_fields(now):
+    """Back to the single lane under a new token: a result of the old features can no longer be written."""
+    return {"lane": drains.SINGLE, "batch": batches.new_batch_id(), "status": QUEUED, "processed": False,
+            "error": None, "updated_at": now}
 
 
 def update_report(report_id, changes, caller):
@@ -361,11 +365,10 @@ def update_report(report_id, changes, caller):
     update = {key: changes[key] for key in ("uuid", "referenceId", "type", "outcome") if key in changes}
     if "users_permissions_user" in changes:
         update["users_permissions_user"] = _Owners(caller).resolve(changes["users_permissions_user"])
-    batch_id = None
-    if "features" in changes and (changes["features"] or {}) != doc.get("features"):
+    requeue = "features" in changes and (changes["features"] or {}) != doc.get("features")
+    if requeue:
         update["features"] = changes["features"] or {}
-        batch_id = batches.new_batch_id()
-        update.update(_requeue_fields(batch_id, now))
+        update.update(_requeue_fields(now))
     update.update(updated_at=now, updated_by=caller.id)
     try:
         updated = get_db().score_reports.find_one_and_update({"_id": doc["_id"], "aid": caller.aid},
@@ -375,29 +378,22 @@ def update_report(report_id, changes, caller):
         abort(409, "Another report of this account group already has this uuid")
     if updated is None:
         abort(404, "Report not found")
-    if batch_id:
-        _queue_single(batch_id, caller.aid, now)
+    if requeue:
+        drains.request_drain(caller.aid)
     return updated
-
-
-def _queue_single(batch_id, aid, now):
-    batches.insert_batch_unacknowledged(batches.batch_doc(batch_id, aid, 1, now))
-    batches.enqueue_batch(batch_id, aid)
 
 
 def rescore_report(report_id, caller):
     """Scores the report again with the group's current model."""
     doc = find_report(report_id, caller, {"users_permissions_user": 1})
     _check_may_change(doc, caller)
-    now = utcnow()
-    batch_id = batches.new_batch_id()
     updated = get_db().score_reports.find_one_and_update(
         {"_id": doc["_id"], "aid": caller.aid},
-        {"$set": {**_requeue_fields(batch_id, now), "updated_by": caller.id}},
+        {"$set": {**_requeue_fields(utcnow()), "updated_by": caller.id}},
         return_document=ReturnDocument.AFTER)
     if updated is None:
         abort(404, "Report not found")
-    _queue_single(batch_id, caller.aid, now)
+    drains.request_drain(caller.aid)
     return updated
 
 
@@ -416,7 +412,8 @@ def release_waiting_reports(aid):
     now = utcnow()
     batch_id = batches.new_batch_id()
     result = db.score_reports.update_many({"aid": aid, "status": WAITING_FOR_MODEL},
-                                          {"$set": {"batch": batch_id, "status": QUEUED, "updated_at": now}})
+                                          {"$set": {"lane": drains.BATCH, "batch": batch_id, "status": QUEUED,
+                                                    "updated_at": now}})
     if result.modified_count:
         batches.insert_batches([batches.batch_doc(batch_id, aid, result.modified_count, now)])
         batches.enqueue_batch(batch_id, aid)
@@ -445,7 +442,7 @@ def wait_seconds(query_wait, prefer_header):
 def wait_for_result(doc, seconds, caller):
     """The report once it is processed, failed or waiting for a model, or after ``seconds``.
 
-    Woken by the job's publish on the batch channel; the document is re-read at least
+    Woken by the job's publish on the channel of the report's ``batch`` value; the document is re-read at least
     every second regardless, so a lost message (or Redis down) only costs latency.
     """
     if seconds <= 0 or doc.get("status") in SETTLED:
