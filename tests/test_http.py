@@ -214,3 +214,9 @@ def test_openapi_document_and_docs(client):
     assert me["security"] and "403" in me["responses"] and "401" in me["responses"]
     assert "/auth/local" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_filter_values_beyond_64_bits_answer_400(admin):
+    r = admin.get("/reports?score=100000000000000000000000000000")
+    assert r.status_code == 400
+    assert r.get_json()["code"] == 400

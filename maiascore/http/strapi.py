@@ -26,7 +26,10 @@ def _cast(kind, field, raw):
         if kind is str:
             return raw
         if kind is int:
-            return int(raw)
+            value = int(raw)
+            if not -(2**63) <= value < 2**63:
+                raise ValueError(raw)
+            return value
         if kind is float:
             return float(raw)
         if kind is bool:
