@@ -120,10 +120,6 @@ def _user_for_jwt(token):
         return None
 
 
-def credentials_present(request):
-    return bool(request.headers.get("Authorization"))
-
-
 def user_from_request(request):
     """The authenticated user, ``None`` without credentials; 401 for bad ones."""
     header = request.headers.get("Authorization", "")
