@@ -1,3 +1,3 @@
-from maiascore import create_app
+from maiascore.app import create_app
 
 app = create_app()

@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 
 from maiascore import devstack
+from maiascore.queue import worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -69,14 +70,15 @@ class Stack:
         if child in self.workers:
             self.workers.remove(child)
 
-    def worker(self, queues=("scores", "trainings"), worker_class="maiascore.jobs.worker.Worker",
-               scheduler=True, name=None):
+    def worker(self, queues=("scores", "trainings"), worker_class=None, scheduler=True, name=None):
+        """A worker started as production starts one (``worker_command``); ``worker_class`` swaps the class
+        (the floor's bare worker)."""
         n = self.started_workers
         self.started_workers += 1
-        args = [str(BIN / "rq"), "worker", "--worker-class", worker_class, "--url", self.env["REDIS_URL"]]
-        if scheduler:
-            args.append("--with-scheduler")
-        child = devstack.Child(args + list(queues), self.log_dir / f"{name or 'worker'}{n}.log", env=self.env)
+        args = worker_command("scoring", rq=str(BIN / "rq"), scheduler=scheduler, queues=queues)
+        if worker_class:
+            args[args.index("-w") + 1] = worker_class
+        child = devstack.Child(args, self.log_dir / f"{name or 'worker'}{n}.log", env=self.env)
         self.children.append(child)
         self.workers.append(child)
         return child

@@ -20,7 +20,7 @@ def run(st, requests=300):
     import maiascore.reports.routes as routes
     import maiascore.reports.service as service
     from bench.http_scenarios import post_bodies
-    from maiascore import create_app
+    from maiascore.app import create_app
     from maiascore.reports import batches
 
     app = create_app()

@@ -1,7 +1,7 @@
 """Item 4: the scoring job in one process against raw ``inplace_predict`` on the same rows and model,
 and where the job's time goes.
 
-The job (``maiascore.jobs.scoring.score_batch``) is called directly, as the worker calls
+The job (``maiascore.reports.jobs.score_batch``) is called directly, as the worker calls
 it, on batches the product's own service created. Its parts are timed by wrapping the
 functions it calls (MongoDB round trips, feature building, prediction, SHAP), so the
 breakdown adds up to the job's wall time. The queue's own cost per job (RQ dequeue,
@@ -54,7 +54,7 @@ def instrumented():
     from pymongo.synchronous.collection import Collection
     from pymongo.synchronous.cursor import Cursor
 
-    import maiascore.jobs.scoring as scoring
+    import maiascore.reports.jobs as scoring
     import maiascore.modeling.scoring as model_scoring
 
     timers = Timers()
@@ -106,7 +106,7 @@ def create_batches(st, count, size):
 
 def raw_predict_seconds(st, batch_ids, repeat=5):
     """Best-of-``repeat`` raw ``inplace_predict`` on the same rows, already a float matrix, same model."""
-    from maiascore.jobs.scoring import _scoring_model
+    from maiascore.reports.jobs import _scoring_model
     from maiascore.modeling import build_matrix
     from maiascore.trainings.registry import active_model
 
@@ -131,7 +131,7 @@ def raw_predict_seconds(st, batch_ids, repeat=5):
 
 def profile_jobs(st, batch_ids):
     """Runs the job on every batch, instrumented; returns (wall seconds, breakdown, cProfile top)."""
-    from maiascore.jobs.scoring import score_batch
+    from maiascore.reports.jobs import score_batch
 
     profiler = cProfile.Profile()
     with instrumented() as timers:
@@ -181,7 +181,7 @@ def queue_overhead(st, jobs=300):
 
 def run(st, bulk_size=1000, bulk_batches=3, singles=200, log=print):
     from bench.http_scenarios import reset_reports
-    from maiascore.jobs import scoring
+    from maiascore.reports import jobs as scoring
 
     reset_reports(st)
     scoring._models.clear()

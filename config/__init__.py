@@ -5,6 +5,7 @@ the code reads ``os.environ``.
 """
 import os
 import secrets
+import sys
 
 
 def _env(name, default=None, cast=str):
@@ -81,12 +82,12 @@ _process_settings = None
 def settings():
     """The settings in force: the Flask app's inside a request, else the environment's.
 
-    Jobs run outside any app context, so workers read the same variables directly.
+    Jobs run outside any app context, so workers read the same variables directly; a
+    worker never imports Flask, so Flask is looked up only where something loaded it.
     """
-    from flask import current_app, has_app_context
-
-    if has_app_context():
-        return current_app.config["MAIASCORE"]
+    flask = sys.modules.get("flask")
+    if flask is not None and flask.has_app_context():
+        return flask.current_app.config["MAIASCORE"]
     global _process_settings
     if _process_settings is None:
         _process_settings = TestConfig() if _env("MAIASCORE_TESTING", False, bool) else Config()

@@ -5,7 +5,8 @@ import sys
 import click
 from flask.cli import FlaskGroup
 
-from maiascore import create_app
+from maiascore.app import create_app
+from maiascore.queue import ROLES, worker_command
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=True)
@@ -117,13 +118,10 @@ def up(port):
 
 
 @cli.command("worker", with_appcontext=False)
+@click.option("--role", type=click.Choice(list(ROLES)), default="scoring", show_default=True,
+              help="scoring: score reports (and run the scheduler); training: train models")
 @click.option("--burst", is_flag=True, help="Quit when the queues are empty")
-def worker(burst):
-    """Run an RQ worker on the project's queues, with the scheduler (same as the Procfile's)."""
-    from config import settings
-
-    args = ["rq", "worker", "--worker-class", "maiascore.jobs.worker.Worker", "--with-scheduler",
-            "--url", settings().REDIS_URL, "scores", "trainings"]
-    if burst:
-        args.insert(2, "--burst")
+def worker(role, burst):
+    """Run an RQ worker of a role: the same command line as the Procfile's."""
+    args = worker_command(role, burst=burst)
     os.execvp(os.path.join(os.path.dirname(sys.executable), "rq"), args)

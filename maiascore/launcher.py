@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from maiascore import devstack
+from maiascore.queue import ROLES, worker_command
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
 DEFAULT_ADMIN_PASSWORD = "maiascore-admin"
@@ -77,10 +78,9 @@ def run_stack(var_dir="var", port=None, web_workers=None):
         web = devstack.Child([str(bin_dir / "gunicorn"), "--bind", f"0.0.0.0:{port}", "--workers", workers,
                               "--access-logfile", "-", "wsgi:app"], inherit_output=True)
         children.append(("api (gunicorn)", web))
-        worker = devstack.Child([str(bin_dir / "rq"), "worker", "--worker-class", "maiascore.jobs.worker.Worker",
-                                 "--with-scheduler", "--url", env["REDIS_URL"], "scores", "trainings"],
-                                inherit_output=True)
-        children.append(("worker (rq)", worker))
+        for role in ROLES:
+            worker = devstack.Child(worker_command(role, rq=str(bin_dir / "rq")), inherit_output=True)
+            children.append((f"{role} worker (rq)", worker))
         devstack.wait_for_port("127.0.0.1", port, 60, web.proc)
         print(f"* API on http://127.0.0.1:{port}  (docs: http://127.0.0.1:{port}/docs)")
         print("* Ctrl-C stops everything")

@@ -54,7 +54,7 @@ def cfg(servers, request):
 
 @pytest.fixture
 def app(cfg):
-    from maiascore import create_app
+    from maiascore.app import create_app
 
     # No app context stays pushed: each request must get its own ``g``, as in production.
     return create_app(cfg)
@@ -142,9 +142,12 @@ def _worker_env(cfg):
     return env
 
 
-def _worker_args(cfg, *extra, queues=("scores", "trainings")):
-    return [str(Path(sys.executable).with_name("rq")), "worker", "-w", "maiascore.jobs.worker.Worker",
-            "--url", cfg.REDIS_URL, *extra, *queues]
+def _worker_args(queues, burst=False, scheduler=False):
+    """The production command line (``maiascore.queue.worker_command``), serving ``queues``."""
+    from maiascore.queue import worker_command
+
+    return worker_command("scoring", rq=str(Path(sys.executable).with_name("rq")), burst=burst, scheduler=scheduler,
+                          queues=queues)
 
 
 @pytest.fixture
@@ -152,7 +155,7 @@ def run_worker(cfg):
     """Runs a real ``rq worker --burst`` process until the queues are empty."""
 
     def run(queues=("scores", "trainings"), timeout=120):
-        result = subprocess.run(_worker_args(cfg, "--burst", queues=queues), env=_worker_env(cfg), cwd=ROOT,
+        result = subprocess.run(_worker_args(queues, burst=True), env=_worker_env(cfg), cwd=ROOT,
                                 capture_output=True, text=True, timeout=timeout)
         assert result.returncode == 0, result.stderr[-3000:]
         return result
@@ -166,9 +169,8 @@ def live_worker(cfg, tmp_path):
     children = []
 
     def start(queues=("scores", "trainings"), scheduler=True):
-        extra = ["--with-scheduler"] if scheduler else []
         log = open(tmp_path / f"worker{len(children)}.log", "ab")
-        proc = subprocess.Popen(_worker_args(cfg, *extra, queues=queues), env=_worker_env(cfg), cwd=ROOT,
+        proc = subprocess.Popen(_worker_args(queues, scheduler=scheduler), env=_worker_env(cfg), cwd=ROOT,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         children.append((proc, log))
         return proc

@@ -90,7 +90,7 @@ def test_wrong_types_injection_and_unknown_fields_answer_422(client, body):
 
 def test_oversized_body_answers_413(cfg, client, admin):
     cfg.MAX_CONTENT_LENGTH = 1024
-    from maiascore import create_app
+    from maiascore.app import create_app
 
     small = create_app(cfg).test_client()
     r = small.post("/auth/local", json={"identifier": "x" * 4096, "password": "y"})
@@ -147,7 +147,7 @@ def test_unexpected_error_answers_500_without_details(app):
 
 def test_mongo_unreachable_answers_503_and_readyz_says_so(servers):
     from config import TestConfig
-    from maiascore import create_app
+    from maiascore.app import create_app
     from maiascore.devstack import free_port
 
     cfg = TestConfig(MONGO_URI=f"mongodb://127.0.0.1:{free_port()}", MONGO_TIMEOUT_MS=200,

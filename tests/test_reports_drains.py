@@ -84,7 +84,7 @@ class StalledDrain:
     disk), so that a test can change the world under it: the one place these tests call a job directly."""
 
     def __init__(self, monkeypatch, aid):
-        from maiascore.jobs import scoring
+        from maiascore.reports import jobs as scoring
 
         self.holding, self.resume, self.outcome = threading.Event(), threading.Event(), {}
         load_model = scoring._scoring_model

@@ -78,9 +78,10 @@ def test_bulk_of_1000_is_scored_in_batches_exactly_once(admin, db, cfg, run_work
     assert db.score_batches.count_documents({"status": "done", "scored": 500}) == 2
 
     # Running every batch's job again (a retry, a duplicate enqueue) scores nothing twice.
-    from maiascore.jobs import SCORES, enqueue
+    from maiascore.queue import SCORES, enqueue
+    from maiascore.reports.jobs import score_batch
     for batch in db.score_batches.find():
-        enqueue(SCORES, "maiascore.jobs.scoring.score_batch", batch["_id"])
+        enqueue(SCORES, score_batch, batch["_id"])
     run_worker(queues=("scores",))
     assert db.score_reports.count_documents({"scoringRuns": 1}) == 1000
 
@@ -156,4 +157,4 @@ def test_a_report_that_keeps_failing_is_marked_failed_after_retries(admin, db, l
     assert got["error"].startswith("Scoring failed: ValueError") and "Traceback" not in got["error"]
     assert got["processed"] is False and got["score"] is None
     log = (tmp_path / "worker0.log").read_text()
-    assert log.count("exception raised while executing (maiascore.jobs.scoring.drain_group)") == 3  # 1 + 2 retries
+    assert log.count("exception raised while executing (maiascore.reports.jobs.drain_group)") == 3  # 1 + 2 retries

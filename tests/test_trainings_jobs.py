@@ -30,11 +30,11 @@ def training(actor, training_id):
 
 
 def enqueue_again(app, training_id, job_id):
-    from maiascore.jobs import TRAININGS, enqueue
-    from maiascore.trainings.service import JOB_FUNCTION
+    from maiascore.queue import TRAININGS, enqueue
+    from maiascore.trainings.jobs import run_training
 
     with app.app_context():
-        enqueue(TRAININGS, JOB_FUNCTION, training_id, job_id=job_id)
+        enqueue(TRAININGS, run_training, training_id, job_id=job_id)
 
 
 def worker_logs(tmp_path):

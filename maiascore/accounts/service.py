@@ -6,17 +6,11 @@ from pymongo.errors import DuplicateKeyError
 from maiascore.accounts.permissions import ACCOUNT_ADMIN, ROLE_IDS, permissions_of, role_id_for, role_name
 from maiascore.auth.passwords import hash_password
 from maiascore.connections import get_db, next_sequence, utcnow
+from maiascore.events import GROUP_CREATED
 from maiascore.http.errors import abort
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@+-]{3,64}$")
-_group_created_hooks = []
-
-
-def on_group_created(func):
-    """Lets other packages (dashboards' built-in reports) react to a new group without an import cycle."""
-    _group_created_hooks.append(func)
-    return func
 
 
 def create_account_group(name):
@@ -24,8 +18,7 @@ def create_account_group(name):
     aid = next_sequence("account_groups", db)
     doc = {"_id": aid, "name": name, "created_at": utcnow()}
     db.account_groups.insert_one(doc)
-    for hook in _group_created_hooks:
-        hook(aid)
+    GROUP_CREATED.send(aid=aid)
     return doc
 
 

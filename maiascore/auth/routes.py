@@ -7,7 +7,7 @@ from maiascore.accounts.permissions import ACCOUNT_ADMIN, MANAGE_USERS, REGULAR_
 from maiascore.accounts.service import create_account_group, create_user, public_user
 from maiascore.auth import schemas
 from maiascore.auth.service import create_api_token, issue_jwt, list_api_tokens, login, public_token, revoke_api_token
-from maiascore.http import Blueprint
+from maiascore.http.api import Blueprint
 from maiascore.http.access import authorize, requires
 from maiascore.http.errors import abort
 

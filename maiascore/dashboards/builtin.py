@@ -1,6 +1,6 @@
 """The reports every account group starts with: a scoring overview and a model overview.
 
-Created when a group is created (``on_group_created``) and, for groups that predate
+Created when a group is created (the ``GROUP_CREATED`` event) and, for groups that predate
 them, on the first ``GET /v6/reports``. A unique ``(aid, builtinKey)`` index keeps two
 concurrent first requests from creating them twice. Widget ids are fixed, so a built-in
 widget's data URL is the same shape in every group.
@@ -9,7 +9,7 @@ import logging
 
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from maiascore.accounts.service import on_group_created
+from maiascore.events import GROUP_CREATED
 from maiascore.connections import get_db, next_sequence, utcnow
 from maiascore.dashboards.widgets import clean_widgets
 
@@ -107,7 +107,7 @@ def ensure_builtin_reports(aid, db=None):
             pass  # a concurrent request created it first
 
 
-@on_group_created
+@GROUP_CREATED.connect
 def create_builtin_reports(aid):
     """A failure here must not fail the group's creation: the first GET /v6/reports fills the gap."""
     try:

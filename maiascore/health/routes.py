@@ -3,7 +3,7 @@ import marshmallow as ma
 from flask.views import MethodView
 
 from maiascore.connections import get_db, get_redis
-from maiascore.http import Blueprint
+from maiascore.http.api import Blueprint
 from maiascore.http.errors import abort
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")

@@ -10,6 +10,8 @@ import redis.exceptions
 from flask import g, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from maiascore import errors as domain
+
 log = logging.getLogger("maiascore.errors")
 
 
@@ -67,6 +69,30 @@ def handle_http_exception(error):
     return error_response(error.code, message, errors, headers)
 
 
+STATUS = {
+    domain.Invalid: 400,
+    domain.Unauthenticated: 401,
+    domain.Forbidden: 403,
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.TooLarge: 413,
+    domain.RateLimited: 429,
+    domain.Unavailable: 503,
+}
+
+
+def handle_domain_error(error):
+    """The one place a domain error becomes an HTTP answer."""
+    if isinstance(error, domain.Unprocessable):
+        code = validation_status()
+    else:
+        code = next((status for kind, status in STATUS.items() if isinstance(error, kind)), 400)
+    headers = {}
+    if getattr(error, "retry_after", None) is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return error_response(code, error.message, error.errors, headers)
+
+
 def handle_unavailable(error):
     log.warning("backend unavailable: %s", type(error).__name__)
     return error_response(503, "Service temporarily unavailable: a backing store is not answering; retry shortly",
@@ -91,6 +117,7 @@ UNAVAILABLE_ERRORS = (
 
 def register(app):
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(domain.DomainError, handle_domain_error)
     for exc in UNAVAILABLE_ERRORS:
         app.register_error_handler(exc, handle_unavailable)
     app.register_error_handler(InternalServerError, handle_unexpected)

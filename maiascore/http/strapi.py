@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from maiascore.http.errors import abort
+from maiascore.errors import Invalid, NotFound
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -45,7 +45,7 @@ def _cast(kind, field, raw):
         if kind is ObjectId:
             return ObjectId(raw)
     except (ValueError, TypeError, InvalidId):
-        abort(400, f"Invalid value {raw!r} for filter on {field!r}")
+        raise Invalid(f"Invalid value {raw!r} for filter on {field!r}")
     raise TypeError(kind)
 
 
@@ -65,7 +65,7 @@ def parse_list_query(args, fields, base_filter, default_sort=(("created_at", -1)
             continue
         name, suffix = _split(key)
         if name not in fields:
-            abort(400, f"Unknown filter {key!r}; filterable fields are {', '.join(sorted(fields))}")
+            raise Invalid(f"Unknown filter {key!r}; filterable fields are {', '.join(sorted(fields))}")
         path, kind = fields[name]
         values = args.getlist(key)
         if suffix in ("_in", "_nin"):
@@ -76,7 +76,7 @@ def parse_list_query(args, fields, base_filter, default_sort=(("created_at", -1)
             clauses.append({path: None} if is_null else {path: {"$ne": None}})
         elif suffix in ("_contains", "_containss"):
             if kind is not str:
-                abort(400, f"{key!r}: contains filters apply to text fields only")
+                raise Invalid(f"{key!r}: contains filters apply to text fields only")
             options = "i" if suffix == "_contains" else ""
             clauses.append({path: {"$regex": re.escape(values[-1]), "$options": options}})
         elif suffix:
@@ -95,10 +95,10 @@ def parse_sort(raw, fields, default_sort):
     for part in raw.split(","):
         name, _, direction = part.strip().partition(":")
         if name not in fields:
-            abort(400, f"Cannot sort by {name!r}; sortable fields are {', '.join(sorted(fields))}")
+            raise Invalid(f"Cannot sort by {name!r}; sortable fields are {', '.join(sorted(fields))}")
         direction = (direction or "ASC").upper()
         if direction not in ("ASC", "DESC"):
-            abort(400, f"Sort direction must be ASC or DESC, not {direction!r}")
+            raise Invalid(f"Sort direction must be ASC or DESC, not {direction!r}")
         sort.append((fields[name][0], 1 if direction == "ASC" else -1))
     return sort
 
@@ -107,9 +107,9 @@ def parse_start(args):
     try:
         start = int(args.get("_start", 0))
     except ValueError:
-        abort(400, "_start must be an integer")
+        raise Invalid("_start must be an integer")
     if start < 0:
-        abort(400, "_start must be >= 0")
+        raise Invalid("_start must be >= 0")
     return start
 
 
@@ -117,11 +117,11 @@ def parse_limit(args):
     try:
         limit = int(args.get("_limit", DEFAULT_LIMIT))
     except ValueError:
-        abort(400, "_limit must be an integer")
+        raise Invalid("_limit must be an integer")
     if limit == -1 or limit > MAX_LIMIT:
         return MAX_LIMIT
     if limit < 0:
-        abort(400, "_limit must be -1 or a positive integer")
+        raise Invalid("_limit must be -1 or a positive integer")
     return limit
 
 
@@ -130,7 +130,7 @@ def object_id(raw, what="Entry"):
     try:
         return ObjectId(raw)
     except (InvalidId, TypeError):
-        abort(404, f"{what} not found")
+        raise NotFound(f"{what} not found")
 
 
 def entry_fields(doc):

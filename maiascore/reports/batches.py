@@ -20,7 +20,6 @@ log = logging.getLogger("maiascore.reports")
 QUEUED = "queued"
 PROCESSING = "processing"
 DONE = "done"
-SCORE_JOB = "maiascore.jobs.scoring.score_batch"
 
 
 def new_batch_id():
@@ -52,11 +51,12 @@ def insert_batches(docs):
 
 def enqueue_batch(batch_id, aid=None):
     """Queues the job; on a Redis failure the batch stays ``queued`` and the sweep enqueues it later."""
-    from maiascore.jobs import SCORES, enqueue
+    from maiascore.queue import SCORES, enqueue
+    from maiascore.reports.jobs import score_batch  # TODO(house): enqueue beside the job
 
     cfg = settings()
     try:
-        enqueue(SCORES, SCORE_JOB, batch_id, job_id=job_id(batch_id), retries=2, timeout=cfg.SCORING_JOB_TIMEOUT)
+        enqueue(SCORES, score_batch, batch_id, job_id=job_id(batch_id), retries=2, timeout=cfg.SCORING_JOB_TIMEOUT)
         return True
     except redis.exceptions.RedisError as exc:  # down or refusing writes: the report is safe in MongoDB
         log.warning("could not enqueue scoring batch %s (%s); the recovery sweep will", batch_id,

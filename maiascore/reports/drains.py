@@ -2,7 +2,7 @@
 
 A single report is stored with ``lane: "single"`` and a fresh ``batch`` token (what its
 ``?wait`` listens to, and what a result must still match to be written), then
-:func:`request_drain` enqueues ``maiascore.jobs.scoring.drain_group(aid)`` unless one is
+:func:`request_drain` enqueues ``maiascore.reports.jobs.drain_group(aid)`` unless one is
 already pending. A drain scores every queued single report of its group, up to
 SCORING_BATCH_SIZE per read, ``predict`` and ``bulk_write``, so under load one job
 serves many requests.
@@ -39,7 +39,6 @@ log = logging.getLogger("maiascore.reports")
 
 SINGLE = "single"  # lane of reports queued one at a time: drained per group
 BATCH = "batch"  # lane of reports queued in a batch (bulk POST, release on activation): ``score_batch``
-DRAIN_JOB = "maiascore.jobs.scoring.drain_group"
 
 ACQUIRED, BUSY = 1, 0
 CONTINUE, RELEASED, LOST = 1, 0, -1
@@ -109,7 +108,8 @@ def _ttl():
 def request_drain(aid, force=False):
     """Enqueues a drain of the group unless one runs or is pending (``force``: unless one runs). False when
     Redis refused: the reports stay queued in MongoDB and the sweep requests the drain later."""
-    from maiascore.jobs import SCORES, enqueue
+    from maiascore.queue import SCORES, enqueue
+    from maiascore.reports.jobs import drain_group  # TODO(house): enqueue beside the job
 
     job_id = new_job_id(aid)
     try:
@@ -117,7 +117,7 @@ def request_drain(aid, force=False):
         wanted = conn.register_script(_REQUEST)(keys=[lease_key(aid), pending_key(aid)],
                                                 args=[job_id, _ttl(), "1" if force else "0"])
         if int(wanted):
-            enqueue(SCORES, DRAIN_JOB, aid, job_id=job_id, retries=2, timeout=settings().SCORING_JOB_TIMEOUT)
+            enqueue(SCORES, drain_group, aid, job_id=job_id, retries=2, timeout=settings().SCORING_JOB_TIMEOUT)
         return True
     except redis.exceptions.RedisError as exc:
         log.warning("could not request a scoring drain for group %s (%s); the recovery sweep will", aid,
@@ -136,7 +136,7 @@ def is_pending(aid):
 
 def drain_is_live(aid):
     """A drain holds the group's lease, or the job a pending flag names is still waiting to run."""
-    from maiascore.jobs import job_is_live
+    from maiascore.queue import job_is_live
 
     conn = get_redis()
     if conn.exists(lease_key(aid)):

@@ -7,7 +7,7 @@ received back to ``PUT`` is not refused.
 import marshmallow as ma
 
 from maiascore.auth.schemas import PublicUserSchema
-from maiascore.http import ErrorSchema
+from maiascore.http.api import ErrorSchema
 from maiascore.http.fields import Ignored, JSONObject
 
 REPORT_TYPES = ("reference",)

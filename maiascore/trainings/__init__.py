@@ -2,5 +2,5 @@
 
 ``service`` launches, lists and cancels trainings; ``registry`` stores model binaries
 in GridFS and decides which model scores an account group's references; ``datasets``
-keeps uploaded CSVs. The training itself runs in ``maiascore.jobs.training``.
+keeps uploaded CSVs. The training itself runs in ``maiascore.trainings.jobs``.
 """

@@ -11,6 +11,7 @@ from gridfs import GridFSBucket
 from gridfs.errors import NoFile
 from pymongo.errors import DuplicateKeyError
 
+from maiascore.events import MODEL_ACTIVATED
 from maiascore.connections import get_db, next_sequence, utcnow
 
 log = logging.getLogger("maiascore.registry")
@@ -120,21 +121,11 @@ def activate(aid, training_id):
                                    {"activated_at": now, "_id": {"$lt": model["_id"]}}]},
                           {"$set": {"active": False}})
     model.update(active=True, activated_at=now)
-    _release_waiting_reports(aid)
+    try:
+        MODEL_ACTIVATED.send(aid=aid, version=model["version"])
+    except Exception:  # the handlers' own sweeps catch up later; activation itself has happened
+        log.exception("a handler of the activation of model %s of group %s failed", model["version"], aid)
     return model
-
-
-def _release_waiting_reports(aid):
-    """Re-queues the group's reports that were waiting for a model (the reports package owns them)."""
-    try:
-        from maiascore.reports.service import release_waiting_reports
-    except (ImportError, AttributeError):
-        return
-    try:
-        released = release_waiting_reports(aid)
-        log.info("model activated for group %s: %s waiting reports re-queued", aid, released)
-    except Exception:  # the reports sweep re-queues them later; activation itself has happened
-        log.exception("could not release waiting reports of group %s", aid)
 
 
 def public_model(doc, with_schema=True):

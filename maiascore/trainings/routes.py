@@ -5,7 +5,7 @@ from flask import g, jsonify, request, send_file
 from flask.views import MethodView
 
 from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
-from maiascore.http import Blueprint
+from maiascore.http.api import Blueprint
 from maiascore.http.access import requires
 from maiascore.http.errors import abort
 from maiascore.http.strapi import parse_limit, parse_start

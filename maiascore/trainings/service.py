@@ -23,7 +23,7 @@ from config import settings
 from maiascore.connections import get_db, get_redis, utcnow
 from maiascore.http.errors import abort
 from maiascore.http.strapi import entry_fields, object_id, parse_list_query
-from maiascore.jobs import TRAININGS, enqueue, job_is_live
+from maiascore.queue import TRAININGS, enqueue, job_is_live
 from maiascore.trainings import parameters, registry
 from maiascore.trainings.registry import to_millis
 
@@ -34,7 +34,6 @@ SUCCEEDED, FAILED, CANCELED = "succeeded", "failed", "canceled"
 PENDING = (SCHEDULED, QUEUED)
 UNFINISHED = (SCHEDULED, QUEUED, RUNNING)
 MAX_ATTEMPTS = 2
-JOB_FUNCTION = "maiascore.jobs.training.run_training"
 
 LIST_FIELDS = {
     "id": ("_id", ObjectId),
@@ -149,7 +148,9 @@ def submit(doc):
     """Hands the training to RQ; if Redis is away the sweep submits it later, so nothing is lost."""
     at = doc["scheduledAt"] if doc["status"] == SCHEDULED and doc["scheduledAt"] > utcnow() else None
     try:
-        enqueue(TRAININGS, JOB_FUNCTION, str(doc["_id"]), job_id=job_id(doc["_id"]),
+        from maiascore.trainings.jobs import run_training  # TODO(house): jobs beside service
+
+        enqueue(TRAININGS, run_training, str(doc["_id"]), job_id=job_id(doc["_id"]),
                 at=None if at is None else _whole_second_after(at), timeout=settings().TRAINING_JOB_TIMEOUT)
     except redis.exceptions.RedisError as exc:
         log.warning("training %s not enqueued (%s); the sweep will enqueue it", doc["_id"], type(exc).__name__)

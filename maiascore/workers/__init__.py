@@ -1,4 +1,7 @@
-"""The RQ worker class: no fork per job, recovery sweeps on start and every minute.
+"""The RQ worker class: no fork per job, the recovery sweeps on start and every SWEEP_INTERVAL_SECONDS.
+
+Started as ``rq worker -c maiascore.workers.scoring -w maiascore.workers.Worker`` (or
+``.training``); ``maiascore.queue.worker_command`` writes that line for every caller.
 
 ``SimpleWorker`` keeps loaded models in memory between jobs (RQ 3's forking worker
 spawns a new interpreter per job). Sweeps run from the worker's own loop, so they
@@ -13,22 +16,17 @@ from rq.utils import now
 from rq.worker import SimpleWorker
 
 from config import settings
+from maiascore import domains  # noqa: F401  connects the event handlers jobs rely on
+from maiascore.reports.jobs import recover_score_batches, recover_single_reports
+from maiascore.trainings.jobs import recover_trainings
 
 log = logging.getLogger("maiascore.worker")
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-_sweepers = []
-
-
-def sweeper(func):
-    """Registers a recovery function run on worker start and every SWEEP_INTERVAL_SECONDS."""
-    _sweepers.append(func)
-    return func
+SWEEPS = (recover_single_reports, recover_score_batches, recover_trainings)
 
 
 def run_sweeps():
-    import maiascore.jobs.sweeps  # noqa: F401  registers the domain sweepers
-
-    for func in _sweepers:
+    for func in SWEEPS:
         try:
             func()
         except Exception:

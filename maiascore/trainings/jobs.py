@@ -8,9 +8,8 @@ import logging
 from rq.timeouts import JobTimeoutException
 
 from config import settings
-from maiascore.jobs.worker import sweeper
 
-log = logging.getLogger("maiascore.jobs.training")
+log = logging.getLogger("maiascore.trainings.jobs")
 
 
 def run_training(training_id):
@@ -50,7 +49,6 @@ def run_training(training_id):
     return "succeeded"
 
 
-@sweeper
 def recover_trainings():
     from maiascore.trainings.service import recover_stranded_trainings
 

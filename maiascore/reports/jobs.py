@@ -21,10 +21,10 @@ from pymongo.errors import DuplicateKeyError
 
 from config import settings
 from maiascore.connections import get_db, utcnow
-from maiascore.jobs.worker import sweeper
+from maiascore.events import MODEL_ACTIVATED
 from maiascore.reports import batches, drains
 
-log = logging.getLogger("maiascore.jobs.scoring")
+log = logging.getLogger("maiascore.reports.jobs")
 
 QUEUED, FAILED, PROCESSED, WAITING_FOR_MODEL = "queued", "failed", "processed", "waiting_for_model"
 ORPHAN_SCAN_LIMIT = 1000
@@ -172,6 +172,16 @@ def _park_until_model(db, batch_id, aid, token):
     return f"{parked.modified_count} reports wait for a model"
 
 
+@MODEL_ACTIVATED.connect
+def release_on_activation(aid, version):
+    """Re-queues the group's reports that were waiting for a model."""
+    from maiascore.reports.service import release_waiting_reports  # TODO(house): release beside the jobs
+
+    released = release_waiting_reports(aid)
+    log.info("model %s activated for group %s: %s waiting reports re-queued", version, aid, released)
+    return released
+
+
 def _scoring_model(aid, model_doc):
     """The loaded model for the group's active version; loaded from GridFS only when the version changes."""
     from maiascore.modeling import ScoreScale, ScoringModel
@@ -312,7 +322,6 @@ class _Drain:
             log.warning("could not record the failure of the scoring drain of group %s", self.aid)
 
 
-@sweeper
 def recover_single_reports():
     """Requests a drain for every group whose single reports wait longer than SWEEP_GRACE_SECONDS with no
     live drain: Redis was down at POST time or lost its keys, or the drain's worker died (its lease expired)."""
@@ -327,11 +336,10 @@ def recover_single_reports():
     return len(stranded)
 
 
-@sweeper
 def recover_score_batches():
     """Re-enqueues batches no live job will finish: never enqueued (Redis was down), lost with
     Redis, or held by a worker that died (lease expired). Indexed queries only."""
-    from maiascore.jobs import job_is_live
+    from maiascore.queue import job_is_live
 
     db = get_db()
     now = utcnow()

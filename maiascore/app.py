@@ -1,0 +1,59 @@
+"""The application factory: one Flask app, every blueprint registered explicitly."""
+from flask import Flask
+from flask_jwt_extended import JWTManager
+
+from config import Config
+
+from maiascore import domains  # noqa: F401  connects the domain event handlers
+from maiascore.accounts import routes as accounts_routes
+from maiascore.auth import routes as auth_routes
+from maiascore.connections import get_db
+from maiascore.dashboards import routes as dashboards_routes
+from maiascore.health import routes as health_routes
+from maiascore.http.api import Api, install_converters
+from maiascore.http.access import rate_limit_headers
+from maiascore.http.formats import FormatSuffixMiddleware, negotiate_early, render_negotiated
+from maiascore.http.requestlog import configure_logging, finish_request, start_request
+from maiascore.indexes import ensure_indexes
+from maiascore.reports import routes as reports_routes
+from maiascore.trainings import dataset_routes, routes as trainings_routes
+
+BLUEPRINTS = (health_routes.blp, auth_routes.blp, accounts_routes.blp, reports_routes.blp, trainings_routes.blp,
+              dataset_routes.blp, dashboards_routes.blp)
+
+
+def create_app(config=None):
+    """App factory: ``config`` is a ``config.Config`` (default: read from the environment)."""
+    cfg = config or Config()
+    app = Flask(__name__)
+    app.config.update(cfg.as_dict())
+    app.config["MAIASCORE"] = cfg
+    app.config["JWT_ACCESS_TOKEN_EXPIRES"] = False  # set per token from JWT_EXPIRES_SECONDS
+    app.json.sort_keys = False
+    app.wsgi_app = FormatSuffixMiddleware(app.wsgi_app)
+    configure_logging(cfg.LOG_LEVEL)
+    JWTManager(app)
+
+    api = Api(app, spec_kwargs={"info": {"description": "Score references with your own XGBoost models."}})
+    install_converters(app, api)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
+                                                       "description": "A JWT from /auth/local or an API token"})
+    api.spec.components.security_scheme("basicAuth", {"type": "http", "scheme": "basic",
+                                                      "description": "email:apiToken (ThousandEyes style)"})
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+
+    app.before_request(start_request)
+    app.before_request(negotiate_early)
+    app.after_request(rate_limit_headers)
+    app.after_request(render_negotiated)
+    app.after_request(finish_request)
+
+    if not cfg.__dict__.get("SKIP_INDEXES"):
+        with app.app_context():
+            try:
+                ensure_indexes(get_db())
+            except Exception:  # the API starts without Mongo and answers 503 until it is back
+                app.logger.warning("could not create indexes at start; will answer 503 until MongoDB is up")
+    app.extensions["maiascore.api"] = api
+    return app

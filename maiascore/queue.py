@@ -1,0 +1,65 @@
+"""Queue plumbing, at the bottom: queue names, ``enqueue``, job liveness and how workers start.
+
+Whoever has work for a worker imports this module; it imports neither the web layer nor
+any domain. Jobs are passed as function objects, so a renamed job fails at import time,
+not in a worker hours later.
+
+Two worker roles, each an ``rq worker`` started with an RQ settings module
+(``maiascore.workers.scoring`` or ``maiascore.workers.training``): scoring workers never
+take a training, so one group's training cannot hold another group's reports.
+"""
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from maiascore.connections import get_redis
+
+SCORES = "scores"
+TRAININGS = "trainings"
+QUEUES = (SCORES, TRAININGS)
+ROLES = {"scoring": (SCORES,), "training": (TRAININGS,)}
+WORKER_CLASS = "maiascore.workers.Worker"
+LIVE = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED)
+
+
+def queue(name):
+    return Queue(name, connection=get_redis())
+
+
+def enqueue(queue_name, func, *args, job_id=None, at=None, timeout=None, retries=0, **kwargs):
+    """Queues ``func(*args)``; ``at`` schedules it (the scoring worker runs the scheduler)."""
+    if not callable(func):
+        raise TypeError(f"enqueue takes the job function itself, not {func!r}")
+    q = queue(queue_name)
+    options = dict(job_id=job_id, job_timeout=timeout, result_ttl=3600, failure_ttl=7 * 86400)
+    if retries:
+        options["retry"] = Retry(max=retries, interval=[1, 5, 15][:retries])
+    if at is not None:
+        return q.enqueue_at(at, func, *args, **options, **kwargs)
+    return q.enqueue(func, *args, **options, **kwargs)
+
+
+def job_is_live(job_id):
+    """True while a job is waiting, scheduled or running in a worker that still heartbeats."""
+    try:
+        job = Job.fetch(job_id, connection=get_redis())
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=False) in LIVE
+
+
+def worker_command(role, *, rq="rq", burst=False, scheduler=None, queues=None):
+    """The ``rq worker`` command line of a worker of ``role`` ("scoring" or "training"): the one
+    definition the Procfile, ``maiascore worker``, ``make run``, the tests and the benchmark use.
+
+    ``scheduler`` defaults to on for scoring workers (scheduled trainings are enqueued by it);
+    ``queues`` overrides the role's queues (a test worker that serves both).
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown worker role {role!r}; one of {', '.join(ROLES)}")
+    args = [rq, "worker", "-c", f"maiascore.workers.{role}", "-w", WORKER_CLASS]
+    if scheduler if scheduler is not None else (role == "scoring" and not burst):
+        args.append("--with-scheduler")
+    if burst:
+        args.append("--burst")
+    return args + list(queues or ())

@@ -1,0 +1,6 @@
+"""RQ settings of a scoring worker: ``rq worker -c maiascore.workers.scoring -w maiascore.workers.Worker``."""
+from config import settings
+from maiascore.queue import ROLES
+
+REDIS_URL = settings().REDIS_URL
+QUEUES = list(ROLES["scoring"])

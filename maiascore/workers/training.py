@@ -1,0 +1,6 @@
+"""RQ settings of a training worker: ``rq worker -c maiascore.workers.training -w maiascore.workers.Worker``."""
+from config import settings
+from maiascore.queue import ROLES
+
+REDIS_URL = settings().REDIS_URL
+QUEUES = list(ROLES["training"])
