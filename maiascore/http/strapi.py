@@ -7,6 +7,7 @@ can never smuggle a MongoDB operator (``{"$gt": ""}``) into a query.
 """
 import re
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -56,8 +57,18 @@ def _split(key):
     return key, ""
 
 
+class ListQuery(NamedTuple):
+    """A parsed Strapi list query, what a route hands its service: a MongoDB filter made only of
+    declared fields and cast values, a sort, and a page."""
+
+    filter: dict
+    sort: list
+    skip: int
+    limit: int
+
+
 def parse_list_query(args, fields, base_filter, default_sort=(("created_at", -1),)):
-    """Returns ``(mongo_filter, sort, skip, limit)``; ``fields`` maps API name -> (db path, type)."""
+    """A :class:`ListQuery` from the query string; ``fields`` maps API name -> (db path, type)."""
     query = dict(base_filter)
     clauses = []
     for key in args.keys():
@@ -85,7 +96,7 @@ def parse_list_query(args, fields, base_filter, default_sort=(("created_at", -1)
             clauses.append({path: _cast(kind, name, values[-1])})
     if clauses:
         query = {"$and": [query, *clauses]}
-    return query, parse_sort(args.get("_sort"), fields, default_sort), parse_start(args), parse_limit(args)
+    return ListQuery(query, parse_sort(args.get("_sort"), fields, default_sort), parse_start(args), parse_limit(args))
 
 
 def parse_sort(raw, fields, default_sort):
