@@ -16,7 +16,7 @@ from bench.worker_profile import Timers
 def run(st, requests=300):
     from pymongo.synchronous.collection import Collection
 
-    import maiascore.http.access as access
+    import maiascore.auth.access as access
     import maiascore.reports.routes as routes
     import maiascore.reports.service as service
     from bench.http_scenarios import post_bodies

@@ -11,7 +11,7 @@ from maiascore.connections import get_db
 from maiascore.dashboards import routes as dashboards_routes
 from maiascore.health import routes as health_routes
 from maiascore.http.api import Api, install_converters
-from maiascore.http.access import rate_limit_headers
+from maiascore.auth.access import rate_limit_headers
 from maiascore.http.formats import FormatSuffixMiddleware, negotiate_early, render_negotiated
 from maiascore.http.requestlog import configure_logging, finish_request, start_request
 from maiascore.indexes import ensure_indexes

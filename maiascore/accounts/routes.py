@@ -4,8 +4,8 @@ from flask.views import MethodView
 
 from maiascore.accounts import schemas, service
 from maiascore.accounts.permissions import MANAGE_USERS, PERMISSIONS, ROLES, role_doc
+from maiascore.auth.access import requires
 from maiascore.http.api import Blueprint
-from maiascore.http.access import requires
 
 blp = Blueprint("accounts", __name__, url_prefix="/v6", description="Account groups, roles, users")
 

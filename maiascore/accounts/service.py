@@ -5,9 +5,10 @@ from pymongo.errors import DuplicateKeyError
 
 from maiascore.accounts.permissions import ACCOUNT_ADMIN, ROLE_IDS, permissions_of, role_id_for, role_name
 from maiascore.auth.passwords import hash_password
-from maiascore.connections import get_db, next_sequence, utcnow
+from maiascore.clock import utcnow
+from maiascore.connections import get_db, next_sequence
+from maiascore.errors import Conflict, Invalid, NotFound, Unprocessable
 from maiascore.events import GROUP_CREATED
-from maiascore.http.errors import abort
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@+-]{3,64}$")
@@ -47,7 +48,7 @@ def validate_new_user(username, email, password):
     if not isinstance(password, str) or len(password) < 8:
         errors["password"] = ["At least 8 characters."]
     if errors:
-        abort(422, "Request validation failed", errors=errors)
+        raise Unprocessable("Request validation failed", errors=errors)
 
 
 def create_user(username, email, password, memberships, confirmed=True, blocked=False):
@@ -55,7 +56,7 @@ def create_user(username, email, password, memberships, confirmed=True, blocked=
     db = get_db()
     email = normalise_email(email)
     if db.users.find_one({"$or": [{"email": email}, {"username": username}]}, {"_id": 1}):
-        abort(409, "A user with this email or username already exists")
+        raise Conflict("A user with this email or username already exists")
     doc = {
         "_id": next_sequence("users", db),
         "username": username,
@@ -72,7 +73,7 @@ def create_user(username, email, password, memberships, confirmed=True, blocked=
     try:
         db.users.insert_one(doc)
     except DuplicateKeyError:
-        abort(409, "A user with this email or username already exists")
+        raise Conflict("A user with this email or username already exists")
     return doc
 
 
@@ -140,14 +141,14 @@ def users_in_group(aid):
 def user_in_group(user_id, aid):
     user = get_db().users.find_one({"_id": user_id, "memberships.aid": aid})
     if user is None:
-        abort(404, f"User {user_id} not found")
+        raise NotFound(f"User {user_id} not found")
     return user
 
 
 def add_user_to_group(username, email, password, aid, role):
     role_id = role_id_for(role)
     if role_id is None:
-        abort(400, f"Unknown role {role!r}; roles are {', '.join(ROLE_IDS)}")
+        raise Invalid(f"Unknown role {role!r}; roles are {', '.join(ROLE_IDS)}")
     validate_new_user(username, email, password)
     return create_user(username, email, password, [{"aid": aid, "roleId": role_id}])
 
@@ -159,7 +160,7 @@ def update_user_in_group(user, aid, changes):
     if "role" in changes:
         role_id = role_id_for(changes["role"])
         if role_id is None:
-            abort(400, f"Unknown role {changes['role']!r}; roles are {', '.join(ROLE_IDS)}")
+            raise Invalid(f"Unknown role {changes['role']!r}; roles are {', '.join(ROLE_IDS)}")
         memberships = [dict(m, roleId=role_id) if m["aid"] == aid else m for m in user["memberships"]]
         update["memberships"] = memberships
     if "blocked" in changes:
@@ -168,12 +169,12 @@ def update_user_in_group(user, aid, changes):
         update["username"] = changes["name"]
     if "password" in changes:
         if len(changes["password"] or "") < 8:
-            abort(422, "Request validation failed", errors={"password": ["At least 8 characters."]})
+            raise Unprocessable("Request validation failed", errors={"password": ["At least 8 characters."]})
         update["password"] = hash_password(changes["password"])
     try:
         db.users.update_one({"_id": user["_id"]}, {"$set": update})
     except DuplicateKeyError:
-        abort(409, "A user with this username already exists")
+        raise Conflict("A user with this username already exists")
     return db.users.find_one({"_id": user["_id"]})
 
 

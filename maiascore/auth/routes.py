@@ -6,10 +6,10 @@ from config import settings
 from maiascore.accounts.permissions import ACCOUNT_ADMIN, MANAGE_USERS, REGULAR_USER, ROLE_IDS
 from maiascore.accounts.service import create_account_group, create_user, public_user
 from maiascore.auth import schemas
+from maiascore.auth.access import authorize, requires
 from maiascore.auth.service import create_api_token, issue_jwt, list_api_tokens, login, public_token, revoke_api_token
+from maiascore.errors import Forbidden
 from maiascore.http.api import Blueprint
-from maiascore.http.access import authorize, requires
-from maiascore.http.errors import abort
 
 blp = Blueprint("auth", __name__, description="Log in, register, API tokens")
 
@@ -40,7 +40,7 @@ class Register(MethodView):
             group = create_account_group(f"{body['username']}'s group")
             memberships = [{"aid": group["_id"], "roleId": ROLE_IDS[ACCOUNT_ADMIN]}]
         else:
-            abort(403, "Registration is closed; ask an account admin to add you")
+            raise Forbidden("Registration is closed; ask an account admin to add you")
         user = create_user(body["username"], body["email"], body["password"], memberships)
         return {"jwt": issue_jwt(user), "user": public_user(user)}
 

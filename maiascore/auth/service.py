@@ -1,23 +1,31 @@
-"""Credentials: password logins, JWTs and API tokens, and who a request is."""
+"""Credentials: password logins, JWTs and API tokens, and who a set of credentials is.
+
+JWTs are made and checked with PyJWT so this module runs without Flask (CLI, tests);
+the claims are the ones flask-jwt-extended writes (``sub``, ``exp``, ``iat``, ``nbf``,
+``jti``, ``type``, ``fresh``), signed HS256 with ``JWT_SECRET_KEY``, so tokens issued
+before and after stay interchangeable.
+"""
 import base64
 import hashlib
 import secrets
+import uuid
+from datetime import timedelta
 
+import jwt
+import redis.exceptions
 from bson import ObjectId
 from bson.errors import InvalidId
-from flask_jwt_extended import create_access_token, decode_token
-from jwt.exceptions import PyJWTError
-from flask_jwt_extended.exceptions import JWTExtendedException
-
-import redis.exceptions
 
 from config import settings
 from maiascore.accounts.service import find_user, find_user_by_identifier, normalise_email
 from maiascore.auth.passwords import burn_verification_time, verify_password
-from maiascore.connections import get_db, get_redis, utcnow
-from maiascore.http.errors import abort
+from maiascore.clock import utcnow
+from maiascore.connections import get_db, get_redis
+from maiascore.errors import Invalid, NotFound, RateLimited, Unauthenticated
 
 TOKEN_PREFIX = "mst_"
+JWT_ALGORITHM = "HS256"  # flask-jwt-extended's default, which the app never changed
+BAD_CREDENTIALS = "Invalid, expired or revoked credentials"
 
 
 def _bump(key, window=60):
@@ -42,24 +50,26 @@ def login(identifier, password, source_ip):
     limit = settings().LOGIN_FAILURES_PER_MINUTE
     keys = [f"login-fail:id:{normalise_email(identifier)}", f"login-fail:ip:{source_ip}"]
     if any(_count(key) >= limit for key in keys):
-        abort(429, "Too many failed logins; try again in a minute", headers={"Retry-After": "60"})
+        raise RateLimited("Too many failed logins; try again in a minute", retry_after=60)
     user = find_user_by_identifier(identifier)
     if user is None:
         burn_verification_time(password)
     if user is None or not verify_password(user["password"], password):
         for key in keys:
             _bump(key)
-        abort(400, "Invalid identifier or password")
+        raise Invalid("Invalid identifier or password")
     if user.get("blocked"):
-        abort(401, "This account is blocked")
+        raise Unauthenticated("This account is blocked")
     return user, issue_jwt(user)
 
 
 def issue_jwt(user):
-    from datetime import timedelta
-
-    return create_access_token(identity=str(user["_id"]),
-                               expires_delta=timedelta(seconds=settings().JWT_EXPIRES_SECONDS))
+    """An access token for ``user``, valid ``JWT_EXPIRES_SECONDS``."""
+    cfg = settings()
+    now = utcnow()
+    claims = {"fresh": False, "iat": now, "jti": str(uuid.uuid4()), "type": "access", "sub": str(user["_id"]),
+              "nbf": now, "exp": now + timedelta(seconds=cfg.JWT_EXPIRES_SECONDS)}
+    return jwt.encode(claims, cfg.JWT_SECRET_KEY, algorithm=JWT_ALGORITHM)
 
 
 def _token_hash(secret):
@@ -90,10 +100,10 @@ def revoke_api_token(user, token_id):
     try:
         oid = ObjectId(token_id)
     except (InvalidId, TypeError):
-        abort(404, "Token not found")
+        raise NotFound("Token not found")
     doc = get_db().api_tokens.find_one_and_delete({"_id": oid, "user": user["_id"]})
     if doc is None:
-        abort(404, "Token not found")
+        raise NotFound("Token not found")
     return doc
 
 
@@ -110,19 +120,18 @@ def _user_for_api_token(secret):
 
 
 def _user_for_jwt(token):
+    """Checks signature, ``exp``, ``nbf`` and ``iat`` as flask-jwt-extended's ``decode_token`` does."""
     try:
-        claims = decode_token(token)
-    except (PyJWTError, JWTExtendedException, ValueError, KeyError):
-        return None
-    try:
+        claims = jwt.decode(token, settings().JWT_SECRET_KEY, algorithms=[JWT_ALGORITHM],
+                            options={"require": ["sub"]})
         return find_user(int(claims["sub"]))
-    except (TypeError, ValueError):
+    except (jwt.PyJWTError, TypeError, ValueError):
         return None
 
 
-def user_from_request(request):
-    """The authenticated user, ``None`` without credentials; 401 for bad ones."""
-    header = request.headers.get("Authorization", "")
+def user_from_authorization(header, source_ip):
+    """The user an ``Authorization`` header names, ``None`` without one; Unauthenticated for bad ones
+    (each counted against ``source_ip``)."""
     if not header:
         return None
     scheme, _, value = header.partition(" ")
@@ -139,12 +148,12 @@ def user_from_request(request):
         if candidate and candidate["email"] == normalise_email(email):
             user = candidate
     if user is None:
-        _bump(f"unauthorized:ip:{request.remote_addr}")
-        abort(401, "Invalid, expired or revoked credentials")
+        _bump(f"unauthorized:ip:{source_ip}")
+        raise Unauthenticated(BAD_CREDENTIALS)
     if user.get("blocked"):
-        abort(401, "This account is blocked")
+        raise Unauthenticated("This account is blocked")
     return user
 
 
-def too_many_unauthorized(request):
-    return _count(f"unauthorized:ip:{request.remote_addr}") >= settings().UNAUTHORIZED_PER_MINUTE
+def too_many_unauthorized(source_ip):
+    return _count(f"unauthorized:ip:{source_ip}") >= settings().UNAUTHORIZED_PER_MINUTE

@@ -3,10 +3,9 @@ from flask import g, request
 from flask.views import MethodView
 
 from maiascore.accounts.permissions import EDIT_ALL_REPORTS, EDIT_REPORTS, VIEW_REPORTS
-from maiascore.dashboards import builtin  # noqa: F401  (registers the built-in reports' group hook)
+from maiascore.auth.access import can, requires
 from maiascore.dashboards import schemas, service, snapshots
 from maiascore.http.api import Blueprint
-from maiascore.http.access import can, requires
 
 blp = Blueprint("dashboards", __name__, url_prefix="/v6",
                 description="Reports (dashboards), widget data and report snapshots, ThousandEyes v6 style")

@@ -4,7 +4,7 @@ from flask.views import MethodView
 
 from maiascore.accounts.permissions import ACCOUNT_ADMIN, CREATE_SCORES, VIEW_SCORES, role_name
 from maiascore.http.api import Blueprint
-from maiascore.http.access import requires
+from maiascore.auth.access import requires
 from maiascore.http.bodies import request_body
 from maiascore.reports import schemas, service
 

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from config import settings
 from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
 from maiascore.http.api import Blueprint
-from maiascore.http.access import requires
+from maiascore.auth.access import requires
 from maiascore.http.errors import abort
 from maiascore.http.strapi import object_id
 from maiascore.trainings import schemas

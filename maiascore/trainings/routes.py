@@ -6,7 +6,7 @@ from flask.views import MethodView
 
 from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
 from maiascore.http.api import Blueprint
-from maiascore.http.access import requires
+from maiascore.auth.access import requires
 from maiascore.http.errors import abort
 from maiascore.http.strapi import parse_limit, parse_start
 from maiascore.trainings import registry, schemas, service
