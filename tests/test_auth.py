@@ -173,3 +173,19 @@ def test_password_is_hashed_with_argon2(admin, db):
     stored = db.users.find_one({"_id": admin.id})
     assert stored["password"].startswith("$argon2id$")
     assert admin.password not in stored["password"]
+
+
+def test_jwts_stay_interchangeable_with_flask_jwt_extended(app, client, admin):
+    """Tokens issued before the switch to PyJWT keep working, and ours decode the old way."""
+    from datetime import timedelta
+
+    from flask_jwt_extended import create_access_token, decode_token
+
+    from maiascore.auth.service import issue_jwt
+
+    with app.app_context():
+        old = create_access_token(identity=str(admin.id), expires_delta=timedelta(minutes=5))
+        claims = decode_token(issue_jwt(admin.user))
+    assert claims["sub"] == str(admin.id) and claims["type"] == "access"
+    assert claims["exp"] - claims["iat"] == app.config["JWT_EXPIRES_SECONDS"]
+    assert client.get("/users/me", headers={"Authorization": f"Bearer {old}"}).status_code == 200

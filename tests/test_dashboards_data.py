@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from bson import ObjectId
 
+from maiascore.dashboards import planner
+
 T0 = datetime(2024, 3, 4, tzinfo=timezone.utc)  # epoch 1709510400: a multiple of every bin size
 E0 = int(T0.timestamp())
 HOUR = 3600
@@ -414,16 +416,14 @@ def test_default_range_is_the_last_seven_days(admin, db):
 
 
 def test_pipelines_start_with_an_indexed_match_on_group_and_time(admin, db, monkeypatch):
-    from maiascore.dashboards import data as data_module
-
     seen = []
-    original = data_module.Context.aggregate
+    original = planner.Context.aggregate
 
     def spy(self, source, pipeline):
         seen.append((source.collection, pipeline))
         return original(self, source, pipeline)
 
-    monkeypatch.setattr(data_module.Context, "aggregate", spy)
+    monkeypatch.setattr(planner.Context, "aggregate", spy)
     data_of(admin, {"type": "Time Series: Line", **SR, "metric": "Score", "groupBy": "User",
                     "filters": {"Status": ["processed"]}}, **TWO_DAYS)
     [(collection, pipeline)] = seen
@@ -439,11 +439,9 @@ def test_pipelines_start_with_an_indexed_match_on_group_and_time(admin, db, monk
 
 
 def test_cards_of_one_source_and_range_share_one_aggregation(seeded, monkeypatch):
-    from maiascore.dashboards import data as data_module
-
     calls = []
-    original = data_module.Context.aggregate
-    monkeypatch.setattr(data_module.Context, "aggregate",
+    original = planner.Context.aggregate
+    monkeypatch.setattr(planner.Context, "aggregate",
                         lambda self, source, pipeline: calls.append(source.name) or original(self, source, pipeline))
     body = data_of(seeded["admin"], {"type": "Number", "numberCards": [
         {"id": "cnt01", **SR, "metric": "Report Count"},

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 import xmltodict
 
+from maiascore.dashboards import planner, snapshots
 from test_dashboards_data import T0, TWO_DAYS, seed_reports
 
 SPAN = {"from": "2024-03-04 00:00:00", "to": "2024-03-06 00:00:00"}
@@ -96,8 +97,6 @@ def test_snapshot_needs_an_existing_report_of_the_group(admin, report, make_acto
 
 
 def test_list_pages_and_filter(admin, report, monkeypatch):
-    from maiascore.dashboards import snapshots
-
     monkeypatch.setattr(snapshots, "PAGE_SIZE", 2)
     other = admin.post("/v6/reports/create", json={"title": "Other"}).get_json()[0]
     made = [snapshot(admin, report["reportId"], snapshotName=f"S{i}", window="1h")["snapshotId"] for i in range(3)]
@@ -143,15 +142,13 @@ def test_delete_and_permissions(admin, report, make_actor):
 
 
 def test_snapshot_reads_each_source_once_per_range(admin, db, monkeypatch):
-    from maiascore.dashboards import data as data_module
-
     seed_reports(db, admin.aid, (admin.id, admin.id))
     scoring = next(r for r in admin.get("/v6/reports").get_json() if r["title"] == "Scoring overview")
     live = {w["id"]: admin.get(f"/v6/reports/{scoring['reportId']}/{w['id']}", query_string=TWO_DAYS).get_json()
             for w in admin.get(f"/v6/reports/{scoring['reportId']}").get_json()["widgets"]}
     calls = []
-    original = data_module.Context.aggregate
-    monkeypatch.setattr(data_module.Context, "aggregate",
+    original = planner.Context.aggregate
+    monkeypatch.setattr(planner.Context, "aggregate",
                         lambda self, source, pipeline: calls.append(pipeline) or original(self, source, pipeline))
     snap = snapshot(admin, scoring["reportId"], **SPAN)
     # Every grouped widget in one $facet; the latest-reports table reads its ten rows on its own.

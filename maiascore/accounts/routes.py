@@ -3,7 +3,7 @@ from flask import g
 from flask.views import MethodView
 
 from maiascore.accounts import schemas, service
-from maiascore.accounts.permissions import MANAGE_USERS, PERMISSIONS, ROLES, role_doc
+from maiascore.accounts.permissions import MANAGE_USERS, PERMISSIONS, ROLES, permission_doc, role_doc
 from maiascore.auth.access import requires
 from maiascore.http.api import Blueprint
 
@@ -16,12 +16,7 @@ class AccountGroups(MethodView):
     @blp.response(200, schemas.AccountGroupsSchema)
     def get(self):
         """The account groups the caller belongs to."""
-        groups = service.account_groups_by_id(m["aid"] for m in g.user["memberships"])
-        return {"accountGroups": [
-            {"accountGroupName": groups.get(m["aid"], {}).get("name"), "aid": m["aid"],
-             "current": int(m["aid"] == g.aid), "default": int(m["aid"] == g.user.get("defaultAid"))}
-            for m in g.user["memberships"]
-        ]}
+        return {"accountGroups": service.account_groups_of(g.user, g.aid)}
 
 
 @blp.route("/roles")
@@ -39,8 +34,7 @@ class Permissions(MethodView):
     @blp.response(200, schemas.PermissionsSchema)
     def get(self):
         """Every permission a role can hold."""
-        return {"permissions": [{"permissionId": pid, "label": label, "isManagementPermission": mgmt}
-                                for pid, label, mgmt in PERMISSIONS]}
+        return {"permissions": [permission_doc(label) for _, label, _ in PERMISSIONS]}
 
 
 @blp.route("/users")

@@ -35,6 +35,14 @@ def account_groups_by_id(aids):
     return {doc["_id"]: doc for doc in get_db().account_groups.find({"_id": {"$in": list(aids)}})}
 
 
+def account_groups_of(user, current_aid):
+    """The groups ``user`` belongs to, flagging the one in context and their default (v6 shape)."""
+    groups = account_groups_by_id(m["aid"] for m in user["memberships"])
+    return [{"accountGroupName": groups.get(m["aid"], {}).get("name"), "aid": m["aid"],
+             "current": int(m["aid"] == current_aid), "default": int(m["aid"] == user.get("defaultAid"))}
+            for m in user["memberships"]]
+
+
 def normalise_email(email):
     return (email or "").strip().lower()
 

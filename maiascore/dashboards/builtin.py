@@ -9,9 +9,10 @@ import logging
 
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from maiascore.events import GROUP_CREATED
-from maiascore.connections import get_db, next_sequence, utcnow
+from maiascore.connections import get_db
+from maiascore.dashboards.documents import new_report
 from maiascore.dashboards.widgets import clean_widgets
+from maiascore.events import GROUP_CREATED
 
 log = logging.getLogger("maiascore.dashboards")
 
@@ -85,22 +86,13 @@ def all_present(keys):
 
 def ensure_builtin_reports(aid, db=None):
     """Idempotent: creates whichever built-in reports the group lacks."""
-    from maiascore.dashboards.service import REPORT_SEQUENCE
-
     db = db if db is not None else get_db()
     present = {doc["builtinKey"] for doc in db.dashboards.find({"aid": aid, "isBuiltIn": True}, {"builtinKey": 1})}
     for definition in BUILTIN_REPORTS:
         if definition["builtinKey"] in present:
             continue
-        seq = next_sequence(REPORT_SEQUENCE, db)
-        now = utcnow()
-        doc = {
-            "aid": aid, "reportId": str(seq), "seq": seq, "builtinKey": definition["builtinKey"],
-            "title": definition["title"], "description": definition["description"], "isBuiltIn": True,
-            "widgets": clean_widgets(definition["widgets"]),
-            "createdBy": None, "modifiedBy": None, "created_at": now, "modified_at": now,
-            "defaultForUsers": [], "isDefaultForAccount": False,
-        }
+        doc = new_report(db, aid, definition["title"], definition["description"],
+                         clean_widgets(definition["widgets"]), builtin_key=definition["builtinKey"])
         try:
             db.dashboards.insert_one(doc)
         except DuplicateKeyError:

@@ -98,12 +98,7 @@ class Snapshots(MethodView):
     @blp.response(200, schemas.SnapshotListSchema)
     def get(self, query):
         """The group's report snapshots, newest first, 100 a page."""
-        links = _links()
-        docs, more = snapshots.list_snapshots(g.aid, query.get("reportId"), query["page"])
-        pages = {"current": query["page"]}
-        if more:
-            pages["next"] = links.snapshots_page(query["page"] + 1, query.get("reportId"))
-        return {"pages": pages, "reportSnapshots": [snapshots.public_snapshot(doc, links) for doc in docs]}
+        return snapshots.snapshot_page(g.aid, query.get("reportId"), query["page"], _links())
 
 
 @blp.route("/report-snapshots/create")

@@ -9,13 +9,15 @@ from urllib.parse import urlencode
 
 from pymongo import ReturnDocument
 
-from maiascore.connections import get_db, next_sequence, utcnow
+from maiascore.clock import utcnow
+from maiascore.connections import get_db
 from maiascore.dashboards import builtin
-from maiascore.dashboards.data import Context, parse_time_range, v6_datetime, widget_data
+from maiascore.dashboards.documents import new_report
+from maiascore.dashboards.planner import Context
+from maiascore.dashboards.shaping import widget_data
+from maiascore.dashboards.timerange import parse_time_range, v6_datetime
 from maiascore.dashboards.widgets import clean_widgets
-from maiascore.http.errors import abort
-
-REPORT_SEQUENCE = "dashboards"
+from maiascore.errors import Forbidden, NotFound
 
 
 class Links:
@@ -93,7 +95,7 @@ def list_reports(aid):
 def get_report(aid, report_id):
     doc = get_db().dashboards.find_one({"aid": aid, "reportId": str(report_id)})
     if doc is None:
-        abort(404, f"Report {report_id} not found")
+        raise NotFound(f"Report {report_id} not found")
     return doc
 
 
@@ -101,8 +103,8 @@ def _check_account_default(wanted, current, may_set_account_default):
     if wanted is None or bool(wanted) == bool(current):
         return
     if not may_set_account_default:
-        abort(403, "Only Account Admins (permission 'Edit reports for all users in account group') "
-                   "can change the account group's default report")
+        raise Forbidden("Only Account Admins (permission 'Edit reports for all users in account group') "
+                        "can change the account group's default report")
 
 
 def _apply_defaults(db, doc, user_id, for_user, for_account):
@@ -127,25 +129,17 @@ def create_report(aid, user_id, body, may_set_account_default):
     _check_account_default(body.get("isDefaultForAccount"), False, may_set_account_default)
     widgets = clean_widgets(body.get("widgets") or [])
     db = get_db()
-    seq = next_sequence(REPORT_SEQUENCE, db)
-    now = utcnow()
-    doc = {
-        "aid": aid, "reportId": str(seq), "seq": seq,
-        "title": body["title"], "description": body.get("description") or "",
-        "isBuiltIn": False, "widgets": widgets,
-        "createdBy": user_id, "modifiedBy": user_id, "created_at": now, "modified_at": now,
-        "defaultForUsers": [], "isDefaultForAccount": False,
-    }
+    doc = new_report(db, aid, body["title"], body.get("description") or "", widgets, user_id)
     doc["_id"] = db.dashboards.insert_one(doc).inserted_id
     return _apply_defaults(db, doc, user_id, body.get("isDefaultForUser"), body.get("isDefaultForAccount"))
 
 
 def _check_may_change(doc, user_id, may_edit_all, verb):
     if doc.get("isBuiltIn"):
-        abort(403, f"Report {doc['reportId']} is built in and cannot be {verb}; create your own report instead")
+        raise Forbidden(f"Report {doc['reportId']} is built in and cannot be {verb}; create your own report instead")
     if doc.get("createdBy") != user_id and not may_edit_all:
-        abort(403, f"Report {doc['reportId']} belongs to another user; changing it requires the permission "
-                   "'Edit reports for all users in account group'")
+        raise Forbidden(f"Report {doc['reportId']} belongs to another user; changing it requires the permission "
+                        "'Edit reports for all users in account group'")
 
 
 def update_report(aid, report_id, user_id, body, may_edit_all, may_set_account_default):
@@ -161,7 +155,7 @@ def update_report(aid, report_id, user_id, body, may_edit_all, may_set_account_d
                   "modifiedBy": user_id, "modified_at": utcnow()}},
         return_document=ReturnDocument.AFTER)
     if doc is None:
-        abort(404, f"Report {report_id} not found")
+        raise NotFound(f"Report {report_id} not found")
     return _apply_defaults(db, doc, user_id, body.get("isDefaultForUser"), body.get("isDefaultForAccount"))
 
 
@@ -175,7 +169,7 @@ def find_widget(doc, widget_id):
     for widget in doc.get("widgets", []):
         if widget["id"] == widget_id:
             return widget
-    abort(404, f"Widget {widget_id} not found in report {doc['reportId']}")
+    raise NotFound(f"Widget {widget_id} not found in report {doc['reportId']}")
 
 
 def report_widget_data(aid, report_id, widget_id, window=None, start=None, end=None):

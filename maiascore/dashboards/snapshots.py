@@ -10,12 +10,14 @@ from datetime import timedelta
 
 from pymongo.errors import DocumentTooLarge
 
-from maiascore.connections import get_db, utcnow
-from maiascore.dashboards.data import (Context, TimeRange, check_length, parse_date, parse_time_range, prepare,
-                                      v6_datetime, widget_data)
+from maiascore.clock import utcnow
+from maiascore.connections import get_db
+from maiascore.dashboards.planner import Context, prepare
 from maiascore.dashboards.service import get_report
+from maiascore.dashboards.shaping import widget_data
+from maiascore.dashboards.timerange import TimeRange, check_length, parse_date, parse_time_range, v6_datetime
 from maiascore.dashboards.widgets import ID_PATTERN
-from maiascore.http.errors import abort
+from maiascore.errors import Forbidden, Invalid, NotFound
 
 PAGE_SIZE = 100
 SUMMARY_PROJECTION = {"data": 0}
@@ -26,12 +28,12 @@ def snapshot_range(body):
     span = body.get("timeSpan")
     if span:
         if body.get("from") or body.get("to") or body.get("window"):
-            abort(400, "timeSpan and from/to/window are mutually exclusive: send one of them")
+            raise Invalid("timeSpan and from/to/window are mutually exclusive: send one of them")
         start = parse_date(span.get("startDate"), "timeSpan.startDate")
         raw = span.get("duration")
         duration = int(raw) if isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit()) else 0
         if isinstance(raw, bool) or duration <= 0:
-            abort(400, "timeSpan.duration must be a positive number of seconds")
+            raise Invalid("timeSpan.duration must be a positive number of seconds")
         check_length(timedelta(seconds=duration))
         return TimeRange(start, start + timedelta(seconds=duration))
     return parse_time_range(body.get("window"), body.get("from"), body.get("to"))
@@ -59,7 +61,7 @@ def create_snapshot(aid, user_id, body):
     try:
         get_db().report_snapshots.insert_one(doc)
     except DocumentTooLarge:
-        abort(400, "This snapshot's data exceeds 16 MB; choose a shorter timespan or fewer grouped widgets")
+        raise Invalid("This snapshot's data exceeds 16 MB; choose a shorter timespan or fewer grouped widgets")
     return doc
 
 
@@ -74,28 +76,37 @@ def list_snapshots(aid, report_id=None, page=1):
     return docs[:PAGE_SIZE], len(docs) > PAGE_SIZE
 
 
+def snapshot_page(aid, report_id, page, links):
+    """The v6 list body: a page of snapshots and, when another follows, its link."""
+    docs, more = list_snapshots(aid, report_id, page)
+    pages = {"current": page}
+    if more:
+        pages["next"] = links.snapshots_page(page + 1, report_id)
+    return {"pages": pages, "reportSnapshots": [public_snapshot(doc, links) for doc in docs]}
+
+
 def get_snapshot(aid, snapshot_id, projection=SUMMARY_PROJECTION):
     doc = get_db().report_snapshots.find_one({"aid": aid, "snapshotId": str(snapshot_id)}, projection)
     if doc is None:
-        abort(404, f"Report snapshot {snapshot_id} not found")
+        raise NotFound(f"Report snapshot {snapshot_id} not found")
     return doc
 
 
 def snapshot_widget_data(aid, snapshot_id, widget_id):
     if not ID_PATTERN.match(widget_id or ""):
-        abort(404, f"Widget {widget_id} not found in report snapshot {snapshot_id}")
+        raise NotFound(f"Widget {widget_id} not found in report snapshot {snapshot_id}")
     doc = get_snapshot(aid, snapshot_id, {f"data.{widget_id}": 1})
     data = (doc.get("data") or {}).get(widget_id)
     if data is None:
-        abort(404, f"Widget {widget_id} not found in report snapshot {snapshot_id}")
+        raise NotFound(f"Widget {widget_id} not found in report snapshot {snapshot_id}")
     return data
 
 
 def delete_snapshot(aid, snapshot_id, user_id, may_edit_all):
     doc = get_snapshot(aid, snapshot_id, {"createdBy": 1})
     if doc.get("createdBy") != user_id and not may_edit_all:
-        abort(403, f"Report snapshot {snapshot_id} belongs to another user; deleting it requires the permission "
-                   "'Edit reports for all users in account group'")
+        raise Forbidden(f"Report snapshot {snapshot_id} belongs to another user; deleting it requires the permission "
+                        "'Edit reports for all users in account group'")
     get_db().report_snapshots.delete_one({"_id": doc["_id"]})
 
 

@@ -2,14 +2,16 @@
 
 ``clean_widgets`` turns a client's widget list into the stored form or answers 400 with
 a message naming the widget and the allowed values. Data sources map the v6 vocabulary
-onto this product's collections; ``data.py`` turns the stored form into pipelines.
+onto this product's collections; ``planner.py`` turns the stored form into pipelines.
 """
 import re
 import secrets
 import string
 from dataclasses import dataclass, field
 
-from maiascore.http.errors import abort
+from maiascore.errors import Invalid
+from maiascore.reports import states as report_states
+from maiascore.trainings import states as training_states
 
 TABLE = "Table"
 MULTI_METRIC_TABLE = "Multi Metric Table"
@@ -76,13 +78,12 @@ SCORE_REPORTS = DataSource(
         Metric("Score Probability", field="scoreProbability"),
         Metric("Score Confidence", field="scoreConfidence"),
         Metric("Report Count"),
-        Metric("Failed Reports", counts_status="failed"),
+        Metric("Failed Reports", counts_status=report_states.FAILED),
         Metric("Processing Time", start="created_at", end="processed_at"),
     )},
     groups={"Score Version": "scoreVersion", "Type": "type", "Status": "status",
             "User": "users_permissions_user", "Outcome": "outcome"},
-    allowed_values={"Status": ("queued", "processed", "failed", "waiting_for_model"),
-                    "Outcome": ("good", "bad")},
+    allowed_values={"Status": report_states.STATUSES, "Outcome": ("good", "bad")},
     integer_groups=frozenset({"User"}),
     label_field="referenceId",
 )
@@ -100,7 +101,7 @@ TRAININGS = DataSource(
         Metric("Training Duration", start="startedAt", end="finishedAt"),
     )},
     groups={"Score Version": "version", "Status": "status", "User": "created_by"},
-    allowed_values={"Status": ("scheduled", "queued", "running", "succeeded", "failed", "canceled")},
+    allowed_values={"Status": training_states.STATUSES},
     integer_groups=frozenset({"User"}),
     label_field="version",
 )
@@ -279,13 +280,13 @@ def clean_widgets(raw_widgets):
                 for part in raw.get(key) or ():
                     ids.claim(part.get("id"), what)
         except WidgetProblem as problem:
-            abort(400, f"{_widget_label(index, raw)}: {problem}")
+            raise Invalid(f"{_widget_label(index, raw)}: {problem}")
     cleaned = []
     for index, raw in enumerate(raw_widgets):
         try:
             cleaned.append(_clean_widget(raw, ids))
         except WidgetProblem as problem:
-            abort(400, f"{_widget_label(index, raw)}: {problem}")
+            raise Invalid(f"{_widget_label(index, raw)}: {problem}")
     return cleaned
 
 
