@@ -1,9 +1,9 @@
 """Account groups, roles, permissions, user management and the aid context."""
+from maiascore.accounts.service import create_account_group
+from maiascore.cli import cli
 
 
 def test_account_groups_lists_memberships_with_current_and_default(admin, db):
-    from maiascore.accounts.service import create_account_group
-
     second = create_account_group("Second")["_id"]
     db.users.update_one({"_id": admin.id}, {"$push": {"memberships": {"aid": second, "roleId": 3}}})
     r = admin.get(f"/v6/account-groups?aid={second}")
@@ -22,8 +22,6 @@ def test_aid_of_a_group_the_user_is_not_in_answers_400(admin, make_actor):
 
 
 def test_role_in_the_named_group_decides_permissions(admin, db, make_actor):
-    from maiascore.accounts.service import create_account_group
-
     second = create_account_group("Second")["_id"]
     db.users.update_one({"_id": admin.id}, {"$push": {"memberships": {"aid": second, "roleId": 3}}})
     assert admin.get("/v6/roles").status_code == 200
@@ -89,8 +87,6 @@ def test_users_of_another_group_are_not_found(admin, make_actor):
 
 
 def test_cli_creates_groups_and_users(app, client):
-    from maiascore.cli import cli
-
     runner = app.test_cli_runner()
     result = runner.invoke(cli, args=["create-group", "Acme"])
     assert result.exit_code == 0, result.output
@@ -105,8 +101,6 @@ def test_cli_creates_groups_and_users(app, client):
 def test_ensure_admin_is_idempotent(app, monkeypatch):
     monkeypatch.setenv("MAIASCORE_ADMIN_EMAIL", "boss@example.com")
     monkeypatch.setenv("MAIASCORE_ADMIN_PASSWORD", "boss-password")
-    from maiascore.cli import cli
-
     runner = app.test_cli_runner()
     assert "created" in runner.invoke(cli, args=["ensure-admin"]).output
     assert "already there" in runner.invoke(cli, args=["ensure-admin"]).output

@@ -1,7 +1,12 @@
 """Logins, JWTs, API tokens, registration and the 401/403 boundaries."""
 import json
+from datetime import timedelta
 
+import jwt as pyjwt
 import pytest
+from flask_jwt_extended import create_access_token, decode_token
+
+from maiascore.auth.service import issue_jwt
 
 SECRET_KEYS = ("password", "resetPasswordToken", "confirmationToken", "hash", "$argon2")
 
@@ -78,18 +83,12 @@ def test_invalid_credentials_answer_401_everywhere(client, header):
 
 
 def test_expired_jwt_answers_401(app, client, admin):
-    from datetime import timedelta
-
-    from flask_jwt_extended import create_access_token
-
     with app.app_context():
         token = create_access_token(identity=str(admin.id), expires_delta=timedelta(seconds=-5))
     assert client.get("/users/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
 def test_jwt_signed_with_another_key_answers_401(client, admin):
-    import jwt as pyjwt
-
     forged = pyjwt.encode({"sub": str(admin.id), "type": "access"}, "another-key-another-key-another-key",
                           algorithm="HS256")
     assert client.get("/users/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
@@ -177,12 +176,6 @@ def test_password_is_hashed_with_argon2(admin, db):
 
 def test_jwts_stay_interchangeable_with_flask_jwt_extended(app, client, admin):
     """Tokens issued before the switch to PyJWT keep working, and ours decode the old way."""
-    from datetime import timedelta
-
-    from flask_jwt_extended import create_access_token, decode_token
-
-    from maiascore.auth.service import issue_jwt
-
     with app.app_context():
         old = create_access_token(identity=str(admin.id), expires_delta=timedelta(minutes=5))
         claims = decode_token(issue_jwt(admin.user))

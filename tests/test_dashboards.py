@@ -5,6 +5,10 @@ import re
 
 import pytest
 import xmltodict
+from pymongo.errors import DuplicateKeyError
+
+from maiascore.dashboards.builtin import BUILTIN_REPORTS, ensure_builtin_reports
+from maiascore.dashboards.widgets import clean_widgets
 
 SCORE = {"dataSource": "Score Reports", "metric": "Score", "measure": {"type": "Mean"}}
 
@@ -275,10 +279,6 @@ def test_builtins_are_created_lazily_for_groups_that_have_none(admin, db):
 
 
 def test_a_group_cannot_get_a_builtin_twice(admin, db):
-    from pymongo.errors import DuplicateKeyError
-
-    from maiascore.dashboards.builtin import ensure_builtin_reports
-
     ensure_builtin_reports(admin.aid, db)  # idempotent
     assert db.dashboards.count_documents({"aid": admin.aid, "isBuiltIn": True}) == 2
     # Two first listings racing each other: the unique (aid, builtinKey) index stops the second insert.
@@ -296,9 +296,6 @@ def test_builtins_cannot_be_changed_or_deleted(admin):
 
 
 def test_builtin_definitions_are_valid_widgets():
-    from maiascore.dashboards.builtin import BUILTIN_REPORTS
-    from maiascore.dashboards.widgets import clean_widgets
-
     for definition in BUILTIN_REPORTS:
         cleaned = clean_widgets(definition["widgets"])
         assert [w["id"] for w in cleaned] == [w["id"] for w in definition["widgets"]]

@@ -2,13 +2,12 @@
 from flask import g, request
 from flask.views import MethodView
 
-from config import settings
-from maiascore.accounts.permissions import ACCOUNT_ADMIN, MANAGE_USERS, REGULAR_USER, ROLE_IDS
-from maiascore.accounts.service import create_account_group, create_user, public_user
+from maiascore.accounts.permissions import MANAGE_USERS
+from maiascore.accounts.service import public_user
 from maiascore.auth import schemas
 from maiascore.auth.access import authorize, requires
-from maiascore.auth.service import create_api_token, issue_jwt, list_api_tokens, login, public_token, revoke_api_token
-from maiascore.errors import Forbidden
+from maiascore.auth.service import (create_api_token, issue_jwt, list_api_tokens, login, public_token, register,
+                                    revoke_api_token)
 from maiascore.http.api import Blueprint
 
 blp = Blueprint("auth", __name__, description="Log in, register, API tokens")
@@ -30,18 +29,16 @@ class Login(MethodView):
 class Register(MethodView):
     @blp.arguments(schemas.RegisterSchema)
     @blp.response(200, schemas.AuthResultSchema)
+    @blp.alt_response(403, schema="Error", description="Registration is closed, or the caller may not manage users")
+    @blp.alt_response(409, schema="Error", description="The email or username is taken")
     def post(self, body):
         """Open registration (``ALLOW_REGISTRATION``) creates a new account group the user administers;
         an admin calling it adds a Regular User to the current group."""
+        into_aid = None
         if request.headers.get("Authorization"):
             authorize((MANAGE_USERS,))
-            memberships = [{"aid": g.aid, "roleId": ROLE_IDS[REGULAR_USER]}]
-        elif settings().ALLOW_REGISTRATION:
-            group = create_account_group(f"{body['username']}'s group")
-            memberships = [{"aid": group["_id"], "roleId": ROLE_IDS[ACCOUNT_ADMIN]}]
-        else:
-            raise Forbidden("Registration is closed; ask an account admin to add you")
-        user = create_user(body["username"], body["email"], body["password"], memberships)
+            into_aid = g.aid
+        user = register(body["username"], body["email"], body["password"], into_aid)
         return {"jwt": issue_jwt(user), "user": public_user(user)}
 
 

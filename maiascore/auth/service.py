@@ -17,11 +17,13 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from config import settings
-from maiascore.accounts.service import find_user, find_user_by_identifier, normalise_email
+from maiascore.accounts.permissions import ACCOUNT_ADMIN, REGULAR_USER, ROLE_IDS
+from maiascore.accounts.service import (create_account_group, create_user, find_user, find_user_by_identifier,
+                                        normalise_email)
 from maiascore.auth.passwords import burn_verification_time, verify_password
 from maiascore.clock import utcnow
 from maiascore.connections import get_db, get_redis
-from maiascore.errors import Invalid, NotFound, RateLimited, Unauthenticated
+from maiascore.errors import Forbidden, Invalid, NotFound, RateLimited, Unauthenticated
 
 TOKEN_PREFIX = "mst_"
 JWT_ALGORITHM = "HS256"  # flask-jwt-extended's default, which the app never changed
@@ -61,6 +63,19 @@ def login(identifier, password, source_ip):
     if user.get("blocked"):
         raise Unauthenticated("This account is blocked")
     return user, issue_jwt(user)
+
+
+def register(username, email, password, into_aid=None):
+    """An admin adding someone (``into_aid``: their group) makes a Regular User there; otherwise open
+    registration, when ``ALLOW_REGISTRATION`` is on, makes a new group the user administers."""
+    if into_aid is not None:
+        memberships = [{"aid": into_aid, "roleId": ROLE_IDS[REGULAR_USER]}]
+    elif settings().ALLOW_REGISTRATION:
+        group = create_account_group(f"{username}'s group")
+        memberships = [{"aid": group["_id"], "roleId": ROLE_IDS[ACCOUNT_ADMIN]}]
+    else:
+        raise Forbidden("Registration is closed; ask an account admin to add you")
+    return create_user(username, email, password, memberships)
 
 
 def issue_jwt(user):
