@@ -205,7 +205,7 @@ def test_a_training_scheduled_two_seconds_ahead_runs_after_not_before(cfg, admin
 
 def test_a_canceled_or_superseded_run_stops_at_its_next_write(app, admin, db):
     from maiascore.trainings.runs import RunAborted, TrainingRun
-    from maiascore.trainings.service import recover_stranded_trainings
+    from maiascore.trainings.jobs import recover_trainings
 
     training_id = launch(admin, {"dataset": "german-credit"})
     with app.app_context():
@@ -223,7 +223,7 @@ def test_a_canceled_or_superseded_run_stops_at_its_next_write(app, admin, db):
         run = TrainingRun.claim(second)
         # its worker looks dead to the sweep, which re-queues the training for another run
         db.trainings.update_one({"_id": run.id}, {"$set": {"heartbeatAt": datetime.now(timezone.utc) - timedelta(hours=1)}})
-        recover_stranded_trainings()
+        recover_trainings()
         assert db.trainings.find_one({"_id": run.id})["status"] == "queued"
         takeover = TrainingRun.claim(second)
         with pytest.raises(RunAborted):
@@ -237,7 +237,7 @@ def test_the_sweep_resubmits_lost_jobs_and_rescues_then_fails_dead_runs(app, cfg
     from bson import ObjectId
     from rq import Queue
 
-    from maiascore.trainings.service import recover_stranded_trainings
+    from maiascore.trainings.jobs import recover_trainings
 
     old = datetime.now(timezone.utc) - timedelta(hours=1)
     queued = launch(admin, {"dataset": "german-credit"})
@@ -257,7 +257,7 @@ def test_the_sweep_resubmits_lost_jobs_and_rescues_then_fails_dead_runs(app, cfg
     age(dead_twice, status="running", runId="gone", attempts=2, heartbeatAt=old)
 
     with app.app_context():
-        assert recover_stranded_trainings() == (2, 2)
+        assert recover_trainings() == (2, 2)
     queue = Queue("trainings", connection=redis.Redis.from_url(cfg.REDIS_URL))
     assert sorted(queue.job_ids) == sorted([f"train-{queued}", f"train-{dead_once}"])
     assert queue.scheduled_job_registry.get_job_ids() == [f"train-{scheduled}"]
@@ -267,7 +267,7 @@ def test_the_sweep_resubmits_lost_jobs_and_rescues_then_fails_dead_runs(app, cfg
     twice = training(admin, dead_twice)
     assert twice["status"] == "failed" and "stopped" in twice["error"] and twice["finishedAt"]
     with app.app_context():
-        assert recover_stranded_trainings() == (0, 0)  # the jobs are live again: nothing left to do
+        assert recover_trainings() == (0, 0)  # the jobs are live again: nothing left to do
 
 
 def test_a_worker_killed_mid_training_leaves_nothing_stuck_in_running(admin, live_worker, db, monkeypatch, tmp_path):

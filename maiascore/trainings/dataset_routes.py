@@ -1,25 +1,44 @@
 """/datasets: CSV uploads a training can name in ``meta.dataset``."""
-from flask import g, jsonify, request
+import marshmallow as ma
+from flask import g, request
 from flask.views import MethodView
+from flask_smorest.fields import Upload
 
 from config import settings
 from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
-from maiascore.http.api import Blueprint
+from maiascore.errors import Invalid, NotFound, TooLarge
 from maiascore.auth.access import requires
+from maiascore.http.api import Blueprint
 from maiascore.http.errors import abort
-from maiascore.http.strapi import object_id
+from maiascore.http.strapi import object_id, parse_list_query
 from maiascore.trainings import schemas
-from maiascore.trainings.datasets import (count_datasets, delete_dataset, find_dataset, list_datasets, public_dataset,
+from maiascore.trainings.datasets import (LIST_FIELDS, count_datasets, delete_dataset, find_dataset, list_datasets,
                                           store_upload)
+from maiascore.trainings.schemas import public_dataset
 
 blp = Blueprint("datasets", __name__, description="Upload CSV training data")
+
+
+class DatasetUploadSchema(ma.Schema):
+    """The multipart form of an upload; here, not in schemas.py, because ``Upload`` is flask-smorest's."""
+
+    file = Upload(metadata={"description": "The CSV (UTF-8; comma, semicolon or tab separated; header row)"})
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200),
+                            metadata={"description": "Defaults to the file name"})
+    target = ma.fields.String(validate=ma.validate.Length(min=1, max=1000),
+                              metadata={"description": "The label column; recognised by name when absent"})
+
 
 def _dataset_or_404(dataset_id):
     object_id(dataset_id, "Dataset")
     doc = find_dataset(g.aid, dataset_id)
     if doc is None:
-        abort(404, "Dataset not found")
+        raise NotFound("Dataset not found")
     return doc
+
+
+def _list_query():
+    return parse_list_query(request.args, LIST_FIELDS, {"aid": g.aid})
 
 
 @blp.route("/datasets")
@@ -28,10 +47,10 @@ class Datasets(MethodView):
     @blp.response(200, schemas.DatasetSchema(many=True))
     def get(self):
         """List uploaded datasets (``_limit``, ``_start``, ``_sort``, field filters)."""
-        return [public_dataset(doc) for doc in list_datasets(g.aid, request.args)]
+        return [public_dataset(doc) for doc in list_datasets(_list_query())]
 
     @requires(MANAGE_TRAININGS)
-    @blp.arguments(schemas.DatasetUploadSchema, location="form", content_type="multipart/form-data")
+    @blp.arguments(DatasetUploadSchema, location="form", content_type="multipart/form-data")
     @blp.response(201, schemas.DatasetSchema)
     @blp.alt_response(400, schema="Error", description="Not a usable CSV; the message says why")
     @blp.alt_response(413, schema="Error", description="Larger than DATASET_MAX_BYTES")
@@ -42,11 +61,11 @@ class Datasets(MethodView):
             abort(415, "Upload the CSV as multipart/form-data with the file in the field 'file'")
         upload = request.files.get("file")
         if upload is None:
-            abort(400, "No file: send the CSV in the multipart field 'file'")
+            raise Invalid("No file: send the CSV in the multipart field 'file'")
         limit = settings().DATASET_MAX_BYTES
         raw = upload.read(limit + 1)
         if len(raw) > limit:
-            abort(413, f"The dataset is larger than the {limit} bytes allowed (DATASET_MAX_BYTES)")
+            raise TooLarge(f"The dataset is larger than the {limit} bytes allowed (DATASET_MAX_BYTES)")
         name = form.get("name") or upload.filename or "dataset.csv"
         return public_dataset(store_upload(g.aid, g.user["_id"], name[:200], raw, form.get("target")))
 
@@ -54,10 +73,11 @@ class Datasets(MethodView):
 @blp.route("/datasets/count")
 class DatasetCount(MethodView):
     @requires(VIEW_TRAININGS)
+    @blp.response(200, description=schemas.COUNT_DESCRIPTION)
     @blp.doc(**schemas.COUNT_DOC)
     def get(self):
         """Number of datasets matching the same filters as the list."""
-        return jsonify(count_datasets(g.aid, request.args))
+        return count_datasets(_list_query())
 
 
 @blp.route("/datasets/<dataset_id>")

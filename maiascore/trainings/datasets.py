@@ -1,6 +1,11 @@
 """Training data: uploaded CSVs (kept in the GridFS bucket ``datasets``), the group's labelled
-score reports, and the bundled samples, all turned into a ``maiascore.modeling.Dataset``."""
+score reports, and the bundled samples, all turned into a ``maiascore.modeling.Dataset``.
+
+:func:`resolve` is the one place that tells the three apart: the service checks its answer
+when a training is posted, the job loads it.
+"""
 import hashlib
+import re
 from datetime import datetime
 
 from bson import ObjectId
@@ -8,14 +13,20 @@ from bson.errors import InvalidId
 from gridfs import GridFSBucket
 from gridfs.errors import NoFile
 
-from maiascore.connections import get_db, utcnow
-from maiascore.http.errors import abort
-from maiascore.http.strapi import entry_fields, parse_list_query
-from maiascore.trainings.parameters import REPORTS, REPORTS_TARGET
-from maiascore.trainings.registry import to_millis
+from maiascore.clock import stored_now
+from maiascore.connections import get_db
+from maiascore.errors import Conflict, Invalid
+from maiascore.modeling import Dataset, DatasetError, labels_from, load_sample, parse_csv
+from maiascore.modeling.datasets import MIN_ROWS, SAMPLES, is_missing_token, parse_float
+from maiascore.modeling.features import category_text
+from maiascore.modeling.training import MIN_ROWS_PER_CLASS
+from maiascore.trainings.states import ACTIVE
 
 BUCKET = "datasets"
-ACTIVE_STATUSES = ("scheduled", "queued", "running")
+REPORTS = "reports"
+REPORTS_TARGET = "outcome"
+MIN_LABELLED_REPORTS = 20
+OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
 LIST_FIELDS = {
     "id": ("_id", ObjectId),
     "name": ("name", str),
@@ -44,21 +55,18 @@ def find_dataset(aid, dataset_id):
     return None if oid is None else get_db().datasets.find_one({"_id": oid, "aid": aid})
 
 
-def list_datasets(aid, args):
-    query, sort, skip, limit = parse_list_query(args, LIST_FIELDS, {"aid": aid})
-    return list(get_db().datasets.find(query, {"sha256": 0}).sort(sort).skip(skip).limit(limit))
+def list_datasets(query):
+    """``query``: the route's ``ListQuery``, its filter already limited to the caller's group."""
+    return list(get_db().datasets.find(query.filter, {"sha256": 0}).sort(query.sort).skip(query.skip)
+                .limit(query.limit))
 
 
-def count_datasets(aid, args):
-    query, _, _, _ = parse_list_query(args, LIST_FIELDS, {"aid": aid})
-    return get_db().datasets.count_documents(query)
+def count_datasets(query):
+    return get_db().datasets.count_documents(query.filter)
 
 
 def check_csv(raw, target):
     """Parses and checks an upload as training will; raises ``DatasetError`` with the reason."""
-    from maiascore.modeling import DatasetError, labels_from, parse_csv
-    from maiascore.modeling.training import MIN_ROWS_PER_CLASS
-
     dataset = parse_csv(raw, target)
     if dataset.target is None:
         raise DatasetError("no target column: name the label column in the 'target' field (columns: "
@@ -75,13 +83,11 @@ def check_csv(raw, target):
 
 
 def store_upload(aid, user_id, name, raw, target=None):
-    from maiascore.modeling import DatasetError
-
     try:
         dataset = check_csv(raw, target)
     except DatasetError as exc:
-        abort(400, f"Invalid dataset: {exc}")
-    now = to_millis(utcnow())
+        raise Invalid(f"Invalid dataset: {exc}") from None
+    now = stored_now()
     oid = ObjectId()
     gridfs_id = _bucket().upload_from_stream(f"{oid}.csv", raw, metadata={"aid": aid, "dataset": str(oid)})
     doc = {
@@ -107,10 +113,10 @@ def store_upload(aid, user_id, name, raw, target=None):
 def delete_dataset(aid, doc):
     """Refused while a training that has not finished yet reads it."""
     busy = get_db().trainings.find_one({"aid": aid, "meta.dataset": str(doc["_id"]),
-                                        "status": {"$in": list(ACTIVE_STATUSES)}}, {"_id": 1})
+                                        "status": {"$in": list(ACTIVE)}}, {"_id": 1})
     if busy:
-        abort(409, f"Training {busy['_id']} still uses this dataset; cancel it (DELETE /trainings/{busy['_id']}) "
-                   "or wait for it to finish")
+        raise Conflict(f"Training {busy['_id']} still uses this dataset; cancel it (DELETE /trainings/{busy['_id']}) "
+                       "or wait for it to finish")
     get_db().datasets.delete_one({"_id": doc["_id"], "aid": aid})
     try:
         _bucket().delete(doc["gridfs_id"])
@@ -118,36 +124,94 @@ def delete_dataset(aid, doc):
         pass
 
 
-def public_dataset(doc):
-    return {
-        **entry_fields(doc),
-        "name": doc["name"],
-        "rows": doc["rows"],
-        "columns": doc["columns"],
-        "target": doc.get("target"),
-        "size": doc.get("size"),
-    }
+def resolve(aid, meta):
+    """The data a training's ``meta`` names in ``dataset`` and ``target``: a source whose ``errors()``
+    the service reports when the training is posted and whose ``load()`` the job runs.
 
-
-def load_training_data(aid, meta):
-    """The ``Dataset`` and target a training's meta names; ``DatasetError`` says what is wrong with it."""
-    from maiascore.modeling import DatasetError, load_sample, parse_csv
-    from maiascore.modeling.datasets import SAMPLES
-
-    name, target = meta["dataset"], meta.get("target")
+    Without ``dataset``: the group's own labelled reports once there are enough of them, else
+    the bundled sample.
+    """
+    name = meta.get("dataset") or default_dataset(aid)
+    target = meta.get("target")
     if name == REPORTS:
-        return reports_dataset(aid), REPORTS_TARGET
+        return ReportsSource(aid, target)
     if name in SAMPLES:
-        return load_sample(name), target or SAMPLES[name][1]
-    doc = find_dataset(aid, name)
-    if doc is None:
-        raise DatasetError(f"dataset {name} no longer exists in this account group")
-    try:
-        raw = _bucket().open_download_stream(doc["gridfs_id"]).read()
-    except NoFile:
-        raise DatasetError(f"the file of dataset {name} is missing; upload it again") from None
-    target = target or doc["target"]
-    return parse_csv(raw, target), target
+        return SampleSource(name, target)
+    if OBJECT_ID.match(name):
+        return UploadSource(name, target, find_dataset(aid, name))
+    return UnknownSource(name, target)
+
+
+def default_dataset(aid):
+    labelled = get_db().score_reports.count_documents(
+        {"aid": aid, "outcome": {"$in": ["good", "bad"]}}, limit=MIN_LABELLED_REPORTS)
+    return REPORTS if labelled >= MIN_LABELLED_REPORTS else "german-credit"
+
+
+class ReportsSource:
+    """The group's score reports whose ``outcome`` is known; the target is always that outcome."""
+
+    def __init__(self, aid, target):
+        self.aid, self.name, self.asked, self.target = aid, REPORTS, target, REPORTS_TARGET
+
+    def errors(self):
+        if self.asked not in (None, REPORTS_TARGET):
+            return {"target": [f"The reports dataset's target is always '{REPORTS_TARGET}'."]}
+        return {}
+
+    def load(self):
+        return reports_dataset(self.aid), REPORTS_TARGET
+
+
+class SampleSource:
+    """A CSV bundled with the package (``maiascore/modeling/data``)."""
+
+    def __init__(self, name, target):
+        self.name, self.target = name, target or SAMPLES[name][1]
+
+    def errors(self):
+        return {}
+
+    def load(self):
+        return load_sample(self.name), self.target
+
+
+class UploadSource:
+    """A CSV uploaded through /datasets; ``doc`` is None when the group has no such dataset (any more)."""
+
+    def __init__(self, name, target, doc):
+        self.name, self.asked, self.doc = name, target, doc
+        self.target = target or (doc["target"] if doc else None)
+
+    def errors(self):
+        if self.doc is None:
+            return {"dataset": [f"No dataset {self.name} in this account group."]}
+        if self.asked is not None and self.asked not in [c["name"] for c in self.doc["columns"]]:
+            return {"target": [f"The dataset has no column {self.asked!r}."]}
+        return {}
+
+    def load(self):
+        if self.doc is None:
+            raise DatasetError(f"dataset {self.name} no longer exists in this account group")
+        try:
+            raw = _bucket().open_download_stream(self.doc["gridfs_id"]).read()
+        except NoFile:
+            raise DatasetError(f"the file of dataset {self.name} is missing; upload it again") from None
+        return parse_csv(raw, self.target), self.target
+
+
+class UnknownSource:
+    """A name that is none of the above; a stored training cannot hold one, the job refuses it all the same."""
+
+    def __init__(self, name, target):
+        self.name, self.target = name, target
+
+    def errors(self):
+        return {"dataset": [f"Must be '{REPORTS}', one of the bundled samples ({', '.join(SAMPLES)}) "
+                            "or the id of an uploaded dataset."]}
+
+    def load(self):
+        raise DatasetError(f"dataset {self.name} no longer exists in this account group")
 
 
 def reports_dataset(aid):
@@ -156,10 +220,6 @@ def reports_dataset(aid):
     Values become the text a CSV cell would hold (``category_text``), so a model trained
     here encodes categories exactly as scoring does.
     """
-    from maiascore.modeling import Dataset, DatasetError
-    from maiascore.modeling.datasets import MIN_ROWS, is_missing_token, parse_float
-    from maiascore.modeling.features import category_text
-
     cursor = get_db().score_reports.find({"aid": aid, "outcome": {"$in": ["good", "bad"]}},
                                          {"_id": 0, "features": 1, "outcome": 1}).batch_size(5000)
     names = {}

@@ -1,23 +1,65 @@
-"""The training job (queue ``trainings``, job id ``train-<training id>``) and its recovery sweep.
+"""The training job (queue ``trainings``, job id ``train-<training id>``), how it is enqueued,
+and its recovery sweep.
 
 Safe to run twice: only the run that claims the training works on it, a finished or
-canceled training is left alone, and the registry keeps one model per training.
+canceled training is left alone, and the registry keeps one model per training. The
+training document, not Redis, is the truth, so a lost job is re-created from it
+(:func:`recover_trainings`).
 """
 import logging
+import math
+from datetime import datetime, timedelta, timezone
 
+import redis.exceptions
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
 from config import settings
+from maiascore.clock import stored_now, utcnow
+from maiascore.connections import get_db, get_redis
+from maiascore.modeling import DatasetError, train
+from maiascore.queue import TRAININGS, enqueue, job_is_live
+from maiascore.trainings import datasets
+from maiascore.trainings.documents import new_training_doc, next_occurrence
+from maiascore.trainings.parameters import parameters_only
+from maiascore.trainings.runs import RunAborted, TrainingRun
+from maiascore.trainings.states import FAILED, PENDING, QUEUED, RUNNING, SCHEDULED
 
 log = logging.getLogger("maiascore.trainings.jobs")
+MAX_ATTEMPTS = 2
+
+
+def job_id(training_id):
+    return f"train-{training_id}"
+
+
+def _whole_second_after(moment):
+    """RQ's scheduler keeps whole seconds, truncating: round up so a job never starts early."""
+    return datetime.fromtimestamp(math.ceil(moment.timestamp()), tz=timezone.utc)
+
+
+def submit(doc):
+    """Hands the training to RQ; if Redis is away the sweep submits it later, so nothing is lost."""
+    at = doc["scheduledAt"] if doc["status"] == SCHEDULED and doc["scheduledAt"] > utcnow() else None
+    try:
+        enqueue(TRAININGS, run_training, str(doc["_id"]), job_id=job_id(doc["_id"]),
+                at=None if at is None else _whole_second_after(at), timeout=settings().TRAINING_JOB_TIMEOUT)
+    except redis.exceptions.RedisError as exc:
+        log.warning("training %s not enqueued (%s); the sweep will enqueue it", doc["_id"], type(exc).__name__)
+
+
+def drop_job(training_id):
+    """Removes a pending training's job; if Redis is away, the job finds the training canceled and does nothing."""
+    try:
+        Job.fetch(job_id(training_id), connection=get_redis()).delete()
+    except NoSuchJobError:
+        pass
+    except redis.exceptions.RedisError as exc:
+        log.warning("could not remove the job of training %s: %s", training_id, type(exc).__name__)
 
 
 def run_training(training_id):
-    from maiascore.modeling import DatasetError, train
-    from maiascore.trainings.datasets import load_training_data
-    from maiascore.trainings.runs import RunAborted, TrainingRun
-    from maiascore.trainings.service import schedule_successor
-
     run = TrainingRun.claim(training_id)
     if run is None:
         log.info("training %s is not due (finished, canceled, running elsewhere or early): nothing to do",
@@ -27,7 +69,7 @@ def run_training(training_id):
     meta = run.meta
     with run:
         try:
-            dataset, target = load_training_data(run.aid, meta)
+            dataset, target = datasets.resolve(run.aid, meta).load()
             trained = train(dataset, target, params=meta.get("params") or {}, test_size=meta.get("testSize", 0.2),
                             seed=meta.get("seed", 42), progress=run.progress)
             model = run.succeed(trained)
@@ -49,7 +91,66 @@ def run_training(training_id):
     return "succeeded"
 
 
-def recover_trainings():
-    from maiascore.trainings.service import recover_stranded_trainings
+def schedule_successor(doc):
+    """A repeating training's next occurrence, created once however often this runs."""
+    db = get_db()
+    if not doc.get("cron") or doc.get("successor"):
+        return None
+    now = stored_now()
+    base = max(now, doc["scheduledAt"]) if doc.get("scheduledAt") else now
+    successor = new_training_doc(doc["aid"], doc.get("created_by"), parameters_only(doc["meta"]),
+                                 doc.get("metaAsText"), next_occurrence(doc["cron"], base), doc["cron"], None, now,
+                                 cron_of=doc.get("cronOf") or doc["_id"])
+    db.trainings.insert_one(successor)
+    claimed = db.trainings.update_one({"_id": doc["_id"], "successor": None},
+                                      {"$set": {"successor": successor["_id"]}})
+    if claimed.modified_count == 0:
+        db.trainings.delete_one({"_id": successor["_id"]})
+        return None
+    submit(successor)
+    return successor
 
-    recover_stranded_trainings()
+
+def recover_trainings():
+    """The sweep: re-submits pending trainings whose job is gone (a Redis restart loses them) and rescues
+    running ones whose worker stopped heart-beating: re-queued once, failed the second time.
+
+    Returns ``(resubmitted, rescued)``.
+    """
+    db = get_db()
+    cfg = settings()
+    now = utcnow()
+    settled = now - timedelta(seconds=cfg.SWEEP_GRACE_SECONDS)
+    stale = now - timedelta(seconds=3 * cfg.TRAINING_HEARTBEAT_SECONDS)
+    resubmitted = rescued = 0
+    for doc in db.trainings.find({"status": {"$in": list(PENDING)}, "updated_at": {"$lt": settled}},
+                                 {"status": 1, "scheduledAt": 1}):
+        if not job_is_live(job_id(doc["_id"])):
+            submit(doc)
+            resubmitted += 1
+    for doc in db.trainings.find({"status": RUNNING, "heartbeatAt": {"$lt": settled}},
+                                 {"runId": 1, "attempts": 1, "heartbeatAt": 1}):
+        if doc["heartbeatAt"] < stale or not job_is_live(job_id(doc["_id"])):
+            rescue(doc, now)
+            rescued += 1
+    if resubmitted or rescued:
+        log.warning("training sweep: %s pending trainings re-submitted, %s lost runs rescued", resubmitted, rescued)
+    return resubmitted, rescued
+
+
+def rescue(doc, now):
+    db = get_db()
+    owned = {"_id": doc["_id"], "runId": doc["runId"], "status": RUNNING}
+    lost_at = doc["heartbeatAt"].isoformat(timespec="seconds")
+    if doc.get("attempts", 0) >= MAX_ATTEMPTS:
+        db.trainings.update_one(owned, {"$set": {
+            "status": FAILED, "finishedAt": now, "updated_at": now,
+            "error": f"The worker running this training stopped (killed or lost; last heartbeat {lost_at}) "
+                     f"on {MAX_ATTEMPTS} attempts; launch it again"}})
+        return
+    requeued = db.trainings.update_one(owned, {"$set": {
+        "status": QUEUED, "runId": None, "progress": 0, "updated_at": now,
+        "error": f"The worker running this training stopped (last heartbeat {lost_at}); re-queued"}})
+    if requeued.modified_count:
+        drop_job(doc["_id"])
+        submit({"_id": doc["_id"], "status": QUEUED})

@@ -3,20 +3,17 @@
 ``meta`` carries the training's parameters: ``dataset``, ``target``, ``params``
 (whitelisted XGBoost hyper-parameters), ``testSize``, ``seed``, ``activate`` and a
 free-text ``note``. The server adds ``metrics`` after a success; a client echoing a
-previous answer back may send it, and it is dropped.
+previous answer back may send it, and it is dropped. Pure: the dataset ``meta`` names is
+resolved by :func:`maiascore.trainings.datasets.resolve`.
 """
 import re
 
-from maiascore.connections import get_db
+from maiascore.modeling import validate_params
 
-REPORTS = "reports"
-REPORTS_TARGET = "outcome"
 ACTIVATE_MODES = ("always", "if-better", "never")
 DEFAULTS = {"testSize": 0.2, "seed": 42, "activate": "if-better"}
 INPUT_KEYS = ("dataset", "target", "params", "testSize", "seed", "activate", "note")
 COMPUTED_KEYS = ("metrics",)
-MIN_LABELLED_REPORTS = 20
-OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
 INTEGER = re.compile(r"^[+-]?\d+$")
 
 
@@ -33,8 +30,6 @@ def number_from_text(value):
 
 def check_meta(meta):
     """Returns ``(clean_meta, errors)``; pure, so the schema can run it on every encoding."""
-    from maiascore.modeling import validate_params  # imports xgboost: only when a training is posted
-
     errors = {}
     clean = {}
     for key, value in meta.items():
@@ -71,41 +66,20 @@ def check_meta(meta):
     return clean, errors
 
 
-def default_dataset(aid):
-    """The group's own labelled reports once there are enough of them, else the bundled sample."""
-    labelled = get_db().score_reports.count_documents(
-        {"aid": aid, "outcome": {"$in": ["good", "bad"]}}, limit=MIN_LABELLED_REPORTS)
-    return REPORTS if labelled >= MIN_LABELLED_REPORTS else "german-credit"
-
-
-def resolve(aid, meta):
-    """Fills in the defaults and checks the dataset exists; returns ``(meta, errors)``."""
-    from maiascore.modeling.datasets import SAMPLES
-    from maiascore.trainings.datasets import find_dataset
-
-    resolved = {k: v for k, v in meta.items() if v is not None}
+def with_defaults(meta):
+    """The checked meta with the defaults filled in (``dataset`` and ``target`` come from the dataset)."""
+    filled = {k: v for k, v in meta.items() if v is not None}
     for key, value in DEFAULTS.items():
-        resolved.setdefault(key, value)
-    resolved.setdefault("params", {})
-    dataset = resolved.get("dataset") or default_dataset(aid)
-    resolved["dataset"] = dataset
-    target = resolved.get("target")
-    errors = {}
-    if dataset == REPORTS:
-        if target not in (None, REPORTS_TARGET):
-            errors["target"] = [f"The reports dataset's target is always '{REPORTS_TARGET}'."]
-        resolved["target"] = REPORTS_TARGET
-    elif dataset in SAMPLES:
-        resolved["target"] = target or SAMPLES[dataset][1]
-    elif OBJECT_ID.match(dataset):
-        doc = find_dataset(aid, dataset)
-        if doc is None:
-            errors["dataset"] = [f"No dataset {dataset} in this account group."]
-        elif target is not None and target not in [c["name"] for c in doc["columns"]]:
-            errors["target"] = [f"The dataset has no column {target!r}."]
-        else:
-            resolved["target"] = target or doc["target"]
-    else:
-        errors["dataset"] = [f"Must be '{REPORTS}', one of the bundled samples ({', '.join(SAMPLES)}) "
-                             "or the id of an uploaded dataset."]
-    return {key: resolved[key] for key in INPUT_KEYS if key in resolved}, errors
+        filled.setdefault(key, value)
+    filled.setdefault("params", {})
+    return filled
+
+
+def in_order(meta):
+    """Only the input keys, in one order, so stored metas read alike."""
+    return {key: meta[key] for key in INPUT_KEYS if key in meta}
+
+
+def parameters_only(meta):
+    """What a repeating training hands its next occurrence: the inputs, not the last run's metrics."""
+    return {k: v for k, v in meta.items() if k not in COMPUTED_KEYS}

@@ -11,16 +11,12 @@ from gridfs import GridFSBucket
 from gridfs.errors import NoFile
 from pymongo.errors import DuplicateKeyError
 
+from maiascore.clock import stored_now
+from maiascore.connections import get_db, next_sequence
 from maiascore.events import MODEL_ACTIVATED
-from maiascore.connections import get_db, next_sequence, utcnow
 
 log = logging.getLogger("maiascore.registry")
 BUCKET = "models"
-
-
-def to_millis(moment):
-    """MongoDB keeps milliseconds: an answer shows the times a later GET will show."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _bucket():
@@ -67,7 +63,7 @@ def store_model(aid, training_id, version, booster_bytes, schema, metrics):
         "metrics": metrics,
         "gridfs_id": gridfs_id,
         "binaryPath": f"gridfs://{BUCKET}/{gridfs_id}",
-        "created_at": to_millis(utcnow()),
+        "created_at": stored_now(),
         "activated_at": None,
     }
     try:
@@ -114,7 +110,7 @@ def activate(aid, training_id):
     model = model_for_training(aid, training_id)
     if model is None:
         return None
-    now = to_millis(utcnow())
+    now = stored_now()
     db.models.update_one({"_id": model["_id"]}, {"$set": {"active": True, "activated_at": now}})
     db.models.update_many({"aid": aid, "active": True, "_id": {"$ne": model["_id"]},
                            "$or": [{"activated_at": {"$lt": now}}, {"activated_at": None},

@@ -1,18 +1,22 @@
 """/trainings (Strapi content type) and /models (the account group's model registry)."""
 import io
 
-from flask import g, jsonify, request, send_file
+from flask import g, request, send_file
 from flask.views import MethodView
 
 from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
-from maiascore.http.api import Blueprint
+from maiascore.errors import NotFound
 from maiascore.auth.access import requires
-from maiascore.http.errors import abort
-from maiascore.http.strapi import parse_limit, parse_start
+from maiascore.http.api import Blueprint
+from maiascore.http.strapi import parse_limit, parse_list_query, parse_start
 from maiascore.trainings import registry, schemas, service
 
 blp = Blueprint("trainings", __name__, description="Train XGBoost models and choose the one that scores")
 BODY_TYPES = ("application/json", "application/xml", "application/x-www-form-urlencoded")
+
+
+def _list_query():
+    return parse_list_query(request.args, service.LIST_FIELDS, {"aid": g.aid})
 
 
 @blp.route("/trainings")
@@ -22,7 +26,7 @@ class Trainings(MethodView):
     def get(self):
         """List trainings: ``_limit``, ``_start``, ``_sort=field:ASC|DESC``, ``field[_ne|_lt|_gt|_in|...]=``."""
         active = service.active_training_id(g.aid)
-        return [service.public_training(doc, active) for doc in service.list_trainings(g.aid, request.args)]
+        return [schemas.public_training(doc, active) for doc in service.list_trainings(_list_query())]
 
     @requires(MANAGE_TRAININGS)
     @blp.arguments(schemas.TrainingCreateSchema, required=False)
@@ -37,16 +41,17 @@ class Trainings(MethodView):
         returns that training and starts nothing.
         """
         doc, _ = service.create_training(g.aid, g.user["_id"], body)
-        return service.public_training(doc, service.active_training_id(g.aid))
+        return schemas.public_training(doc, service.active_training_id(g.aid))
 
 
 @blp.route("/trainings/count")
 class TrainingCount(MethodView):
     @requires(VIEW_TRAININGS)
+    @blp.response(200, description=schemas.COUNT_DESCRIPTION)
     @blp.doc(**schemas.COUNT_DOC)
     def get(self):
         """Number of trainings matching the same filters as the list."""
-        return jsonify(service.count_trainings(g.aid, request.args))
+        return service.count_trainings(_list_query())
 
 
 @blp.route("/trainings/<training_id>")
@@ -55,7 +60,7 @@ class Training(MethodView):
     @blp.response(200, schemas.TrainingSchema)
     def get(self, training_id):
         """One training, with its progress while it runs and its metrics once it succeeded."""
-        return service.public_training(service.get_training(g.aid, training_id), service.active_training_id(g.aid))
+        return schemas.public_training(service.get_training(g.aid, training_id), service.active_training_id(g.aid))
 
     @requires(MANAGE_TRAININGS)
     @blp.response(200, schemas.TrainingSchema)
@@ -64,7 +69,7 @@ class Training(MethodView):
         """Cancel a scheduled, queued or running training; delete a finished one (its model stays
         in the registry). The training that produced the active model cannot be deleted."""
         doc = service.delete_training(g.aid, training_id, g.user["_id"])
-        return service.public_training(doc, service.active_training_id(g.aid))
+        return schemas.public_training(doc, service.active_training_id(g.aid))
 
 
 @blp.route("/trainings/<training_id>/model")
@@ -110,5 +115,5 @@ class ActiveModel(MethodView):
         """The model that scores the account group's references: version, training, metrics, feature schema."""
         model = registry.active_model(g.aid)
         if model is None:
-            abort(404, "This account group has no active model yet: launch a training (POST /trainings)")
+            raise NotFound("This account group has no active model yet: launch a training (POST /trainings)")
         return registry.public_model(model)

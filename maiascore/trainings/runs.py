@@ -17,9 +17,10 @@ from bson.errors import InvalidId
 from pymongo import ReturnDocument
 
 from config import settings
-from maiascore.connections import get_db, utcnow
+from maiascore.clock import utcnow
+from maiascore.connections import get_db
 from maiascore.trainings import registry
-from maiascore.trainings.service import FAILED, QUEUED, RUNNING, SCHEDULED, SUCCEEDED
+from maiascore.trainings.states import FAILED, QUEUED, RUNNING, SCHEDULED, SUCCEEDED
 
 log = logging.getLogger("maiascore.trainings.run")
 PROGRESS_INTERVAL_SECONDS = 0.5

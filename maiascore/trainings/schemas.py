@@ -4,10 +4,11 @@ from datetime import timezone
 
 import marshmallow as ma
 from croniter import croniter
-from flask_smorest.fields import Upload
 
 from maiascore.http.fields import Ignored
-from maiascore.trainings.parameters import ACTIVATE_MODES, check_meta
+from maiascore.http.strapi import entry_fields
+from maiascore.trainings.parameters import check_meta
+from maiascore.trainings.states import STATUSES
 
 META_DESCRIPTION = (
     "The training's parameters, as an object or as a JSON text (returned in the same shape): "
@@ -17,7 +18,8 @@ META_DESCRIPTION = (
     "the held-out metrics.")
 
 
-COUNT_DOC = {"responses": {"200": {"description": "Number of matching entries (Strapi's count)",
+COUNT_DESCRIPTION = "Number of matching entries (Strapi's count)"
+COUNT_DOC = {"responses": {"200": {"description": COUNT_DESCRIPTION,
                                    "content": {"application/json": {"schema": {"type": "integer"}}}}}}
 
 
@@ -94,8 +96,7 @@ class ConfusionSchema(ma.Schema):
 class TrainingSchema(ma.Schema):
     id = ma.fields.String()
     uuid = ma.fields.String(allow_none=True)
-    status = ma.fields.String(metadata={"enum": ["scheduled", "queued", "running", "succeeded", "failed",
-                                                 "canceled"]})
+    status = ma.fields.String(metadata={"enum": list(STATUSES)})
     progress = ma.fields.Integer(metadata={"description": "0-100, rises as boosting rounds complete"})
     accuracy = ma.fields.Float(allow_none=True, metadata={"description": "Held-out accuracy at threshold 0.5"})
     precission = ma.fields.Float(allow_none=True, metadata={"description": "Held-out precision at threshold 0.5 "
@@ -152,9 +153,40 @@ class DatasetSchema(ma.Schema):
     updated_by = ma.fields.Integer(allow_none=True)
 
 
-class DatasetUploadSchema(ma.Schema):
-    file = Upload(metadata={"description": "The CSV (UTF-8; comma, semicolon or tab separated; header row)"})
-    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200),
-                            metadata={"description": "Defaults to the file name"})
-    target = ma.fields.String(validate=ma.validate.Length(min=1, max=1000),
-                              metadata={"description": "The label column; recognised by name when absent"})
+def public_training(doc, active_training=None):
+    """A training as the API shows it: ``meta`` in the shape it was sent (object or text), ``active``
+    from the caller's one look-up of the active model, so a list costs one query for it."""
+    meta = doc.get("meta") or {}
+    return {
+        "id": str(doc["_id"]),
+        "uuid": doc.get("uuid"),
+        "status": doc["status"],
+        "progress": doc.get("progress", 0),
+        "accuracy": doc.get("accuracy"),
+        "precission": doc.get("precission"),
+        "precision": doc.get("precission"),
+        "mae": doc.get("mae"),
+        "rmse": doc.get("rmse"),
+        "binaryPath": doc.get("binaryPath"),
+        "version": doc.get("version"),
+        "meta": json.dumps(meta) if doc.get("metaAsText") else meta,
+        "active": active_training is not None and active_training == str(doc["_id"]),
+        "cron": doc.get("cron"),
+        "scheduledAt": doc.get("scheduledAt"),
+        "startedAt": doc.get("startedAt"),
+        "finishedAt": doc.get("finishedAt"),
+        "error": doc.get("error"),
+        **entry_fields(doc),
+    }
+
+
+def public_dataset(doc):
+    """An uploaded dataset without its storage details (GridFS id, checksum)."""
+    return {
+        **entry_fields(doc),
+        "name": doc["name"],
+        "rows": doc["rows"],
+        "columns": doc["columns"],
+        "target": doc.get("target"),
+        "size": doc.get("size"),
+    }
