@@ -1,6 +1,6 @@
 """Settings read from environment variables, one class per deployment kind.
 
-Every knob the service has lives here and is listed in the README; nothing else in
+Every knob the service has lives here and is listed in docs/operations.md; nothing else in
 the code reads ``os.environ``.
 """
 import os
