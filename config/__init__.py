@@ -1,6 +1,6 @@
 """Settings read from environment variables, one class per deployment kind.
 
-Every knob the service has lives here and is listed in the README; nothing else in
+Every knob the service has lives here and is listed in docs/operations.md; nothing else in
 the code reads ``os.environ``.
 """
 import os
@@ -57,7 +57,8 @@ class Config:
         self.OPENAPI_URL_PREFIX = "/"
         self.OPENAPI_JSON_PATH = "openapi.json"
         self.OPENAPI_SWAGGER_UI_PATH = "/docs"
-        self.OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+        # served by maiascore.http.swagger from the pinned swagger-ui-bundle package: /docs works offline
+        self.OPENAPI_SWAGGER_UI_URL = "/docs/static/"
         self.JSON_SORT_KEYS = False
         for key, value in overrides.items():
             setattr(self, key, value)

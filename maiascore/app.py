@@ -14,6 +14,7 @@ from maiascore.http.api import Api, install_converters
 from maiascore.auth.access import rate_limit_headers
 from maiascore.http.formats import FormatSuffixMiddleware, negotiate_early, render_negotiated
 from maiascore.http.requestlog import configure_logging, finish_request, start_request
+from maiascore.http.swagger import blp as swagger_assets
 from maiascore.indexes import ensure_indexes
 from maiascore.reports import routes as reports_routes
 from maiascore.trainings import dataset_routes, routes as trainings_routes
@@ -42,6 +43,7 @@ def create_app(config=None):
                                                       "description": "email:apiToken (ThousandEyes style)"})
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    app.register_blueprint(swagger_assets)
 
     app.before_request(start_request)
     app.before_request(negotiate_early)
