@@ -37,7 +37,7 @@ def _problems(*codes):
     """The v7 error documents for ``codes``, for OpenAPI."""
     def decorate(func):
         for code in codes:
-            func = blp.alt_response(code, schema=schemas.ProblemSchema, content_type=PROBLEM,
+            func = blp.alt_response(code, schema=schemas.V7ProblemSchema, content_type=PROBLEM,
                                     description="Problem document")(func)
         return func
     return decorate
@@ -55,7 +55,7 @@ def _widget_data(dashboard_id, widget_id, query):
 @blp.route("/dashboards")
 class Dashboards(MethodView):
     @requires(VIEW_REPORTS)
-    @blp.response(200, schemas.ApiDashboardSchema(many=True), content_type=HAL)
+    @blp.response(200, schemas.V7ApiDashboardSchema(many=True), content_type=HAL)
     def get(self):
         """The account group's dashboards (built-in ones first), without their widgets."""
         links = _links()
@@ -63,8 +63,8 @@ class Dashboards(MethodView):
                      for doc, extras in service.list_dashboards(g.aid)])
 
     @requires(EDIT_REPORTS)
-    @blp.arguments(schemas.DashboardSchema)
-    @blp.response(201, schemas.DashboardSchema, content_type=HAL)
+    @blp.arguments(schemas.V7DashboardSchema)
+    @blp.response(201, schemas.V7DashboardSchema, content_type=HAL)
     @_problems(400)
     def post(self, body):
         """Create a dashboard; MaiaScore's data source, metric and group-by travel in each widget's ``maiascore``."""
@@ -75,7 +75,7 @@ class Dashboards(MethodView):
 @blp.route("/dashboards/<dashboard_id>")
 class Dashboard(MethodView):
     @requires(VIEW_REPORTS)
-    @blp.response(200, schemas.ApiDashboardSchema, content_type=HAL)
+    @blp.response(200, schemas.V7ApiDashboardSchema, content_type=HAL)
     @_problems(404)
     def get(self, dashboard_id):
         """One dashboard with its widgets."""
@@ -83,8 +83,8 @@ class Dashboard(MethodView):
         return _hal(mapping.api_dashboard_out(doc, g.user["_id"], extras, _links()))
 
     @requires(EDIT_REPORTS)
-    @blp.arguments(schemas.DashboardSchema)
-    @blp.response(200, schemas.DashboardSchema, content_type=HAL)
+    @blp.arguments(schemas.V7DashboardSchema)
+    @blp.response(200, schemas.V7DashboardSchema, content_type=HAL)
     @_problems(400, 403, 404)
     def put(self, body, dashboard_id):
         """Replace a dashboard; widgets keep their ids (``maiascore.widgetId``, else same position and type)."""
@@ -104,8 +104,8 @@ class Dashboard(MethodView):
 @blp.route("/dashboards/<dashboard_id>/clone")
 class Clone(MethodView):
     @requires(EDIT_REPORTS)
-    @blp.arguments(schemas.CloneSchema, required=False)
-    @blp.response(201, schemas.DashboardSchema, content_type=HAL)
+    @blp.arguments(schemas.V7CloneSchema, required=False)
+    @blp.response(201, schemas.V7DashboardSchema, content_type=HAL)
     @_problems(400, 404)
     def post(self, body, dashboard_id):
         """Copy a dashboard (built-in ones too) into one the caller owns; ``title`` defaults to '<title> (copy)'."""
@@ -131,8 +131,8 @@ class Schedule(MethodView):
 @blp.route("/dashboards/<dashboard_id>/widgets/<widget_id>")
 class WidgetData(MethodView):
     @requires(VIEW_REPORTS)
-    @blp.arguments(schemas.WidgetDataQuerySchema, location="query")
-    @blp.response(200, schemas.WidgetDataSchema, content_type=HAL)
+    @blp.arguments(schemas.V7WidgetDataQuerySchema, location="query")
+    @blp.response(200, schemas.V7WidgetDataSchema, content_type=HAL)
     @_problems(400, 404)
     def get(self, query, dashboard_id, widget_id):
         """A widget's data over ``window`` or ``startDate``/``endDate`` (default: the dashboard's timespan, 7 days)."""
@@ -142,8 +142,8 @@ class WidgetData(MethodView):
 @blp.route("/dashboards/<dashboard_id>/widgets/<widget_id>/cards/<card_id>")
 class CardData(MethodView):
     @requires(VIEW_REPORTS)
-    @blp.arguments(schemas.WidgetDataQuerySchema, location="query")
-    @blp.response(200, schemas.CardDataSchema, content_type=HAL)
+    @blp.arguments(schemas.V7WidgetDataQuerySchema, location="query")
+    @blp.response(200, schemas.V7CardDataSchema, content_type=HAL)
     @_problems(400, 404)
     def get(self, query, dashboard_id, widget_id, card_id):
         """One card of a Number widget."""
@@ -156,8 +156,8 @@ class CardData(MethodView):
 @blp.route("/dashboards/<dashboard_id>/widgets/<widget_id>/columns/<column_id>")
 class ColumnData(MethodView):
     @requires(VIEW_REPORTS)
-    @blp.arguments(schemas.WidgetDataQuerySchema, location="query")
-    @blp.response(200, schemas.ColumnDataSchema, content_type=HAL)
+    @blp.arguments(schemas.V7WidgetDataQuerySchema, location="query")
+    @blp.response(200, schemas.V7ColumnDataSchema, content_type=HAL)
     @_problems(400, 404)
     def get(self, query, dashboard_id, widget_id, column_id):
         """One column of a Multi Metric Table."""
@@ -170,8 +170,8 @@ class ColumnData(MethodView):
 @blp.route("/dashboard-snapshots")
 class Snapshots(MethodView):
     @requires(VIEW_REPORTS)
-    @blp.arguments(schemas.SnapshotListQuerySchema, location="query")
-    @blp.response(200, schemas.SnapshotPageSchema, content_type=HAL)
+    @blp.arguments(schemas.V7SnapshotListQuerySchema, location="query")
+    @blp.response(200, schemas.V7SnapshotPageSchema, content_type=HAL)
     @_problems(400)
     def get(self, query):
         """The group's snapshots, newest first, 100 a page; the next page's cursor is in ``_links.next.href``."""
@@ -191,8 +191,8 @@ class Snapshots(MethodView):
                      "_links": page_links})
 
     @requires(EDIT_REPORTS)
-    @blp.arguments(schemas.SnapshotCreateSchema)
-    @blp.response(201, schemas.SnapshotCreatedSchema, content_type=HAL)
+    @blp.arguments(schemas.V7SnapshotCreateSchema)
+    @blp.response(201, schemas.V7SnapshotCreatedSchema, content_type=HAL)
     @_problems(400, 404)
     def post(self, body):
         """Freeze every widget's data of a dashboard over ``startDate``/``endDate`` (default: the last 7 days)."""
@@ -203,7 +203,7 @@ class Snapshots(MethodView):
 @blp.route("/dashboard-snapshots/<snapshot_id>")
 class Snapshot(MethodView):
     @requires(VIEW_REPORTS)
-    @blp.response(200, schemas.SnapshotSchema, content_type=HAL)
+    @blp.response(200, schemas.V7SnapshotSchema, content_type=HAL)
     @_problems(404)
     def get(self, snapshot_id):
         """One snapshot with the dashboard's widgets as they were."""
@@ -219,7 +219,7 @@ class Snapshot(MethodView):
         return _no_content()
 
     @requires(EDIT_REPORTS)
-    @blp.arguments(schemas.ExpirySchema)
+    @blp.arguments(schemas.V7ExpirySchema)
     @blp.response(204)
     @_problems(400, 403, 404)
     def patch(self, body, snapshot_id):
@@ -231,7 +231,7 @@ class Snapshot(MethodView):
 @blp.route("/dashboard-snapshots/<snapshot_id>/widgets/<widget_id>")
 class SnapshotWidgetData(MethodView):
     @requires(VIEW_REPORTS)
-    @blp.response(200, schemas.WidgetDataSchema, content_type=HAL)
+    @blp.response(200, schemas.V7WidgetDataSchema, content_type=HAL)
     @_problems(404)
     def get(self, snapshot_id, widget_id):
         """A widget's data as frozen in the snapshot."""
@@ -245,8 +245,8 @@ class SnapshotWidgetData(MethodView):
 @blp.route("/dashboards/filters")
 class Filters(MethodView):
     @requires(VIEW_REPORTS)
-    @blp.arguments(schemas.FilterQuerySchema, location="query")
-    @blp.response(200, schemas.FiltersSchema, content_type=HAL)
+    @blp.arguments(schemas.V7FilterQuerySchema, location="query")
+    @blp.response(200, schemas.V7FiltersSchema, content_type=HAL)
     def get(self, query):
         """The group's saved dashboard filters."""
         links = _links()
@@ -254,8 +254,8 @@ class Filters(MethodView):
                                           for doc in service.list_filters(g.aid, query.get("searchPattern"))]})
 
     @requires(EDIT_REPORTS)
-    @blp.arguments(schemas.FilterRequestSchema)
-    @blp.response(201, schemas.FilterSchema, content_type=HAL)
+    @blp.arguments(schemas.V7FilterRequestSchema)
+    @blp.response(201, schemas.V7FilterSchema, content_type=HAL)
     @_problems(400)
     def post(self, body):
         """Save a dashboard filter (stored and returned; MaiaScore widgets filter with their own ``filters``)."""
@@ -265,15 +265,15 @@ class Filters(MethodView):
 @blp.route("/dashboards/filters/<filter_id>")
 class Filter(MethodView):
     @requires(VIEW_REPORTS)
-    @blp.response(200, schemas.FilterSchema, content_type=HAL)
+    @blp.response(200, schemas.V7FilterSchema, content_type=HAL)
     @_problems(404)
     def get(self, filter_id):
         """One saved dashboard filter."""
         return _hal(mapping.filter_out(service.get_filter(g.aid, filter_id), _links()))
 
     @requires(EDIT_REPORTS)
-    @blp.arguments(schemas.FilterRequestSchema)
-    @blp.response(200, schemas.FilterSchema, content_type=HAL)
+    @blp.arguments(schemas.V7FilterRequestSchema)
+    @blp.response(200, schemas.V7FilterSchema, content_type=HAL)
     @_problems(400, 403, 404)
     def put(self, body, filter_id):
         """Replace a saved dashboard filter."""

@@ -19,25 +19,25 @@ class Loose(ma.Schema):
         unknown = ma.INCLUDE
 
 
-class LinkSchema(Loose):
+class V7LinkSchema(Loose):
     href = ma.fields.String(required=True)
 
 
-class SelfLinksSchema(Loose):
-    self = ma.fields.Nested(LinkSchema)
+class V7SelfLinksSchema(Loose):
+    self = ma.fields.Nested(V7LinkSchema)
 
 
-class DashboardLinksSchema(Loose):
-    self = ma.fields.Nested(LinkSchema)
-    snapshots = ma.fields.Nested(LinkSchema)
+class V7DashboardLinksSchema(Loose):
+    self = ma.fields.Nested(V7LinkSchema)
+    snapshots = ma.fields.Nested(V7LinkSchema)
 
 
-class PaginationLinksSchema(Loose):
-    self = ma.fields.Nested(LinkSchema)
-    next = ma.fields.Nested(LinkSchema, metadata={"description": "Absent on the last page; carries the cursor"})
+class V7PaginationLinksSchema(Loose):
+    self = ma.fields.Nested(V7LinkSchema)
+    next = ma.fields.Nested(V7LinkSchema, metadata={"description": "Absent on the last page; carries the cursor"})
 
 
-class ExtensionSchema(Loose):
+class V7ExtensionSchema(Loose):
     widgetId = ma.fields.String(allow_none=True, metadata={"description": "Keeps the widget's id across updates"})
     dataSource = ma.fields.String(allow_none=True)
     metric = ma.fields.String(allow_none=True)
@@ -46,13 +46,13 @@ class ExtensionSchema(Loose):
     fixedTimespanSeconds = ma.fields.Integer(allow_none=True)
 
 
-class MeasureSchema(Loose):
+class V7MeasureSchema(Loose):
     type = ma.fields.String(allow_none=True, metadata={"description": "MEAN, MEDIAN, MINIMUM, MAXIMUM, "
                                                                       "NTH_PERCENTILE, STDDEV"})
     percentileValue = ma.fields.Float(allow_none=True)
 
 
-class DurationSchema(Loose):
+class V7DurationSchema(Loose):
     value = ma.fields.Integer(allow_none=True)
     unit = ma.fields.String(allow_none=True, metadata={"description": "Minutes, Hours or Days"})
 
@@ -62,22 +62,22 @@ FILTERS = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.field
                                                   "values kept"})
 
 
-class CardSchema(Loose):
+class V7CardSchema(Loose):
     id = ma.fields.String(allow_none=True)
     description = ma.fields.String(allow_none=True)
-    measure = ma.fields.Nested(MeasureSchema, allow_none=True)
-    fixedTimespan = ma.fields.Nested(DurationSchema, allow_none=True)
+    measure = ma.fields.Nested(V7MeasureSchema, allow_none=True)
+    fixedTimespan = ma.fields.Nested(V7DurationSchema, allow_none=True)
     filters = FILTERS
-    maiascore = ma.fields.Nested(ExtensionSchema, allow_none=True, metadata=EXTENSION_DOC)
+    maiascore = ma.fields.Nested(V7ExtensionSchema, allow_none=True, metadata=EXTENSION_DOC)
 
 
-class ColumnSchema(Loose):
+class V7ColumnSchema(Loose):
     id = ma.fields.String(allow_none=True)
-    measure = ma.fields.Nested(MeasureSchema, allow_none=True)
-    maiascore = ma.fields.Nested(ExtensionSchema, allow_none=True, metadata=EXTENSION_DOC)
+    measure = ma.fields.Nested(V7MeasureSchema, allow_none=True)
+    maiascore = ma.fields.Nested(V7ExtensionSchema, allow_none=True, metadata=EXTENSION_DOC)
 
 
-class WidgetSchema(Loose):
+class V7WidgetSchema(Loose):
     id = ma.fields.String(metadata=READ_ONLY)
     type = ma.fields.String(required=True, metadata={"description": "Table, Multi Metric Table, Number, Pie Chart, "
                                                                     "Time Series: Line, Time Series: Stacked Area, "
@@ -86,19 +86,19 @@ class WidgetSchema(Loose):
     title = ma.fields.String(allow_none=True)
     visualMode = ma.fields.String(allow_none=True, metadata={"description": "Full or Half screen"})
     isEmbedded = ma.fields.Boolean(allow_none=True)
-    measure = ma.fields.Nested(MeasureSchema, allow_none=True)
-    fixedTimespan = ma.fields.Nested(DurationSchema, allow_none=True)
+    measure = ma.fields.Nested(V7MeasureSchema, allow_none=True)
+    fixedTimespan = ma.fields.Nested(V7DurationSchema, allow_none=True)
     filters = FILTERS
     sortBy = ma.fields.String(allow_none=True, metadata={"description": "Value or Alphabetical"})
     sortDirection = ma.fields.String(allow_none=True, metadata={"description": "Ascending or Descending"})
     limit = ma.fields.Integer(allow_none=True)
-    numberCards = ma.fields.List(ma.fields.Nested(CardSchema), allow_none=True)
-    multiMetricColumns = ma.fields.List(ma.fields.Nested(ColumnSchema), allow_none=True)
-    maiascore = ma.fields.Nested(ExtensionSchema, allow_none=True, metadata=EXTENSION_DOC)
-    _links = ma.fields.Nested(SelfLinksSchema, data_key="_links", metadata=READ_ONLY)
+    numberCards = ma.fields.List(ma.fields.Nested(V7CardSchema), allow_none=True)
+    multiMetricColumns = ma.fields.List(ma.fields.Nested(V7ColumnSchema), allow_none=True)
+    maiascore = ma.fields.Nested(V7ExtensionSchema, allow_none=True, metadata=EXTENSION_DOC)
+    _links = ma.fields.Nested(V7SelfLinksSchema, data_key="_links", metadata=READ_ONLY)
 
 
-class DashboardSchema(Loose):
+class V7DashboardSchema(Loose):
     """``Dashboard``: the body of create and update, and their answer (people as strings)."""
 
     dashboardId = ma.fields.String(metadata=READ_ONLY)
@@ -113,13 +113,13 @@ class DashboardSchema(Loose):
                                                                             "not supported"})
     isDefaultForUser = ma.fields.Boolean(metadata=READ_ONLY)
     isDefaultForAccount = ma.fields.Boolean(metadata=READ_ONLY)
-    widgets = ma.fields.List(ma.fields.Nested(WidgetSchema), allow_none=True)
+    widgets = ma.fields.List(ma.fields.Nested(V7WidgetSchema), allow_none=True)
     defaultTimespan = ma.fields.Dict(allow_none=True, metadata={"description": "{duration} in seconds: the range "
                                                                                "of widget data asked without one"})
-    _links = ma.fields.Nested(DashboardLinksSchema, data_key="_links", metadata=READ_ONLY)
+    _links = ma.fields.Nested(V7DashboardLinksSchema, data_key="_links", metadata=READ_ONLY)
 
 
-class ApiDashboardSchema(DashboardSchema):
+class V7ApiDashboardSchema(V7DashboardSchema):
     """``ApiDashboard``: the answer of get and list (people as v6 integers, plus v7's strings)."""
 
     accountId = ma.fields.Integer()
@@ -131,12 +131,12 @@ class ApiDashboardSchema(DashboardSchema):
     dashboardModifiedDate = ma.fields.String(metadata={"format": "date-time"})
 
 
-class CloneSchema(Loose):
+class V7CloneSchema(Loose):
     title = ma.fields.String(allow_none=True, validate=ma.validate.Length(min=1, max=255))
     description = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=1000))
 
 
-class WidgetDataQuerySchema(ma.Schema):
+class V7WidgetDataQuerySchema(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE
 
@@ -149,19 +149,19 @@ class WidgetDataQuerySchema(ma.Schema):
     order = ma.fields.String(metadata={"description": "asc or desc; accepted, the widget's sortDirection decides"})
 
 
-class GroupSchema(Loose):
+class V7GroupSchema(Loose):
     groupProperty = ma.fields.String()
     groupValue = ma.fields.String()
 
 
-class PointSchema(Loose):
+class V7PointSchema(Loose):
     timestamp = ma.fields.Integer(metadata={"description": "Start of the bin, UTC epoch seconds"})
     numberOfDataPoints = ma.fields.Integer()
     value = ma.fields.Float(allow_none=True)
-    groups = ma.fields.List(ma.fields.Nested(GroupSchema))
+    groups = ma.fields.List(ma.fields.Nested(V7GroupSchema))
 
 
-class CardDataSchema(Loose):
+class V7CardDataSchema(Loose):
     cardId = ma.fields.String()
     cardName = ma.fields.String()
     startDate = ma.fields.String(metadata={"format": "date-time"})
@@ -170,42 +170,42 @@ class CardDataSchema(Loose):
     timestamp = ma.fields.Integer()
     numberOfDataPoints = ma.fields.Integer()
     value = ma.fields.Float(allow_none=True)
-    _links = ma.fields.Nested(SelfLinksSchema, data_key="_links")
+    _links = ma.fields.Nested(V7SelfLinksSchema, data_key="_links")
 
 
-class ColumnDataSchema(Loose):
+class V7ColumnDataSchema(Loose):
     columnId = ma.fields.String()
     binSize = ma.fields.Integer()
-    points = ma.fields.List(ma.fields.Nested(PointSchema))
-    _links = ma.fields.Nested(SelfLinksSchema, data_key="_links")
+    points = ma.fields.List(ma.fields.Nested(V7PointSchema))
+    _links = ma.fields.Nested(V7SelfLinksSchema, data_key="_links")
 
 
-class WidgetDataBodySchema(Loose):
-    points = ma.fields.List(ma.fields.Nested(PointSchema))
-    cards = ma.fields.List(ma.fields.Nested(CardDataSchema))
-    columns = ma.fields.List(ma.fields.Nested(ColumnDataSchema))
+class V7WidgetDataBodySchema(Loose):
+    points = ma.fields.List(ma.fields.Nested(V7PointSchema))
+    cards = ma.fields.List(ma.fields.Nested(V7CardDataSchema))
+    columns = ma.fields.List(ma.fields.Nested(V7ColumnDataSchema))
 
 
-class LabelSchema(Loose):
+class V7LabelSchema(Loose):
     groupId = ma.fields.String()
     groupLabel = ma.fields.String()
 
 
-class LabelMapSchema(Loose):
+class V7LabelMapSchema(Loose):
     groupProperty = ma.fields.String()
-    groupLabels = ma.fields.List(ma.fields.Nested(LabelSchema))
+    groupLabels = ma.fields.List(ma.fields.Nested(V7LabelSchema))
 
 
-class WidgetDataSchema(Loose):
+class V7WidgetDataSchema(Loose):
     startDate = ma.fields.String(metadata={"format": "date-time"})
     endDate = ma.fields.String(metadata={"format": "date-time"})
     binSize = ma.fields.Integer()
-    groupLabels = ma.fields.List(ma.fields.Nested(LabelMapSchema))
-    data = ma.fields.Nested(WidgetDataBodySchema)
-    _links = ma.fields.Nested(PaginationLinksSchema, data_key="_links")
+    groupLabels = ma.fields.List(ma.fields.Nested(V7LabelMapSchema))
+    data = ma.fields.Nested(V7WidgetDataBodySchema)
+    _links = ma.fields.Nested(V7PaginationLinksSchema, data_key="_links")
 
 
-class SnapshotCreateSchema(Loose):
+class V7SnapshotCreateSchema(Loose):
     dashboardId = ma.fields.String(required=True)
     displayName = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=255))
     startDate = ma.fields.String(allow_none=True, metadata={"format": "date-time"})
@@ -213,18 +213,18 @@ class SnapshotCreateSchema(Loose):
     expirationDate = ma.fields.String(allow_none=True, metadata={"format": "date-time"})
 
 
-class SnapshotCreatedSchema(Loose):
+class V7SnapshotCreatedSchema(Loose):
     snapshotId = ma.fields.String()
-    _links = ma.fields.Nested(SelfLinksSchema, data_key="_links")
+    _links = ma.fields.Nested(V7SelfLinksSchema, data_key="_links")
 
 
-class SnapshotTimeSpanSchema(Loose):
+class V7SnapshotTimeSpanSchema(Loose):
     startDate = ma.fields.String()
     start = ma.fields.String(metadata={"format": "date-time"})
     duration = ma.fields.Integer(metadata={"description": "Seconds"})
 
 
-class SnapshotSchema(Loose):
+class V7SnapshotSchema(Loose):
     snapshotId = ma.fields.String()
     snapshotName = ma.fields.String()
     aid = ma.fields.String()
@@ -233,19 +233,19 @@ class SnapshotSchema(Loose):
     isScheduled = ma.fields.Boolean()
     snapshotCreatedDate = ma.fields.String(metadata={"format": "date-time"})
     createdDate = ma.fields.String()
-    timeSpan = ma.fields.Nested(SnapshotTimeSpanSchema)
-    dashboard = ma.fields.Nested(ApiDashboardSchema)
-    widgets = ma.fields.List(ma.fields.Nested(WidgetSchema))
+    timeSpan = ma.fields.Nested(V7SnapshotTimeSpanSchema)
+    dashboard = ma.fields.Nested(V7ApiDashboardSchema)
+    widgets = ma.fields.List(ma.fields.Nested(V7WidgetSchema))
     snapshotExpirationDate = ma.fields.String(metadata={"format": "date-time"})
-    _links = ma.fields.Nested(SelfLinksSchema, data_key="_links")
+    _links = ma.fields.Nested(V7SelfLinksSchema, data_key="_links")
 
 
-class SnapshotPageSchema(Loose):
-    dashboardSnapshots = ma.fields.List(ma.fields.Nested(SnapshotSchema))
-    _links = ma.fields.Nested(PaginationLinksSchema, data_key="_links")
+class V7SnapshotPageSchema(Loose):
+    dashboardSnapshots = ma.fields.List(ma.fields.Nested(V7SnapshotSchema))
+    _links = ma.fields.Nested(V7PaginationLinksSchema, data_key="_links")
 
 
-class SnapshotListQuerySchema(ma.Schema):
+class V7SnapshotListQuerySchema(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE
 
@@ -253,69 +253,69 @@ class SnapshotListQuerySchema(ma.Schema):
     cursor = ma.fields.String(metadata={"description": "Opaque; take it from _links.next.href"})
 
 
-class ExpirySchema(Loose):
+class V7ExpirySchema(Loose):
     snapshotExpirationDate = ma.fields.String(allow_none=True, metadata={"format": "date-time"})
     expirationDate = ma.fields.String(allow_none=True, metadata={"format": "date-time"})
 
 
-class DataSourceFilterSchema(Loose):
+class V7DataSourceFilterSchema(Loose):
     filterId = ma.fields.String(required=True)
     values = ma.fields.List(ma.fields.String(), required=True)
     metricIds = ma.fields.List(ma.fields.String(), required=True)
 
 
-class DataSourceFiltersSchema(Loose):
+class V7DataSourceFiltersSchema(Loose):
     dataSourceId = ma.fields.String(required=True)
-    filters = ma.fields.List(ma.fields.Nested(DataSourceFilterSchema), required=True)
+    filters = ma.fields.List(ma.fields.Nested(V7DataSourceFilterSchema), required=True)
 
 
-class FilterRequestSchema(Loose):
+class V7FilterRequestSchema(Loose):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=255))
     description = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=1000))
-    context = ma.fields.List(ma.fields.Nested(DataSourceFiltersSchema), required=True)
+    context = ma.fields.List(ma.fields.Nested(V7DataSourceFiltersSchema), required=True)
 
 
-class PersonSchema(Loose):
+class V7PersonSchema(Loose):
     uid = ma.fields.String()
     name = ma.fields.String()
 
 
-class FilterSchema(FilterRequestSchema):
+class V7FilterSchema(V7FilterRequestSchema):
     id = ma.fields.String()
     aid = ma.fields.String()
-    createdBy = ma.fields.Nested(PersonSchema)
-    modifiedBy = ma.fields.Nested(PersonSchema)
+    createdBy = ma.fields.Nested(V7PersonSchema)
+    modifiedBy = ma.fields.Nested(V7PersonSchema)
     createdDate = ma.fields.String(metadata={"format": "date-time"})
     modifiedDate = ma.fields.String(metadata={"format": "date-time"})
-    _links = ma.fields.Nested(SelfLinksSchema, data_key="_links")
+    _links = ma.fields.Nested(V7SelfLinksSchema, data_key="_links")
 
 
-class FiltersSchema(Loose):
-    dashboardFilters = ma.fields.List(ma.fields.Nested(FilterSchema))
+class V7FiltersSchema(Loose):
+    dashboardFilters = ma.fields.List(ma.fields.Nested(V7FilterSchema))
 
 
-class FilterQuerySchema(ma.Schema):
+class V7FilterQuerySchema(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE
 
     searchPattern = ma.fields.String(metadata={"description": "Kept when it occurs in the name or description"})
 
 
-class ProblemItemSchema(ma.Schema):
+class V7ProblemItemSchema(ma.Schema):
     code = ma.fields.String()
     field = ma.fields.String()
     message = ma.fields.String()
 
 
-class ProblemSchema(ma.Schema):
+class V7ProblemSchema(ma.Schema):
     type = ma.fields.String()
     title = ma.fields.String()
     status = ma.fields.Integer()
     detail = ma.fields.String()
     instance = ma.fields.String()
-    errors = ma.fields.List(ma.fields.Nested(ProblemItemSchema), metadata={"description": "400 only"})
+    errors = ma.fields.List(ma.fields.Nested(V7ProblemItemSchema), metadata={"description": "400 only"})
 
 
-class UnauthorizedSchema(ma.Schema):
+class V7UnauthorizedSchema(ma.Schema):
     error = ma.fields.String()
     error_description = ma.fields.String()
