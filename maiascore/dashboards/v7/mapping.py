@@ -83,9 +83,11 @@ def parse_query_date(raw, name):
     """The SDK sends ``%Y-%m-%dT%H:%M:%S.%f%z``; any ISO-8601 date-time is accepted, naive means UTC."""
     if raw in (None, ""):
         return None
+    text = raw.strip()
+    if "T" in text and " " in text:  # an unencoded "+0000" arrives as " 0000"
+        text = text.replace(" ", "+")
     try:
-        value = datetime.fromisoformat(raw.strip().replace(" ", "+") if raw.count(" ") == 1 and "T" in raw
-                                       else raw.strip())
+        value = datetime.fromisoformat(text)
     except ValueError:
         raise Invalid(f"{name} must be an ISO-8601 date-time such as 2024-05-01T00:00:00Z, not {raw!r}",
                       errors=[{"code": "INVALID_VALUE", "field": name, "message": "not an ISO-8601 date-time"}])
@@ -342,7 +344,7 @@ def clone_in(doc, overrides):
     overrides = overrides or {}
     title = overrides.get("title") or f"{doc['title']} (copy)"
     description = overrides.get("description")
-    return {"title": title, "description": doc.get("description") or "" if description is None else description,
+    return {"title": title, "description": (doc.get("description") or "") if description is None else description,
             "widgets": [dict(widget) for widget in doc.get("widgets", [])]}
 
 
