@@ -9,6 +9,7 @@ from maiascore.accounts import routes as accounts_routes
 from maiascore.auth import routes as auth_routes
 from maiascore.connections import get_db
 from maiascore.dashboards import routes as dashboards_routes
+from maiascore.dashboards.v7 import routes as dashboards_v7_routes
 from maiascore.health import routes as health_routes
 from maiascore.http.api import Api, install_converters
 from maiascore.auth.access import rate_limit_headers
@@ -20,7 +21,7 @@ from maiascore.reports import routes as reports_routes
 from maiascore.trainings import dataset_routes, routes as trainings_routes
 
 BLUEPRINTS = (health_routes.blp, auth_routes.blp, accounts_routes.blp, reports_routes.blp, trainings_routes.blp,
-              dataset_routes.blp, dashboards_routes.blp)
+              dataset_routes.blp, dashboards_routes.blp, dashboards_v7_routes.blp)
 
 
 def create_app(config=None):
