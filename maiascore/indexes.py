@@ -52,6 +52,15 @@ INDEXES = {
         IndexModel([("aid", ASC), ("report.reportId", ASC), ("created_at", DESC)]),
         IndexModel([("expiresAt", ASC)], expireAfterSeconds=0),
     ],
+    "dashboard_v7_extras": [
+        IndexModel([("aid", ASC), ("reportId", ASC)], unique=True),
+    ],
+    "dashboard_v7_snapshots": [
+        IndexModel([("aid", ASC), ("snapshotId", ASC)], unique=True),
+    ],
+    "dashboard_filters": [
+        IndexModel([("aid", ASC), ("filterId", ASC)], unique=True),
+    ],
 }
 
 

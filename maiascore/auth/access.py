@@ -23,8 +23,9 @@ SECURITY = [{"bearerAuth": []}, {"basicAuth": []}]
 STRAPI_NO_CREDENTIALS = "Forbidden: this operation requires authentication"
 
 
-def _is_v6():
-    return request.path.startswith("/v6")
+def _is_thousandeyes():
+    """ThousandEyes families answer 401 to a request without credentials; Strapi routes answer 403."""
+    return request.path.startswith(("/v6", "/v7"))
 
 
 def _resolve_aid(user):
@@ -73,7 +74,7 @@ def authorize(permissions):
         raise RateLimited("Too many unauthorized requests from this address; retry in a minute", retry_after=60)
     user = user_from_request(request)
     if user is None:
-        if _is_v6():
+        if _is_thousandeyes():
             # The one answer that needs a header a domain error does not carry.
             abort(401, "Authentication required: HTTP Basic email:token or a Bearer token",
                   headers={"WWW-Authenticate": 'Basic realm="maiascore"'})

@@ -35,11 +35,6 @@ def abort(code, message, errors=None, headers=None):
     raise ApiError(code, message, errors=errors, headers=headers)
 
 
-# What flask-smorest's own 403 for a request without credentials says (maiascore.http.access);
-# v7 answers that case 401, as ThousandEyes does.
-NO_CREDENTIALS_MESSAGE = "Forbidden: this operation requires authentication"
-
-
 def validation_status():
     """ThousandEyes answers 400 to a malformed request; the Strapi routes 422."""
     return 400 if request.path.startswith("/v6") or is_v7() else 422
@@ -104,8 +99,6 @@ def validation_error(messages):
 
 def error_response(code, message, errors=None, headers=None):
     if is_v7():
-        if code == 403 and message == NO_CREDENTIALS_MESSAGE:
-            code, message = 401, "Authentication required: a Bearer token"
         if code == 401:
             headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="maiascore"'}
         payload = problem_body(code, message, errors)

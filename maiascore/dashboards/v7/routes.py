@@ -4,7 +4,7 @@ from flask.views import MethodView
 
 from maiascore.accounts.permissions import EDIT_ALL_REPORTS, EDIT_REPORTS, VIEW_REPORTS
 from maiascore.dashboards.v7 import mapping, schemas, service
-from maiascore.http.access import can, requires
+from maiascore.auth.access import can, requires
 from maiascore.http.api import Blueprint
 from maiascore.http.errors import abort
 
