@@ -26,6 +26,8 @@ SUITES = [
         reason=PENDING + "strapi_query.strapi_filter in parse_list_query, published_at on reports", strict=False)),
     pytest.param("updates.test.js", id="updates", marks=pytest.mark.xfail(
         reason=PENDING + "PUT /trainings/:id (item 5)", strict=False)),
+    pytest.param("password.test.js", id="password", marks=pytest.mark.xfail(
+        reason=PENDING + "POST /auth/forgot-password and /auth/reset-password (item 6)", strict=False)),
 ]
 
 

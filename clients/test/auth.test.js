@@ -41,3 +41,12 @@ test('a failed login clears the previous token', async () => {
   await rejectsWith(strapi.login(identifier(), `${password()}-wrong`), /Invalid identifier or password/);
   await rejectsWith(strapi.getEntries('reports'), /^Forbidden/);
 });
+
+test('register: the SDK registers anonymously, which answers Forbidden while registration is closed', async () => {
+  // The SDK clears its token before registering, so an admin cannot add users through it; with
+  // ALLOW_REGISTRATION unset (the default, and the test stack) the answer is a plain message.
+  const strapi = await loggedIn();
+  await rejectsWith(strapi.register('sdk-newcomer', 'sdk-newcomer@example.com', 'a-long-password-1'),
+    /^Registration is closed/);
+  assert.equal(strapi.axios.defaults.headers.common.Authorization, undefined, 'the SDK dropped the token');
+});
