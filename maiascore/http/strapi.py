@@ -136,6 +136,43 @@ def parse_limit(args):
     return limit
 
 
+_OPENAPI_TYPES = {
+    str: {"type": "string"},
+    ObjectId: {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"},
+    int: {"type": "integer", "format": "int64"},
+    float: {"type": "number"},
+    bool: {"type": "boolean"},
+    datetime: {"type": "string", "format": "date-time"},
+}
+
+
+def list_parameters(fields, default_sort="created_at:DESC"):
+    """OpenAPI query parameters of a Strapi list over ``fields`` (as :func:`parse_list_query` takes them):
+    the page, the sort, and one parameter per filterable field with its operators described (listing
+    every ``field_op`` spelling would be ten parameters a field)."""
+    names = ", ".join(sorted(fields))
+    parameters = [
+        {"in": "query", "name": "_limit", "required": False,
+         "schema": {"type": "integer", "minimum": -1, "default": DEFAULT_LIMIT},
+         "description": f"Page size; -1 or more than {MAX_LIMIT} means {MAX_LIMIT}"},
+        {"in": "query", "name": "_start", "required": False, "schema": {"type": "integer", "minimum": 0,
+                                                                        "default": 0},
+         "description": "Entries to skip"},
+        {"in": "query", "name": "_sort", "required": False, "schema": {"type": "string"},
+         "description": f"`field:ASC` or `field:DESC`, comma-separated (default `{default_sort}`); "
+                        f"sortable fields: {names}"},
+    ]
+    for name, (_, kind) in fields.items():
+        operators = (f"`{name}=v` equals; `{name}_ne`, `{name}_lt`, `{name}_lte`, `{name}_gt`, `{name}_gte` "
+                     f"compare; `{name}_in`, `{name}_nin` take a comma-separated list; "
+                     f"`{name}_null=true|false` tests for a missing value")
+        if kind is str:
+            operators += f"; `{name}_contains` (any case), `{name}_containss` (exact case) search the text"
+        parameters.append({"in": "query", "name": name, "required": False, "schema": dict(_OPENAPI_TYPES[kind]),
+                           "description": operators})
+    return parameters
+
+
 def object_id(raw, what="Entry"):
     """Parses a path id; a malformed one is simply not found (ids leak nothing)."""
     try:
