@@ -11,8 +11,7 @@ from thousandeyes_sdk.dashboards import DashboardSnapshotsApi, DashboardsApi, Da
 from thousandeyes_sdk.dashboards.models import (ApiContextFilterRequest, ApiDataSourceFilter, ApiDataSourceFilters,
                                                 ApiDuration, ApiMultiMetricColumn, ApiMultiMetricTableWidget,
                                                 ApiNumbersCard, ApiNumbersCardWidget, ApiTimeseriesWidget, ApiWidget,
-                                                CloneDashboardRequest, Dashboard, DashboardScheduleRequest,
-                                                GenerateDashboardSnapshotRequest, LegacyDurationUnit,
+                                                CloneDashboardRequest, Dashboard, GenerateDashboardSnapshotRequest, LegacyDurationUnit,
                                                 UpdateSnapshotExpirationDateApiRequest, ValidationError,
                                                 UnauthorizedError, Error, WidgetMeasureType, ApiWidgetMeasure)
 from werkzeug.serving import make_server

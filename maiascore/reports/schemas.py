@@ -328,6 +328,9 @@ LIST_FIELDS = {
     "created_at": ("created_at", datetime),
     "updated_at": ("updated_at", datetime),
     "processed_at": ("processed_at", datetime),
+    "published_at": ("published_at", datetime),
+    "updated_by": ("updated_by", int),
+    "error": ("error", str),
 }
 
 
