@@ -1,5 +1,7 @@
 import marshmallow as ma
 
+from maiascore.accounts.service import USERNAME_PATTERN, USERNAME_RULE
+
 
 class PublicUserSchema(ma.Schema):
     """A user as the API shows it: never a password hash, token or reset code."""
@@ -21,7 +23,7 @@ class LoginSchema(ma.Schema):
 
 
 class RegisterSchema(ma.Schema):
-    username = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[A-Za-z0-9_.@+-]{3,64}$"))
+    username = ma.fields.String(required=True, validate=ma.validate.Regexp(USERNAME_PATTERN, error=USERNAME_RULE))
     email = ma.fields.Email(required=True)
     password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=8, max=1024))
 
@@ -45,3 +47,23 @@ class TokenSchema(ma.Schema):
 
 class NewTokenSchema(TokenSchema):
     token = ma.fields.String(metadata={"description": "The secret: shown once, never again"})
+
+
+class ForgotPasswordSchema(ma.Schema):
+    email = ma.fields.Email(required=True, validate=ma.validate.Length(max=256))
+
+
+class OkSchema(ma.Schema):
+    ok = ma.fields.Boolean()
+
+
+class ResetPasswordSchema(ma.Schema):
+    code = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=1, max=256),
+                            metadata={"description": "The code from the reset mail"})
+    password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=8, max=1024))
+    passwordConfirmation = ma.fields.String(required=True, load_only=True,
+                                            validate=ma.validate.Length(min=1, max=1024))
+
+
+class CountSchema(ma.Schema):
+    count = ma.fields.Integer()
