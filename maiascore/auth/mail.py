@@ -13,6 +13,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from config import settings
+from maiascore.clock import utcnow
 
 log = logging.getLogger("maiascore.mail")
 
@@ -44,9 +45,10 @@ def send(message):
 
 
 def write_eml(message, directory):
-    """Written under a temporary name and renamed, so a reader never sees half a message."""
+    """Written under a temporary name and renamed, so a reader never sees half a message; names sort
+    in the order the messages were written."""
     directory.mkdir(parents=True, exist_ok=True)
-    name = f"{formatdate(usegmt=True)[5:25].replace(' ', '-').replace(':', '')}-{uuid.uuid4().hex[:12]}.eml"
+    name = f"{utcnow().strftime('%Y%m%dT%H%M%S%fZ')}-{uuid.uuid4().hex[:8]}.eml"
     path = directory / name
     partial = directory / f".{name}.part"
     partial.write_bytes(bytes(message))

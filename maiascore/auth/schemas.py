@@ -1,6 +1,7 @@
 import marshmallow as ma
 
 from maiascore.accounts.service import USERNAME_PATTERN, USERNAME_RULE
+from maiascore.http.fields import Ignored
 
 
 class PublicUserSchema(ma.Schema):
@@ -51,6 +52,10 @@ class NewTokenSchema(TokenSchema):
 
 class ForgotPasswordSchema(ma.Schema):
     email = ma.fields.Email(required=True, validate=ma.validate.Length(max=256))
+    # The SDK sends the page to link to; a caller-chosen link would let anyone mail a victim a real
+    # code pointing at their own site, so the link comes from PASSWORD_RESET_URL only.
+    url = Ignored(metadata={"description": "Accepted for Strapi SDK compatibility and ignored: the mail "
+                                           "links to the server's PASSWORD_RESET_URL"})
 
 
 class OkSchema(ma.Schema):
