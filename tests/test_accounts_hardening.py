@@ -156,7 +156,7 @@ def test_api_token_last_use_is_written_at_most_once_a_minute(client, admin, db):
 
 def test_user_updates_accept_only_real_booleans_and_known_roles(admin, make_actor, db):
     member = make_actor("Read Only", aid=admin.aid)
-    for change in ({"blocked": "yes"}, {"blocked": 1}, {"blocked": "true"}, {"role": True}, {"role": [1]},
+    for change in ({"blocked": "yes"}, {"blocked": 1}, {"blocked": "on"}, {"role": True}, {"role": [1]},
                    {"role": None}, {"role": 7}, {"role": "Overlord"}):
         r = admin.post(f"/v6/users/{member.id}/update", json=change)
         assert r.status_code == 400, (change, r.get_json())
@@ -164,6 +164,9 @@ def test_user_updates_accept_only_real_booleans_and_known_roles(admin, make_acto
     stored = db.users.find_one({"_id": member.id})
     assert stored["blocked"] is False and stored["memberships"][0]["roleId"] == 3
     assert new_user(admin, "roletrue", "roletrue@example.com", role=True).status_code == 400
+    r = admin.post(f"/v6/users/{member.id}/update", data="<item><blocked>yes</blocked></item>",
+                   content_type="application/xml")
+    assert r.status_code == 400  # text bodies may say "true" or "false", nothing looser
 
 
 # --- Per-address login throttle and trusted proxies ------------------------------------------------

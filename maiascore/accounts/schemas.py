@@ -4,12 +4,17 @@ from maiascore.accounts.service import USERNAME_PATTERN, USERNAME_RULE
 
 
 class StrictBoolean(ma.fields.Boolean):
-    """JSON ``true`` or ``false`` only: ``"yes"``, ``1`` or ``"on"`` are refused, not guessed."""
+    """``true`` or ``false``: a JSON boolean, or exactly that text, the only way an XML or form body
+    can say it. ``"yes"``, ``1``, ``"on"`` and the like are refused, not guessed."""
+
+    TEXT = {"true": True, "false": False}
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return value
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value in self.TEXT:
+            return self.TEXT[value]
+        raise self.make_error("invalid", input=value)
 
 
 class RoleRef(ma.fields.Field):
