@@ -34,6 +34,29 @@ class Config:
         self.RATE_LIMIT_PER_MINUTE = _env("RATE_LIMIT_PER_MINUTE", 240, int)
         self.LOGIN_FAILURES_PER_MINUTE = _env("LOGIN_FAILURES_PER_MINUTE", 10, int)
         self.UNAUTHORIZED_PER_MINUTE = _env("UNAUTHORIZED_PER_MINUTE", 100, int)
+        # Accounts and credentials (issues 15 and 11), one block:
+        # LOGINS_PER_MINUTE_PER_ADDRESS: password logins, forgot- and reset-password requests a client
+        #   address may make a minute, successful or not (each costs an Argon2 hash on purpose).
+        # USER_CREATIONS_PER_HOUR_PER_GROUP: users an account group (open registration: an address) may
+        #   try to create an hour; bounds probing which emails or usernames are taken.
+        # TRUSTED_PROXIES: how many proxies you run in front append X-Forwarded-For (Werkzeug ProxyFix
+        #   x_for); 0, the default, ignores the header so per-address throttles see the socket's peer.
+        # PASSWORD_RESET_EXPIRES_SECONDS: life of a reset code; PASSWORD_RESET_URL: page the mail links to
+        #   (``?code=`` appended), else the mail carries the bare code.
+        # SMTP_HOST/PORT/USER/PASSWORD/FROM/STARTTLS: outgoing mail; without SMTP_HOST each message is
+        #   written as an .eml file under MAIL_DIR instead (as in ``make run``).
+        self.LOGINS_PER_MINUTE_PER_ADDRESS = _env("LOGINS_PER_MINUTE_PER_ADDRESS", 30, int)
+        self.USER_CREATIONS_PER_HOUR_PER_GROUP = _env("USER_CREATIONS_PER_HOUR_PER_GROUP", 60, int)
+        self.TRUSTED_PROXIES = _env("TRUSTED_PROXIES", 0, int)
+        self.PASSWORD_RESET_EXPIRES_SECONDS = _env("PASSWORD_RESET_EXPIRES_SECONDS", 3600, int)
+        self.PASSWORD_RESET_URL = _env("PASSWORD_RESET_URL")
+        self.SMTP_HOST = _env("SMTP_HOST")
+        self.SMTP_PORT = _env("SMTP_PORT", 587, int)
+        self.SMTP_USER = _env("SMTP_USER")
+        self.SMTP_PASSWORD = _env("SMTP_PASSWORD")
+        self.SMTP_FROM = _env("SMTP_FROM", "MaiaScore <no-reply@localhost>")
+        self.SMTP_STARTTLS = _env("SMTP_STARTTLS", True, bool)
+        self.MAIL_DIR = _env("MAIL_DIR", "var/mail")
         self.ARGON2_TIME_COST = _env("ARGON2_TIME_COST", 3, int)
         self.ARGON2_MEMORY_KIB = _env("ARGON2_MEMORY_KIB", 65536, int)
         self.TRAINING_JOB_TIMEOUT = _env("TRAINING_JOB_TIMEOUT", 3600, int)

@@ -1,6 +1,7 @@
 """The application factory: one Flask app, every blueprint registered explicitly."""
 from flask import Flask
 from flask_jwt_extended import JWTManager
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config
 
@@ -33,6 +34,10 @@ def create_app(config=None):
     app.config["JWT_ACCESS_TOKEN_EXPIRES"] = False  # set per token from JWT_EXPIRES_SECONDS
     app.json.sort_keys = False
     app.wsgi_app = FormatSuffixMiddleware(app.wsgi_app)
+    if cfg.TRUSTED_PROXIES:
+        # Only behind proxies the operator runs: X-Forwarded-For then names the client that
+        # per-address throttles count; without the setting a client could pick its own address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg.TRUSTED_PROXIES)
     configure_logging(cfg.LOG_LEVEL)
     JWTManager(app)
 
