@@ -58,6 +58,10 @@ INDEXES = {
     "dashboard_v7_snapshots": [
         IndexModel([("aid", ASC), ("snapshotId", ASC)], unique=True),
     ],
+    "password_resets": [
+        IndexModel([("expires_at", ASC)], expireAfterSeconds=0),
+        IndexModel([("user", ASC)]),
+    ],
     "dashboard_filters": [
         IndexModel([("aid", ASC), ("filterId", ASC)], unique=True),
     ],

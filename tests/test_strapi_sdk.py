@@ -25,8 +25,7 @@ SUITES = [
     pytest.param("filters.test.js", id="filters"),
     pytest.param("updates.test.js", id="updates", marks=pytest.mark.xfail(
         reason=PENDING + "PUT /trainings/:id (item 5)", strict=False)),
-    pytest.param("password.test.js", id="password", marks=pytest.mark.xfail(
-        reason=PENDING + "POST /auth/forgot-password and /auth/reset-password (item 6)", strict=False)),
+    pytest.param("password.test.js", id="password"),
 ]
 
 
