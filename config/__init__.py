@@ -25,6 +25,9 @@ class Config:
         self.MONGO_DB_NAME = _env("MONGO_DB_NAME", "maiascore")
         self.MONGO_TIMEOUT_MS = _env("MONGO_TIMEOUT_MS", 5000, int)
         self.REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
+        # Prefix of every key, channel and queue this deployment uses in Redis, so that several
+        # deployments can share one Redis database without running each other's jobs.
+        self.REDIS_PREFIX = _env("REDIS_PREFIX", "maiascore")
         self.SECRET_KEY = _env("SECRET_KEY") or _env("JWT_SECRET_KEY") or secrets.token_hex(32)
         self.JWT_SECRET_KEY = _env("JWT_SECRET_KEY", self.SECRET_KEY)
         self.JWT_EXPIRES_SECONDS = _env("JWT_EXPIRES_SECONDS", 3600, int)

@@ -15,7 +15,7 @@ from config import settings
 from maiascore.accounts.permissions import permissions_of
 from maiascore.accounts.service import membership
 from maiascore.auth.service import too_many_unauthorized, user_from_authorization
-from maiascore.connections import get_redis
+from maiascore.connections import get_redis, redis_key
 from maiascore.errors import Forbidden, Invalid, RateLimited
 from maiascore.http.errors import abort
 
@@ -48,7 +48,7 @@ def _resolve_aid(user):
 def _count_request(aid):
     """Fixed one-minute window per account group, starting at its first request."""
     limit = settings().RATE_LIMIT_PER_MINUTE
-    key = f"ratelimit:{aid}"
+    key = redis_key("ratelimit", aid)
     try:
         pipe = get_redis().pipeline()
         pipe.incr(key)

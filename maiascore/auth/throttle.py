@@ -5,11 +5,12 @@ for a few seconds harms nobody, while failing closed would lock every user out.
 """
 import redis.exceptions
 
-from maiascore.connections import get_redis
+from maiascore.connections import get_redis, redis_key
 
 
-def bump(key, window=60):
-    """Counts one event in the window that starts at the key's first event; returns the count."""
+def bump(name, window=60):
+    """Counts one event in the window that starts at the name's first event; returns the count."""
+    key = redis_key("throttle", name)
     try:
         pipe = get_redis().pipeline()
         pipe.incr(key)
@@ -19,8 +20,8 @@ def bump(key, window=60):
         return 0
 
 
-def count(key):
+def count(name):
     try:
-        return int(get_redis().get(key) or 0)
+        return int(get_redis().get(redis_key("throttle", name)) or 0)
     except redis.exceptions.RedisError:
         return 0

@@ -15,7 +15,7 @@ import logging
 from bson import ObjectId
 
 from maiascore.clock import utcnow
-from maiascore.connections import get_db, get_redis
+from maiascore.connections import get_db, get_redis, redis_key
 from maiascore.reports import drains
 from maiascore.reports.states import BATCH_QUEUED, QUEUED, WAITING_FOR_MODEL
 
@@ -32,7 +32,7 @@ def job_id(batch_id):
 
 def scored_channel(batch_id):
     """Pub/sub channel a job publishes to when the reports under this ``batch`` value have their result."""
-    return f"maiascore:scored:{batch_id}"
+    return redis_key("scored", batch_id)
 
 
 def batch_doc(batch_id, aid, size, now=None):

@@ -34,7 +34,7 @@ import redis.exceptions
 from bson import ObjectId
 
 from config import settings
-from maiascore.connections import get_redis
+from maiascore.connections import get_redis, redis_key
 from maiascore.queue import job_is_live
 
 log = logging.getLogger("maiascore.reports")
@@ -92,11 +92,11 @@ return 0
 
 
 def pending_key(aid):
-    return f"maiascore:drain:{{{aid}}}:pending"  # {aid}: one hash slot for both keys, should Redis be a cluster
+    return redis_key("drain", f"{{{aid}}}", "pending")  # {aid}: one hash slot for both keys, should Redis be a cluster
 
 
 def lease_key(aid):
-    return f"maiascore:drain:{{{aid}}}:lease"
+    return redis_key("drain", f"{{{aid}}}", "lease")
 
 
 def new_job_id(aid):
