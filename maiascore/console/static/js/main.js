@@ -38,6 +38,7 @@ async function route() {
     renderHeader();
   }
   const { path, query } = parseHash();
+  document.getElementById('toast').textContent = '';
   const match = ROUTES.map(([re, section, page]) => [path.match(re), section, page]).find(([m]) => m);
   clear(main);
   for (const link of document.querySelectorAll('#nav a')) {

@@ -109,7 +109,7 @@ function launchSection(datasets, onLaunched) {
   return h('section', { 'aria-labelledby': 'launch-title' }, h('h2', { id: 'launch-title', text: 'Launch a training' }), form);
 }
 
-function trainingRows(trainings) {
+function trainingRows(trainings, names) {
   return trainings.map((t) => h('tr', { dataset: { trainingId: t.id, status: t.status } },
     h('td', {}, h('a', { href: `#/trainings/${encodeURIComponent(t.id)}`, text: fmtTime(t.created_at) })),
     h('td', {}, statusBadge(t.status), t.active ? h('span', { class: 'badge default', text: 'Active model' }) : null),
@@ -117,7 +117,7 @@ function trainingRows(trainings) {
     h('td', { text: t.version ? `v${t.version}` : '—' }),
     h('td', { class: 'num', text: fmtPct(t.accuracy) }),
     h('td', { class: 'num', text: fmtNum(t.meta && t.meta.metrics && t.meta.metrics.auc, 3) }),
-    h('td', { text: (t.meta && t.meta.dataset) || '—' })));
+    h('td', { text: (t.meta && (names.get(t.meta.dataset) || t.meta.dataset)) || '—' })));
 }
 
 export async function list(main) {
@@ -130,12 +130,13 @@ export async function list(main) {
       h('thead', {}, h('tr', {}, [`Created (${ZONE})`, 'Status', 'Progress', 'Model', 'Accuracy', 'AUC', 'Dataset'].map((t) => h('th', { scope: 'col', text: t })))), tbody)));
   let timer = null;
   let alive = true;
+  const names = new Map();
   const refreshTrainings = async () => {
     clearTimeout(timer);
     try {
       const trainings = await api('/trainings', { query: { _sort: 'created_at:DESC', _limit: 50 } });
       if (!alive) return;
-      clear(tbody).append(...(trainings.length ? trainingRows(trainings) : [h('tr', {}, h('td', { colspan: '7', class: 'empty-state', text: 'No trainings yet.' }))]));
+      clear(tbody).append(...(trainings.length ? trainingRows(trainings, names) : [h('tr', {}, h('td', { colspan: '7', class: 'empty-state', text: 'No trainings yet.' }))]));
       if (trainings.some((t) => RUNNING.has(t.status))) timer = setTimeout(refreshTrainings, 1000);
     } catch (error) {
       if (alive) toast(describe(error));
@@ -143,12 +144,14 @@ export async function list(main) {
   };
   const refreshDatasets = async () => {
     const datasets = await api('/datasets', { query: { _sort: 'created_at:DESC' } });
+    for (const d of datasets) names.set(d.id, d.name);
     clear(datasetsBox).append(h('h2', { id: 'datasets-title', text: 'Datasets' }), datasetTable(datasets));
     if (can(MANAGE)) clear(launchBox).append(launchSection(datasets, () => refreshTrainings()));
   };
   if (can(MANAGE)) main.append(uploadSection(() => refreshDatasets()));
   main.append(datasetsBox, launchBox, trainingsBox);
-  await Promise.all([refreshDatasets(), refreshTrainings()]);
+  await refreshDatasets();
+  await refreshTrainings();
   return () => { alive = false; clearTimeout(timer); };
 }
 
