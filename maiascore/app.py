@@ -9,6 +9,7 @@ from maiascore import domains  # noqa: F401  connects the domain event handlers
 from maiascore.accounts import routes as accounts_routes
 from maiascore.auth import routes as auth_routes
 from maiascore.connections import get_db
+from maiascore.console import routes as console_routes
 from maiascore.dashboards import routes as dashboards_routes
 from maiascore.dashboards.v7 import routes as dashboards_v7_routes
 from maiascore.health import routes as health_routes
@@ -50,6 +51,7 @@ def create_app(config=None):
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(swagger_assets)
+    app.register_blueprint(console_routes.blp)  # the /app page: plain Flask, not part of the API spec
 
     app.before_request(start_request)
     app.before_request(negotiate_early)
