@@ -121,6 +121,8 @@ class Supervised:
 
 def run_stack(var_dir=None, port=None, web_workers=None):
     sys.stdout.reconfigure(line_buffering=True)  # our lines and the children's, in order, in a log file too
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # stopped like Ctrl-C, at any point: no orphans
+        signal.signal(signum, _interrupt)
     cfg = Config()
     var_dir = Path(var_dir or cfg.VAR_DIR).resolve()
     running = stack_state(var_dir)
@@ -192,11 +194,13 @@ def _child_port(child):
     return int(child.args[child.args.index("--port") + 1])
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def _supervise(procs):
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     try:
-        while not stopping:
+        while True:
             for proc in procs:
                 code = proc.check()
                 if code is not None:
