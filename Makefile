@@ -39,5 +39,5 @@ clean-data:
 	@if [ -f $(VAR_DIR)/stack.json ]; then \
 	  echo "$(VAR_DIR)/stack.json exists: stop \`make run\` first (or delete the file if it is not running)"; \
 	  exit 1; fi
-	@echo "deleting $(VAR_DIR)/ : the embedded database (every group, user, model and report) and the secret key"
+	@echo "deleting $(VAR_DIR)/ and all in it: the embedded database (every group, user, model and report), the secret key, mail files"
 	rm -rf $(VAR_DIR)
