@@ -127,4 +127,7 @@ def main():
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):  # the options are environment variables: say so, start nothing
+        print(__doc__)
+        sys.exit(0)
     sys.exit(main())

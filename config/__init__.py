@@ -3,9 +3,13 @@
 Every knob the service has lives here and is listed in docs/operations.md; nothing else in
 the code reads ``os.environ``.
 """
+import json
 import os
 import secrets
 import sys
+from pathlib import Path
+
+STACK_STATE_FILE = "stack.json"
 
 
 def _env(name, default=None, cast=str):
@@ -21,10 +25,26 @@ class Config:
     """Production defaults; every value can be overridden by the variable of the same name."""
 
     def __init__(self, **overrides):
-        self.MONGO_URI = _env("MONGO_URI", "mongodb://127.0.0.1:27017")
+        # VAR_DIR: where `make run` (`maiascore up`) keeps its state, relative to the working directory:
+        # the embedded database's data, the generated secret key, logs, and stack.json (the running
+        # stack's MONGO_URI / REDIS_URL, written by the launcher and removed when it stops).
+        self.VAR_DIR = _env("VAR_DIR", "var")
+        # MONGO_URI / REDIS_URL unset: the running `make run` stack's servers (VAR_DIR/stack.json),
+        # so `maiascore` commands in another shell reach its embedded database; with no stack running,
+        # a local mongod / Redis on their standard ports.
+        stack = stack_state(self.VAR_DIR)
+        self.MONGO_URI = _env("MONGO_URI") or stack.get("mongo_uri") or "mongodb://127.0.0.1:27017"
         self.MONGO_DB_NAME = _env("MONGO_DB_NAME", "maiascore")
         self.MONGO_TIMEOUT_MS = _env("MONGO_TIMEOUT_MS", 5000, int)
-        self.REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
+        self.REDIS_URL = _env("REDIS_URL") or stack.get("redis_url") or "redis://127.0.0.1:6379/0"
+        # `make run`: the address the API (and the console, /app) listens on. Loopback unless HOST says
+        # otherwise: the admin password `make run` prints is well known. PORT defaults to 5000.
+        self.HOST = _env("HOST", "127.0.0.1")
+        self.PORT = _env("PORT", 5000, int)
+        # gunicorn: WEB_CONCURRENCY worker processes of WEB_THREADS threads each (gthread workers: a
+        # request parked in a long wait holds a thread, not a process).
+        self.WEB_CONCURRENCY = _env("WEB_CONCURRENCY", 2, int)
+        self.WEB_THREADS = _env("WEB_THREADS", 8, int)
         # Prefix of every key, channel and queue this deployment uses in Redis, so that several
         # deployments can share one Redis database without running each other's jobs.
         self.REDIS_PREFIX = _env("REDIS_PREFIX", "maiascore")
@@ -101,6 +121,23 @@ class TestConfig(Config):
                         SWEEP_GRACE_SECONDS=2, SCORING_LEASE_SECONDS=10, TESTING=True)
         defaults.update(overrides)
         super().__init__(**defaults)
+
+
+def stack_state(var_dir):
+    """The running `make run` stack's state file (``VAR_DIR/stack.json``) as a dict; empty when there
+    is none, it is unreadable, or the launcher that wrote it is gone (killed before it could remove it)."""
+    try:
+        state = json.loads((Path(var_dir) / STACK_STATE_FILE).read_text())
+        pid = int(state["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return {}
+    except PermissionError:
+        pass  # alive, run by another user
+    return state
 
 
 _process_settings = None
