@@ -14,7 +14,8 @@ INDEXES = {
     "score_reports": [
         IndexModel([("aid", ASC), ("uuid", ASC)], unique=True,
                    partialFilterExpression={"uuid": {"$type": "string"}}),
-        IndexModel([("aid", ASC), ("created_at", DESC)]),
+        IndexModel([("aid", ASC), ("created_at", DESC)]),  # sorts on created_at, published_at and id
+        IndexModel([("aid", ASC), ("processed_at", DESC)]),  # the latest scored first
         IndexModel([("batch", ASC), ("status", ASC)]),
         # a group's reports by status; a drain's read: {aid, status: "queued", lane: "single"} oldest first
         IndexModel([("aid", ASC), ("status", ASC), ("lane", ASC), ("_id", ASC)]),

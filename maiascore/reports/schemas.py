@@ -328,7 +328,8 @@ LIST_FIELDS = {
     "created_at": ("created_at", datetime),
     "updated_at": ("updated_at", datetime),
     "processed_at": ("processed_at", datetime),
-    "published_at": ("published_at", datetime),
+    # Published on creation and never changed: the (aid, created_at) index serves both.
+    "published_at": ("created_at", datetime),
     "updated_by": ("updated_by", int),
     "error": ("error", str),
 }

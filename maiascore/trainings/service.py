@@ -38,7 +38,7 @@ LIST_FIELDS = {
     "finishedAt": ("finishedAt", datetime),
     "created_at": ("created_at", datetime),
     "updated_at": ("updated_at", datetime),
-    "published_at": ("published_at", datetime),
+    "published_at": ("created_at", datetime),  # published on creation: the (aid, created_at) index serves it
     "created_by": ("created_by", int),
     "updated_by": ("updated_by", int),
 }
