@@ -86,6 +86,35 @@ class TrainingCreateSchema(ma.Schema):
         return data
 
 
+class TrainingUpdateSchema(ma.Schema):
+    """``PUT /trainings/{id}``: the fields a client may change; anything else sent is judged by the
+    service (echoed unchanged: accepted; changed: 400 or 409 with the reason)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    meta = TrainingMeta(allow_none=True, metadata={
+        "description": "Keys given replace the stored ones: note at any time, the other parameters only "
+                       "while the training is scheduled or queued"})
+    scheduledAt = ma.fields.AwareDateTime(default_timezone=timezone.utc, allow_none=True,
+                                          metadata={"description": "A scheduled training's new start (future); "
+                                                                   "null starts it now"})
+    cron = ma.fields.String(allow_none=True, validate=ma.validate.Length(min=1, max=100),
+                            metadata={"description": "A scheduled training's new cron schedule; null stops "
+                                                     "the repetition"})
+
+    check_cron = TrainingCreateSchema.check_cron
+
+    @ma.post_load
+    def clean(self, data, **kwargs):
+        if data.get("meta") is not None:
+            meta, errors = check_meta(data["meta"])
+            if errors:
+                raise ma.ValidationError({"meta": errors})
+            data["meta"] = meta
+        return data
+
+
 class ConfusionSchema(ma.Schema):
     tp = ma.fields.Integer()
     fp = ma.fields.Integer()
