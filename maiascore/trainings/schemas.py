@@ -174,6 +174,9 @@ class DatasetSchema(ma.Schema):
     columns = ma.fields.List(ma.fields.Nested(ColumnSchema))
     target = ma.fields.String(allow_none=True, metadata={"description": "Label column (good/bad, 1/0, ...), "
                                                                         "given or recognised by name"})
+    positiveLabel = ma.fields.String(allow_none=True, metadata={
+        "description": "The target's class whose probability is scoreProbability"})
+    negativeLabel = ma.fields.String(allow_none=True, metadata={"description": "The target's other class"})
     size = ma.fields.Integer(metadata={"description": "Bytes"})
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
@@ -217,5 +220,7 @@ def public_dataset(doc):
         "rows": doc["rows"],
         "columns": doc["columns"],
         "target": doc.get("target"),
+        "positiveLabel": doc.get("positiveLabel"),
+        "negativeLabel": doc.get("negativeLabel"),
         "size": doc.get("size"),
     }
