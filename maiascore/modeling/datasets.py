@@ -58,7 +58,7 @@ class Dataset:
 
     ``rows`` (one dict per row, missing cells as None) is built on first use only:
     training reads the columns, and a million dicts would cost more than the data.
-    A dataset can also be made from such rows, as the score-report trainings do.
+    A dataset can also be made from such rows (tests do; the score-report trainings build columns).
     """
 
     def __init__(
