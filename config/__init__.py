@@ -84,6 +84,16 @@ class Config:
         self.ARGON2_MEMORY_KIB = _env("ARGON2_MEMORY_KIB", 65536, int)
         self.TRAINING_JOB_TIMEOUT = _env("TRAINING_JOB_TIMEOUT", 3600, int)
         self.TRAINING_HEARTBEAT_SECONDS = _env("TRAINING_HEARTBEAT_SECONDS", 10, int)
+        # Trainings of one account group that may run at once; the others stay queued.
+        self.TRAININGS_PER_GROUP = _env("TRAININGS_PER_GROUP", 1, int)
+        # How long a training that found its group's slots taken waits before trying again.
+        self.TRAINING_SLOT_RETRY_SECONDS = _env("TRAINING_SLOT_RETRY_SECONDS", 5, int)
+        # Largest boosting rounds x max_depth x dataset rows a training may ask for (refused at POST).
+        self.TRAINING_WORK_BUDGET = _env("TRAINING_WORK_BUDGET", 1_000_000_000, int)
+        # Most columns (target included) a training's dataset or an uploaded CSV may have.
+        self.TRAINING_MAX_COLUMNS = _env("TRAINING_MAX_COLUMNS", 1000, int)
+        # Most distinct feature names the labelled reports may carry for a training on "reports".
+        self.TRAINING_MAX_REPORT_FEATURES = _env("TRAINING_MAX_REPORT_FEATURES", 1000, int)
         self.SCORING_JOB_TIMEOUT = _env("SCORING_JOB_TIMEOUT", 600, int)
         self.SCORING_BATCH_SIZE = _env("SCORING_BATCH_SIZE", 1000, int)
         self.SCORING_LEASE_SECONDS = _env("SCORING_LEASE_SECONDS", 120, int)
