@@ -14,7 +14,6 @@ from werkzeug.serving import make_server
 CLIENTS = Path(__file__).resolve().parent.parent / "clients"
 NODE = shutil.which("node")
 STAMP = CLIENTS / "node_modules" / ".maiascore-lockfile-sha256"
-PENDING = "pending on the lead's wiring (issue 11): "
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (CI installs nodejs and npm)")
 
@@ -23,8 +22,7 @@ SUITES = [
     pytest.param("reports.test.js", id="reports"),
     pytest.param("trainings.test.js", id="trainings"),
     pytest.param("filters.test.js", id="filters"),
-    pytest.param("updates.test.js", id="updates", marks=pytest.mark.xfail(
-        reason=PENDING + "PUT /trainings/:id (item 5)", strict=False)),
+    pytest.param("updates.test.js", id="updates"),
     pytest.param("password.test.js", id="password"),
 ]
 
