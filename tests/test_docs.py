@@ -1,7 +1,9 @@
 """Docs that run: every ```sh block of README.md and docs/*.md, against the real stack `make run` starts.
 
-Each file runs in one bash session (so ``$TOKEN`` and ids carry from block to block), in the
-repository's root, with http://127.0.0.1:5000 rewritten to the test's port. A block fails the test
+Each file runs in one bash session (so ``$TOKEN`` and ids carry from block to block), with
+http://127.0.0.1:5000 rewritten to the test's port, in the directory the stack runs in, as a
+user's shell sits in the repository's root next to `make run`'s ``var/``: there ``var/mail``
+is the stack's mail and ``docs`` links to the repository's, so ``@docs/examples/...`` uploads. A block fails the test
 when it exits non-zero (``set -eo pipefail``) or prints a 5xx error; the ```text block that follows
 a ```sh block is its output: compared exactly, or by shape (JSON keys and value types) when the
 fence says ``text shape only``. ```sh norun blocks (``make run`` itself, production commands) are
@@ -91,7 +93,7 @@ def same_shape(expected, actual, where="output"):
         assert type(expected) is type(actual), f"{where}: {expected!r} vs {actual!r}"
 
 
-def run_file(path, base, cwd=ROOT, timeout=120):
+def run_file(path, base, cwd=ROOT, timeout=180):
     """Runs a file's sh blocks in one bash session; returns [(block, expected, shape_only, output)]."""
     found = blocks(path)
     script = ["set -eo pipefail"]
@@ -142,6 +144,7 @@ def _http(method, url, body=None, headers=None):
 def stack(servers, tmp_path_factory):
     """What `make run` starts (maiascore up): embedded MongoDB, gunicorn, both workers, admin, demo model."""
     tmp = tmp_path_factory.mktemp("docs-stack")
+    (tmp / "docs").symlink_to(ROOT / "docs", target_is_directory=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("MONGO_URI", "MONGO_DB_NAME", "MAIASCORE_TESTING", "SECRET_KEY", "JWT_SECRET_KEY")}
@@ -161,7 +164,7 @@ def stack(servers, tmp_path_factory):
         while _http("GET", f"{base}/models/active", headers={"Authorization": f"Bearer {token}"})[0] != 200:
             assert time.monotonic() < deadline, (tmp / "up.log").read_text()[-3000:]
             time.sleep(0.3)
-        yield base
+        yield base, tmp
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(60)
@@ -182,7 +185,8 @@ def test_every_doc_file_has_runnable_examples():
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("path", DOC_FILES, ids=lambda p: p.name)
 def test_examples_run_as_printed(stack, path):
-    check(path, run_file(path, stack))
+    base, cwd = stack
+    check(path, run_file(path, base, cwd))
 
 
 def test_shape_checker_catches_a_missing_key():
