@@ -13,9 +13,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from bson import ObjectId
 from werkzeug.serving import make_server
 
 from conftest import wait_until
+from maiascore.accounts.permissions import ROLE_IDS
 from model_fixtures import german_rows, install_model
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -240,6 +242,12 @@ def test_regular_user_creates_a_dashboard_with_two_widgets_and_a_snapshot(ui, ma
     first.get_by_label("Metric").select_option("Report Count")
     expect(first.get_by_label("Measure")).to_be_hidden()
     first.get_by_label("Group by").select_option("Status")
+    statuses = first.locator('fieldset.filter[data-property="Status"] input[type=checkbox]')
+    options = admin.get("/v6/widget-options").get_json()
+    reports_source = next(s for s in options["dataSources"] if s["name"] == "Score Reports")
+    offered = next(f["values"] for f in reports_source["filters"] if f["property"] == "Status")
+    assert [statuses.nth(n).get_attribute("value") for n in range(statuses.count())] == offered
+    first.get_by_role("checkbox", name="processed", exact=True).check()
     page.get_by_role("button", name="Add widget").click()
     second = page.locator("fieldset.widget-editor").nth(1)
     second.get_by_label("Type").select_option("Time Series: Line")
@@ -257,6 +265,7 @@ def test_regular_user_creates_a_dashboard_with_two_widgets_and_a_snapshot(ui, ma
     ui.allowed_statuses = set()
     second.get_by_label("Title").fill("Score p90")
     second.get_by_label("Percentile (0–100]").fill("90")
+    ui.shot("dashboard-editor")
     page.get_by_role("button", name="Create dashboard").click()
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("Risk desk")
@@ -266,6 +275,9 @@ def test_regular_user_creates_a_dashboard_with_two_widgets_and_a_snapshot(ui, ma
     for n in range(2):
         expect(frames.nth(n)).to_have_attribute("data-state", "drawn")
     pie_id, line_id = (frames.nth(n).get_attribute("data-widget-id") for n in range(2))
+    saved_id = re.search(r"#/dashboards/(\w+)", page.url).group(1)
+    saved = user.get(f"/v6/reports/{saved_id}").get_json()["widgets"]
+    assert saved[0]["filters"] == {"Status": ["processed"]} and "filters" not in saved[1]
     assert [[item["value"] for item in series] for series in ui.series(pie_id)] == [[4]]
     assert sum(len(series) for series in ui.series(line_id)) >= 1
     expect(page.get_by_role("link", name="Edit dashboard")).to_be_visible()
@@ -328,7 +340,7 @@ def test_post_a_report_from_the_form_and_see_it_scored(ui, admin, app, live_work
     ui.check()
 
 
-def test_upload_a_dataset_train_watch_progress_and_activate(ui, admin, app, live_worker):
+def test_upload_a_dataset_train_watch_progress_and_activate(ui, admin, app, live_worker, db):
     with app.app_context():
         install_model(admin.aid)
     live_worker()
@@ -374,7 +386,25 @@ def test_upload_a_dataset_train_watch_progress_and_activate(ui, admin, app, live
     expect(page.locator(".progress-text")).to_have_text("100%")
     expect(page.locator("table.confusion")).to_be_visible()
     expect(page.locator(".metrics")).to_contain_text("AUC")
+    training_id = re.search(r"#/trainings/(\w+)", page.url).group(1)
+    if not admin.get(f"/trainings/{training_id}").get_json()["meta"]["metrics"].get("roc"):
+        # Until the API computes it, a stored curve stands in for it.
+        curve = [{"fpr": 0.0, "tpr": 0.0, "threshold": 1.0}, {"fpr": 0.1, "tpr": 0.6, "threshold": 0.8},
+                 {"fpr": 0.3, "tpr": 0.85, "threshold": 0.5}, {"fpr": 1.0, "tpr": 1.0, "threshold": 0.0}]
+        db.trainings.update_one({"_id": ObjectId(training_id)}, {"$set": {"meta.metrics.roc": curve}})
+        page.reload()
+    roc = admin.get(f"/trainings/{training_id}").get_json()["meta"]["metrics"]["roc"]
+    expect(page.locator(".roc-section .chart")).to_be_visible()
+    drawn = page.evaluate("() => echarts.getInstanceByDom(document.querySelector('.roc-section .chart'))"
+                          ".getOption().series.map((s) => s.data)")
+    assert sorted(map(tuple, drawn[0])) == sorted((p["fpr"], p["tpr"]) for p in roc)
     ui.shot("training-detail")
+
+    db.trainings.update_one({"_id": ObjectId(training_id)}, {"$unset": {"meta.metrics.roc": ""}})
+    page.reload()
+    expect(page.locator("table.confusion")).to_be_visible()
+    expect(page.locator(".roc-section")).to_have_count(0)
+    ui.check()
 
     ui.go("/trainings")
     expect(page.locator("table.trainings tbody tr").first).to_have_attribute("data-status", "succeeded")
@@ -438,6 +468,96 @@ def test_read_only_user_is_offered_no_edit_controls(ui, make_actor, app):
     no_edit_controls()
     ui.go(f"/dashboards/{board['reportId']}/edit")
     expect(main).to_contain_text("You cannot edit this dashboard")
+    ui.check()
+
+
+def _focused(page):
+    return page.evaluate("() => { const el = document.activeElement;"
+                         " return el ? (el.getAttribute('name') || el.textContent.trim()) : null; }")
+
+
+def _tab_to(page, text, limit=20):
+    """Presses Tab until the focused element is ``text``; the order is the page's own."""
+    path = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        path.append(_focused(page))
+        if path[-1] == text:
+            return path
+    raise AssertionError(f"Tab never reached {text!r}: {path}")
+
+
+def test_keyboard_alone_signs_in_and_walks_the_navigation(ui, admin):
+    page = ui.page
+    ui.go("/dashboards")
+    expect(page.get_by_label("Email or username")).to_be_focused()
+    page.keyboard.type(admin.email)
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type(admin.password)
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Sign in")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#who")).to_contain_text(admin.user["username"])
+    expect(page.get_by_role("heading", name="Dashboards", level=1)).to_be_visible()
+    expect(page.locator("main")).to_be_focused()  # not lost with the sign-in button
+    assert _tab_to(page, "New dashboard", limit=1)
+
+    page.reload()  # Tab order from the top of the page
+    expect(page.get_by_role("heading", name="Dashboards", level=1)).to_be_visible()
+    assert _tab_to(page, "Skip to content", limit=1) == ["Skip to content"]
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    assert page.url.endswith("#/dashboards")
+
+    page.reload()
+    expect(page.get_by_role("heading", name="Dashboards", level=1)).to_be_visible()
+    path = _tab_to(page, "Score reports")
+    assert path == ["Skip to content", "MaiaScore", "Dashboards", "Score reports"], path
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Score reports", level=1)).to_be_visible()
+    expect(page.locator('#nav a[aria-current="page"]')).to_have_text("Score reports")
+    page.keyboard.press("Tab")
+    assert _focused(page) == "Trainings"
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Trainings", level=1)).to_be_visible()
+    _tab_to(page, "Sign out")
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Email or username")).to_be_focused()
+    ui.check()
+
+
+def test_a_user_in_two_groups_picks_the_group_and_gets_its_role(ui, make_actor, db):
+    home = make_actor("Account Admin", group_name="Home desk")
+    away_admin = make_actor("Account Admin", group_name="Away desk")
+    db.users.update_one({"_id": home.id}, {"$push": {"memberships": {"aid": away_admin.aid,
+                                                                       "roleId": ROLE_IDS["Read Only"]}}})
+    home.post("/v6/reports/create", json={"title": "Home board", "widgets": []})
+    away_admin.post("/v6/reports/create", json={"title": "Away board", "widgets": []})
+
+    ui.sign_in(home)
+    page = ui.page
+    picker = page.get_by_label("Account group")
+    expect(picker).to_be_visible()
+    expect(picker.locator("option")).to_have_count(2)
+    expect(picker).to_have_value(str(home.aid))
+    expect(page.locator("#who")).to_contain_text("Account Admin")
+    expect(page.get_by_role("link", name="Home board", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Away board", exact=True)).to_have_count(0)
+    expect(page.get_by_role("link", name="New dashboard")).to_be_visible()
+    expect(page.get_by_role("link", name="Edit Home board")).to_be_visible()
+
+    picker.select_option(str(away_admin.aid))
+    expect(page.locator("#who")).to_contain_text("Read Only")
+    expect(page.get_by_role("link", name="Away board", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Home board", exact=True)).to_have_count(0)
+    expect(page.get_by_role("link", name="New dashboard")).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("Delete"))).to_have_count(0)
+    assert page.evaluate("() => sessionStorage.getItem('maiascore.aid')") == str(away_admin.aid)
+
+    picker.select_option(str(home.aid))
+    expect(page.locator("#who")).to_contain_text("Account Admin")
+    expect(page.get_by_role("link", name="New dashboard")).to_be_visible()
     ui.check()
 
 

@@ -49,6 +49,12 @@ def permissions_of(role_id):
     return ROLES.get(role_id, ("", frozenset()))[1]
 
 
+def permission_labels(role_id):
+    """A role's permissions in their documented order (``PERMISSIONS``), not a set's."""
+    granted = permissions_of(role_id)
+    return [label for _, label, _ in PERMISSIONS if label in granted]
+
+
 def role_name(role_id):
     return ROLES.get(role_id, ("", frozenset()))[0]
 

@@ -3,7 +3,7 @@ API tokens."""
 from flask import current_app, g, request
 from flask.views import MethodView
 
-from maiascore.accounts.permissions import MANAGE_USERS
+from maiascore.accounts.permissions import MANAGE_USERS, permission_labels
 from maiascore.accounts.service import count_users, list_users, public_user, user_in_group
 from maiascore.auth import schemas
 from maiascore.auth.access import authorize, requires
@@ -109,10 +109,11 @@ class UserById(MethodView):
 @blp.route("/users/me")
 class Me(MethodView):
     @requires()
-    @blp.response(200, schemas.PublicUserSchema)
+    @blp.response(200, schemas.MeSchema)
     def get(self):
-        """The caller, as seen in the current account group."""
-        return public_user(g.user, g.aid)
+        """The caller, as seen in the current account group (``aid``): role and permissions there."""
+        return dict(public_user(g.user, g.aid), aid=g.aid, roleId=g.role_id,
+                    permissions=permission_labels(g.role_id))
 
 
 @blp.route("/users/me/tokens")

@@ -16,6 +16,17 @@ class PublicUserSchema(ma.Schema):
     role = ma.fields.String(allow_none=True)
 
 
+class MeSchema(PublicUserSchema):
+    """The caller, with what they may do in the request's account group (``aid``): a client can offer
+    only what the server will allow."""
+
+    aid = ma.fields.Integer(metadata={"description": "The account group this answer is about: ``aid`` of the "
+                                                     "request, else the user's default"})
+    roleId = ma.fields.Integer(allow_none=True, metadata={"description": "The caller's role in that group"})
+    permissions = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Labels of the role's permissions, as GET /v6/permissions names them"})
+
+
 class LoginSchema(ma.Schema):
     identifier = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=256),
                                   metadata={"example": "admin@example.com"})

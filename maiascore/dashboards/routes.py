@@ -5,6 +5,7 @@ from flask.views import MethodView
 from maiascore.accounts.permissions import EDIT_ALL_REPORTS, EDIT_REPORTS, VIEW_REPORTS
 from maiascore.auth.access import can, requires
 from maiascore.dashboards import schemas, service, snapshots
+from maiascore.dashboards.options import widget_options
 from maiascore.http.api import Blueprint
 
 blp = Blueprint("dashboards", __name__, url_prefix="/v6",
@@ -26,6 +27,16 @@ class Reports(MethodView):
     def get(self):
         """The account group's reports, built-in ones first, without their widgets."""
         return [_report(doc, with_widgets=False) for doc in service.list_reports(g.aid)]
+
+
+@blp.route("/widget-options")
+class WidgetOptions(MethodView):
+    @requires(VIEW_REPORTS)
+    @blp.response(200, schemas.WidgetOptionsSchema)
+    def get(self):
+        """What a widget may be made of: types, data sources with their metrics, groupings and filter
+        values, measures and visual modes; exactly what ``/reports/create`` accepts."""
+        return widget_options()
 
 
 @blp.route("/reports/create")

@@ -238,3 +238,51 @@ class SnapshotListQuerySchema(ma.Schema):
 
     reportId = IdString(metadata={"description": "Only the snapshots of this report"})
     page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+
+
+class WidgetMetricOptionSchema(ma.Schema):
+    name = ma.fields.String()
+    isCount = ma.fields.Boolean(metadata={"description": "A count of documents: takes no measure, "
+                                                         "never in a Box and Whiskers widget"})
+
+
+class WidgetFilterOptionSchema(ma.Schema):
+    property = ma.fields.String(metadata={"description": "A key of a widget's ``filters``"})
+    kind = ma.fields.String(metadata={"enum": ["text", "userId", "version"],
+                                      "description": "userId: integer user ids; version: model version strings "
+                                                     "or activeVersion"})
+    values = ma.fields.List(ma.fields.String(), allow_none=True,
+                            metadata={"description": "The only values allowed; null when the values are open"})
+
+
+class WidgetDataSourceOptionSchema(ma.Schema):
+    name = ma.fields.String(metadata={"description": "A widget's ``dataSource``"})
+    metrics = ma.fields.List(ma.fields.Nested(WidgetMetricOptionSchema))
+    groupBy = ma.fields.List(ma.fields.String(), metadata={"description": "Values of a widget's ``groupBy``"})
+    filters = ma.fields.List(ma.fields.Nested(WidgetFilterOptionSchema))
+
+
+class WidgetTypeOptionSchema(ma.Schema):
+    name = ma.fields.String(metadata={"description": "A widget's ``type``"})
+    binned = ma.fields.Boolean(metadata={"description": "Data binned over time; otherwise one value per group "
+                                                        "over the whole range"})
+    metricsFrom = ma.fields.String(metadata={"enum": ["widget", "numberCards", "multiMetricColumns"],
+                                             "description": "Where the metrics go: the widget's own dataSource/"
+                                                            "metric/measure, or a list of cards or columns"})
+    takesGroupBy = ma.fields.Boolean()
+    valueMetricsOnly = ma.fields.Boolean(metadata={"description": "Only metrics with isCount false"})
+
+
+class WidgetOptionsSchema(ma.Schema):
+    widgetTypes = ma.fields.List(ma.fields.Nested(WidgetTypeOptionSchema))
+    dataSources = ma.fields.List(ma.fields.Nested(WidgetDataSourceOptionSchema))
+    measures = ma.fields.List(ma.fields.String(), metadata={"description": "Values of ``measure.type``"})
+    percentileMeasure = ma.fields.String(metadata={"description": "The measure that needs percentileValue "
+                                                                  "(0 < p <= 100)"})
+    defaultMeasure = ma.fields.String(metadata={"description": "The measure of a value metric sent without one"})
+    visualModes = ma.fields.List(ma.fields.String())
+    sortBy = ma.fields.List(ma.fields.String())
+    sortDirections = ma.fields.List(ma.fields.String())
+    activeVersion = ma.fields.String(metadata={"description": "Score Version filter value meaning the active model"})
+    maxLimit = ma.fields.Integer(metadata={"description": "Largest ``limit``"})
+    maxFixedTimespan = ma.fields.Integer(metadata={"description": "Largest ``fixedTimespan``, seconds"})

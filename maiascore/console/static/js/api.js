@@ -55,15 +55,6 @@ export async function api(path, { method = 'GET', body, form, query, raw = false
   return response.json();
 }
 
-// The permissions of each built-in role, as GET /v6/roles lists them (that endpoint needs
-// Manage Users, so the page mirrors the table to know what not to offer; the server decides).
-export const ROLE_PERMISSIONS = {
-  'Account Admin': ['View Scores', 'Create Scores', 'View Trainings', 'Manage Trainings', 'View Reports',
-    'Edit Reports', 'Edit reports for all users in account group', 'Manage Users'],
-  'Regular User': ['View Scores', 'Create Scores', 'View Trainings', 'View Reports', 'Edit Reports'],
-  'Read Only': ['View Scores', 'View Trainings', 'View Reports'],
-};
-
 export function can(permission) { return session.permissions.has(permission); }
 
 export async function loadSession() {
@@ -74,8 +65,9 @@ export async function loadSession() {
     const preferred = session.groups.find((g) => g.default) || session.groups.find((g) => g.current) || session.groups[0];
     session.aid = preferred ? preferred.aid : null;
   }
+  // The caller's role and permissions in this group, as the server will enforce them.
   session.user = await api('/users/me');
-  session.permissions = new Set(ROLE_PERMISSIONS[session.user.role] || []);
+  session.permissions = new Set(session.user.permissions || []);
 }
 
 export function describe(error) {

@@ -13,7 +13,6 @@ export const STACKED_AREA = 'Time Series: Stacked Area';
 export const BOX = 'Box and Whiskers';
 export const BAR_STACKED = 'Bar Chart: Stacked';
 export const BAR_GROUPED = 'Bar Chart: Grouped';
-export const WIDGET_TYPES = [LINE, STACKED_AREA, BAR_STACKED, BAR_GROUPED, PIE, NUMBER, TABLE, MULTI_METRIC_TABLE, BOX];
 export const BINNED = new Set([LINE, STACKED_AREA, BAR_STACKED, BAR_GROUPED]);
 
 const PALETTE = ['#2f6fb0', '#d9822b', '#3a9d5d', '#c23b4b', '#7b5ea7', '#8c6d3f', '#d46fb0', '#6b7a8f', '#b3a93a', '#2aa6b8'];
@@ -242,6 +241,32 @@ export function horizontalBars(body, items, { valueName, signed = false } = {}) 
       data: sorted.map((i) => ({ value: i.value, itemStyle: { color: signed && i.value < 0 ? '#c23b4b' : '#2f6fb0' } })),
       label: { show: true, position: 'right', formatter: (p) => fmtNum(p.value, 3) },
     }],
+  });
+  return instance;
+}
+
+// A ROC curve: true positive rate against false positive rate, one point per threshold, with
+// the diagonal of a model that guesses. ``points`` are the API's {fpr, tpr, threshold}.
+export function rocCurve(body, points, auc) {
+  const sorted = [...points].sort((a, b) => a.fpr - b.fpr || a.tpr - b.tpr);
+  const box = h('div', { class: 'chart roc', role: 'img',
+    'aria-label': `ROC curve: ${sorted.length} thresholds${auc === undefined || auc === null ? '' : `, AUC ${fmtNum(auc, 3)}`}` });
+  body.append(box);
+  const instance = window.echarts.init(box, null, { renderer: 'canvas' });
+  instance.setOption({
+    animation: false,
+    aria: { enabled: true },
+    color: PALETTE,
+    grid: { left: 44, right: 24, top: 16, bottom: 36, containLabel: true },
+    xAxis: { type: 'value', min: 0, max: 1, name: 'False positive rate', nameLocation: 'middle', nameGap: 28 },
+    yAxis: { type: 'value', min: 0, max: 1, name: 'True positive rate', nameLocation: 'middle', nameGap: 32 },
+    tooltip: tooltipBase({ trigger: 'item', formatter: (p) => (p.seriesIndex === 0
+      ? `threshold ${fmtNum(sorted[p.dataIndex].threshold, 3)}\nFPR ${fmtNum(p.value[0], 3)} · TPR ${fmtNum(p.value[1], 3)}`
+      : 'a model that guesses') }),
+    series: [
+      { type: 'line', name: 'ROC', showSymbol: sorted.length <= 60, symbolSize: 4, data: sorted.map((p) => [p.fpr, p.tpr]) },
+      { type: 'line', name: 'Chance', silent: true, showSymbol: false, lineStyle: { type: 'dashed', color: '#6b7a8f' }, data: [[0, 0], [1, 1]] },
+    ],
   });
   return instance;
 }

@@ -1,24 +1,20 @@
 // Dashboards: the group's v6 reports, each widget drawn from its data endpoint; the editor; snapshots.
 import { api, ApiError, can, describe, session } from './api.js';
-import { autoResize, binLabel, BINNED, BOX, drawWidget, metricLabel, MULTI_METRIC_TABLE, NUMBER, WIDGET_TYPES } from './charts.js';
+import { autoResize, binLabel, drawWidget, metricLabel, NUMBER } from './charts.js';
 import { button, clear, confirmDialog, field, h, select, setError, toast } from './dom.js';
 import { fmtDuration, fmtTime, localInputToUtc, parseTime, ZONE } from './format.js';
 
 const EDIT = 'Edit Reports';
 const EDIT_ALL = 'Edit reports for all users in account group';
 
-// What widgets.py accepts: data sources, their metrics (count metrics take no measure) and groupings.
-export const SOURCES = {
-  'Score Reports': {
-    metrics: { Score: false, 'Score Probability': false, 'Score Confidence': false, 'Report Count': true, 'Failed Reports': true, 'Processing Time': false },
-    groups: ['Score Version', 'Type', 'Status', 'User', 'Outcome'],
-  },
-  Trainings: {
-    metrics: { Accuracy: false, Precision: false, AUC: false, MAE: false, RMSE: false, 'Training Duration': false },
-    groups: ['Score Version', 'Status', 'User'],
-  },
-};
-const MEASURES = ['Mean', 'Median', 'Minimum', 'Maximum', 'nth Percentile', 'Standard Deviation'];
+// The editor's whole vocabulary (types, data sources, metrics, groupings, filter values, measures,
+// visual modes) comes from GET /v6/widget-options: what the server accepts, never a copy of it.
+let optionsAnswer = null;
+export function widgetOptions() {
+  if (!optionsAnswer) optionsAnswer = api('/v6/widget-options').catch((error) => { optionsAnswer = null; throw error; });
+  return optionsAnswer;
+}
+const MODE_LABELS = { Full: 'Full width', 'Half screen': 'Half width' };
 const WINDOWS = [['1h', 'Last hour'], ['6h', 'Last 6 hours'], ['12h', 'Last 12 hours'], ['1d', 'Last 24 hours'], ['7d', 'Last 7 days'], ['30d', 'Last 30 days'], ['custom', 'From – to…']];
 const REFRESH = [['0', 'Off'], ['30', 'Every 30 s'], ['60', 'Every minute'], ['300', 'Every 5 minutes']];
 const WINDOW_SECONDS = { '1h': 3600, '6h': 21600, '12h': 43200, '1d': 86400, '7d': 604800, '30d': 2592000 };
@@ -230,14 +226,15 @@ export async function snapshot(main, { id }) {
 
 // --- the editor: offers only what widgets.py accepts, and shows its 400 next to the widget ---
 
-function measureControls(spec, isCount, onChange) {
-  const measure = select(MEASURES, (spec.measure && spec.measure.type) || 'Mean', { name: 'measure' });
+function measureControls(opts, spec, isCount, onChange) {
+  const PERCENTILE = opts.percentileMeasure;
+  const measure = select(opts.measures, (spec.measure && spec.measure.type) || opts.defaultMeasure, { name: 'measure' });
   const percentile = h('input', { type: 'number', name: 'percentileValue', min: '0.1', max: '100', step: 'any', value: (spec.measure && spec.measure.percentileValue) || 95 });
   const percentileField = field('Percentile (0–100]', percentile);
   const measureField = field('Measure', measure);
   const sync = () => {
     measureField.hidden = isCount();
-    percentileField.hidden = isCount() || measure.value !== 'nth Percentile';
+    percentileField.hidden = isCount() || measure.value !== PERCENTILE;
   };
   measure.addEventListener('change', () => { sync(); onChange && onChange(); });
   sync();
@@ -245,40 +242,64 @@ function measureControls(spec, isCount, onChange) {
     nodes: [measureField, percentileField],
     fields: { measure: measureField, percentileValue: percentileField },
     sync,
-    value: () => (isCount() ? null : (measure.value === 'nth Percentile' ? { type: measure.value, percentileValue: Number(percentile.value) } : { type: measure.value })),
+    value: () => (isCount() ? null : (measure.value === PERCENTILE ? { type: measure.value, percentileValue: Number(percentile.value) } : { type: measure.value })),
   };
 }
 
-function widgetEditor(initial, index, onRemove) {
+function widgetEditor(opts, initial, index, onRemove) {
   const w = { ...initial };
+  const typeOf = (name) => opts.widgetTypes.find((t) => t.name === name) || opts.widgetTypes[0];
+  const sourceOf = (name) => opts.dataSources.find((s) => s.name === name) || opts.dataSources[0];
   const fieldset = h('fieldset', { class: 'widget-editor', dataset: { index: String(index) } });
   const legend = h('legend', {});
-  const typeSelect = select(WIDGET_TYPES, w.type || WIDGET_TYPES[0], { name: 'type' });
+  const typeSelect = select(opts.widgetTypes.map((t) => t.name), typeOf(w.type).name, { name: 'type' });
   const title = h('input', { type: 'text', name: 'title', value: w.title || '', maxlength: '255' });
-  const mode = select([['Full', 'Full width'], ['Half screen', 'Half width']], w.visualMode || 'Full', { name: 'visualMode' });
+  const mode = select(opts.visualModes.map((m) => [m, MODE_LABELS[m] || m]), w.visualMode || opts.visualModes[0], { name: 'visualMode' });
   const firstSpec = (w.numberCards && w.numberCards[0]) || (w.multiMetricColumns && w.multiMetricColumns[0]) || w;
-  const source = select(Object.keys(SOURCES), firstSpec.dataSource || 'Score Reports', { name: 'dataSource' });
+  const source = select(opts.dataSources.map((d) => d.name), sourceOf(firstSpec.dataSource).name, { name: 'dataSource' });
   const metric = h('select', { name: 'metric' });
   const groupBy = h('select', { name: 'groupBy' });
-  const limit = h('input', { type: 'number', name: 'limit', min: '1', max: '1000', value: w.limit || '' });
+  const limit = h('input', { type: 'number', name: 'limit', min: '1', max: String(opts.maxLimit), value: w.limit || '' });
   const columnsBox = h('fieldset', { class: 'columns' }, h('legend', { text: 'Columns (metrics)' }));
+  const filtersBox = h('div', { class: 'widget-filters' });
   const error = h('p', { class: 'error', role: 'alert' });
-  const isCount = () => Boolean(SOURCES[source.value].metrics[metric.value]);
-  const measure = measureControls(firstSpec, isCount);
+  const metricsOf = () => sourceOf(source.value).metrics;
+  const isCount = () => Boolean((metricsOf().find((m) => m.name === metric.value) || {}).isCount);
+  const measure = measureControls(opts, firstSpec, isCount);
 
   const chosenColumns = new Set((w.multiMetricColumns || []).map((c) => c.metric));
+  // Filters kept as the API stores them: property -> values; the closed lists are offered as choices.
+  const filters = { ...(w.filters || firstSpec.filters || {}) };
+  const fillFilters = () => {
+    const available = sourceOf(source.value).filters;
+    for (const prop of Object.keys(filters)) if (!available.some((f) => f.property === prop)) delete filters[prop];
+    clear(filtersBox);
+    for (const f of available.filter((x) => x.values && x.values.length)) {
+      const chosen = new Set(filters[f.property] || []);
+      const box = h('fieldset', { class: 'filter', dataset: { property: f.property } },
+        h('legend', {}, `Keep only ${f.property}`, h('span', { class: 'muted', text: ' (none checked: all)' })));
+      for (const value of f.values) {
+        const check = h('input', { type: 'checkbox', name: `filter-${f.property}`, value, checked: chosen.has(value) });
+        check.addEventListener('change', () => {
+          if (check.checked) chosen.add(value); else chosen.delete(value);
+          if (chosen.size) filters[f.property] = f.values.filter((v) => chosen.has(v)); else delete filters[f.property];
+        });
+        box.append(h('label', { class: 'check' }, check, ` ${value}`));
+      }
+      filtersBox.append(box);
+    }
+  };
   const fillMetrics = () => {
-    const kind = typeSelect.value;
-    const metrics = Object.entries(SOURCES[source.value].metrics).filter(([, count]) => !(kind === BOX && count)).map(([name]) => name);
+    const kind = typeOf(typeSelect.value);
+    const metrics = metricsOf().filter((m) => !(kind.valueMetricsOnly && m.isCount)).map((m) => m.name);
     const current = metric.value || firstSpec.metric;
     clear(metric);
     for (const name of metrics) metric.append(h('option', { value: name, text: name, selected: name === current }));
-    const groups = SOURCES[source.value].groups;
     const currentGroup = groupBy.value || w.groupBy || '';
     clear(groupBy).append(h('option', { value: '', text: 'No grouping' }));
-    for (const g of groups) groupBy.append(h('option', { value: g, text: g, selected: g === currentGroup }));
+    for (const g of sourceOf(source.value).groupBy) groupBy.append(h('option', { value: g, text: g, selected: g === currentGroup }));
     clear(columnsBox).append(h('legend', { text: 'Columns (metrics)' }));
-    for (const name of Object.keys(SOURCES[source.value].metrics)) {
+    for (const { name } of metricsOf()) {
       const box = h('input', { type: 'checkbox', name: 'column', value: name, checked: chosenColumns.has(name) });
       box.addEventListener('change', () => { if (box.checked) chosenColumns.add(name); else chosenColumns.delete(name); });
       columnsBox.append(h('label', { class: 'check' }, box, ` ${name}`));
@@ -288,51 +309,51 @@ function widgetEditor(initial, index, onRemove) {
   const sourceField = field('Data source', source);
   const metricField = field('Metric', metric);
   const groupField = field('Group by', groupBy);
-  const limitField = field('Rows (limit)', limit, 'Tables and pies: at most this many groups; empty: the default');
+  const limitField = field('Rows (limit)', limit, `Tables and pies: at most this many groups (1–${opts.maxLimit}); empty: the default`);
   const sync = () => {
-    const kind = typeSelect.value;
+    const kind = typeOf(typeSelect.value);
     fillMetrics();
-    metricField.hidden = kind === MULTI_METRIC_TABLE;
-    columnsBox.hidden = kind !== MULTI_METRIC_TABLE;
-    groupField.hidden = kind === NUMBER;
-    limitField.hidden = BINNED.has(kind) || kind === NUMBER;
+    metricField.hidden = kind.metricsFrom === 'multiMetricColumns';
+    columnsBox.hidden = kind.metricsFrom !== 'multiMetricColumns';
+    groupField.hidden = !kind.takesGroupBy;
+    limitField.hidden = kind.binned || !kind.takesGroupBy;
     measure.sync();
-    legend.textContent = `Widget ${index + 1}: ${title.value || kind}`;
+    legend.textContent = `Widget ${index + 1}: ${title.value || kind.name}`;
   };
   typeSelect.addEventListener('change', sync);
-  source.addEventListener('change', () => { chosenColumns.clear(); sync(); });
+  source.addEventListener('change', () => { chosenColumns.clear(); fillFilters(); sync(); });
   metric.addEventListener('change', () => measure.sync());
   title.addEventListener('input', () => { legend.textContent = `Widget ${index + 1}: ${title.value || typeSelect.value}`; });
 
   append(fieldset, legend, h('div', { class: 'grid' },
     typeField, field('Title', title), field('Width', mode), sourceField,
-    metricField, ...measure.nodes, groupField, limitField), columnsBox, error,
+    metricField, ...measure.nodes, groupField, limitField), columnsBox, filtersBox, error,
   button('Remove widget', onRemove, { class: 'link' }));
+  fillFilters();
   sync();
 
   const value = () => {
-    const kind = typeSelect.value;
-    const out = { type: kind, title: title.value || null, visualMode: mode.value };
+    const kind = typeOf(typeSelect.value);
+    const out = { type: kind.name, title: title.value || null, visualMode: mode.value };
     if (w.id) out.id = w.id;
-    if (kind === MULTI_METRIC_TABLE) {
-      out.multiMetricColumns = [...chosenColumns].map((name) => {
-        const count = SOURCES[source.value].metrics[name];
-        return count ? { dataSource: source.value, metric: name } : { dataSource: source.value, metric: name, measure: measure.value() || { type: 'Mean' } };
-      });
+    if (kind.metricsFrom === 'multiMetricColumns') {
+      out.multiMetricColumns = metricsOf().filter((m) => chosenColumns.has(m.name)).map((m) => (m.isCount
+        ? { dataSource: source.value, metric: m.name }
+        : { dataSource: source.value, metric: m.name, measure: measure.value() || { type: opts.defaultMeasure } }));
     } else {
       out.dataSource = source.value;
       out.metric = metric.value;
       const m = measure.value();
       if (m) out.measure = m;
     }
-    if (kind !== NUMBER && groupBy.value) out.groupBy = groupBy.value;
+    if (kind.takesGroupBy && groupBy.value) out.groupBy = groupBy.value;
     if (!limitField.hidden && limit.value) out.limit = Number(limit.value);
-    if (w.filters) out.filters = w.filters;
+    if (Object.keys(filters).length) out.filters = { ...filters };
     return out;
   };
   // Where the API's message about this widget belongs: the field it names, else the widget.
   const fieldsByWord = { percentileValue: measure.fields.percentileValue, measure: measure.fields.measure, metric: metricField,
-    groupBy: groupField, limit: limitField, type: typeField, dataSource: sourceField, multiMetricColumns: columnsBox };
+    groupBy: groupField, limit: limitField, type: typeField, dataSource: sourceField, multiMetricColumns: columnsBox, filter: filtersBox };
   const showError = (message) => {
     const detail = message.replace(/^Widget \d+ \([^)]*\): /, '');
     const word = Object.keys(fieldsByWord).find((w) => detail.startsWith(w) || detail.includes(` ${w} `));
@@ -349,6 +370,14 @@ function widgetEditor(initial, index, onRemove) {
   return { fieldset, value, error, showError, clearErrors };
 }
 
+// A new widget starts as the simplest chart there is: a count over time.
+function newWidget(opts) {
+  const kind = opts.widgetTypes.find((t) => t.binned) || opts.widgetTypes[0];
+  const source = opts.dataSources[0];
+  const metric = source.metrics.find((m) => m.isCount) || source.metrics[0];
+  return { type: kind.name, dataSource: source.name, metric: metric.name };
+}
+
 function append(el, ...children) { for (const c of children.flat()) if (c) el.append(c); return el; }
 
 export async function editor(main, { id }) {
@@ -361,6 +390,7 @@ export async function editor(main, { id }) {
     main.append(h('p', { class: 'error-state', text: 'Your role cannot create dashboards.' }));
     return null;
   }
+  const opts = await widgetOptions();
   main.append(h('h1', { text: existing ? `Edit “${existing.title}”` : 'New dashboard' }));
   const title = h('input', { type: 'text', name: 'title', required: true, maxlength: '255', value: existing ? existing.title : '' });
   const description = h('textarea', { name: 'description', maxlength: '4000', rows: '2' });
@@ -373,12 +403,12 @@ export async function editor(main, { id }) {
   const renumber = () => {
     const values = editors.map((e) => e.value());
     clear(widgetsBox);
-    editors = values.map((v, i) => widgetEditor(v, i, () => { editors.splice(i, 1); renumber(); }));
+    editors = values.map((v, i) => widgetEditor(opts, v, i, () => { editors.splice(i, 1); renumber(); }));
     for (const e of editors) widgetsBox.append(e.fieldset);
   };
   const addWidget = (spec) => {
     const index = editors.length;
-    const e = widgetEditor(spec, index, () => { editors.splice(editors.indexOf(e), 1); renumber(); });
+    const e = widgetEditor(opts, spec, index, () => { editors.splice(editors.indexOf(e), 1); renumber(); });
     editors.push(e);
     widgetsBox.append(e.fieldset);
     return e;
@@ -389,7 +419,7 @@ export async function editor(main, { id }) {
     titleField, field('Description', description),
     h('label', { class: 'check' }, isDefault, ' My default dashboard'),
     h('h2', { text: 'Widgets' }), widgetsBox,
-    button('Add widget', () => { const e = addWidget({ type: 'Time Series: Line', dataSource: 'Score Reports', metric: 'Report Count' }); e.fieldset.querySelector('select').focus(); }),
+    button('Add widget', () => { const e = addWidget(newWidget(opts)); e.fieldset.querySelector('select').focus(); }),
     formError,
     h('div', { class: 'actions' },
       h('button', { type: 'submit', class: 'primary', text: existing ? 'Save dashboard' : 'Create dashboard' }),

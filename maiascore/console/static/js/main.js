@@ -31,6 +31,7 @@ function parseHash() {
 }
 
 async function route() {
+  const focusWasInMain = main.contains(document.activeElement);
   if (unmount) { unmount(); unmount = null; }
   if (!session.token) { renderLogin(); return; }
   if (!session.user) {
@@ -55,6 +56,10 @@ async function route() {
   } catch (error) {
     main.append(h('p', { class: 'error-state', role: 'alert', text: describe(error) }));
   }
+  // Focus lost with the previous page (a sign-in button, a link in a list) goes to the new page's
+  // content, so the next Tab starts there rather than at the top of the document.
+  const focused = document.activeElement;
+  if (focusWasInMain && (!focused || focused === document.body || !focused.isConnected)) main.focus({ preventScroll: true });
 }
 
 function renderHeader() {
@@ -118,6 +123,12 @@ document.getElementById('group-select').addEventListener('change', (event) => {
 whenUnauthorized(() => {
   session.signOut();
   renderLogin('Your session has ended; sign in again.');
+});
+
+// The skip link moves focus to the page's content; following its #main would be read as a route.
+document.querySelector('.skip').addEventListener('click', (event) => {
+  event.preventDefault();
+  main.focus();
 });
 
 window.addEventListener('hashchange', route);

@@ -1,6 +1,6 @@
 // Datasets, trainings with their live progress and metrics, and the model registry.
 import { api, ApiError, can, describe } from './api.js';
-import { autoResize, horizontalBars } from './charts.js';
+import { autoResize, horizontalBars, rocCurve } from './charts.js';
 import { button, clear, confirmDialog, field, h, select, setError, toast } from './dom.js';
 import { fmtBytes, fmtNum, fmtPct, fmtTime, ZONE } from './format.js';
 
@@ -222,6 +222,13 @@ export async function detail(main, { id }) {
         button('Download model', () => download(t.id, t.version)),
         can(MANAGE) && !t.active ? button(`Activate v${t.version}`, async () => { if (await activate(t.id, t.version, false)) load(); }, { class: 'primary' }) : null);
       box.append(actions, h('h2', { text: 'Held-out metrics' }), metricsList(metrics), confusionTable(metrics.confusion));
+      // Drawn only when the API returns the curve; older trainings have none and show nothing.
+      const roc = Array.isArray(metrics.roc) ? metrics.roc.filter((p) => p && Number.isFinite(p.fpr) && Number.isFinite(p.tpr)) : [];
+      if (roc.length) {
+        const section = h('section', { class: 'roc-section', 'aria-labelledby': 'roc-title' }, h('h2', { id: 'roc-title', text: 'ROC curve (held-out rows)' }));
+        box.append(section);
+        charts.push(rocCurve(section, roc, metrics.auc));
+      }
       const importance = metrics.featureImportance || [];
       if (importance.length) {
         const section = h('section', { 'aria-labelledby': 'importance-title' }, h('h2', { id: 'importance-title', text: 'Feature importance (gain)' }));
