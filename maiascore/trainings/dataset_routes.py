@@ -6,7 +6,7 @@ from flask_smorest.fields import Upload
 
 from config import settings
 from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
-from maiascore.errors import Invalid, NotFound, TooLarge
+from maiascore.errors import Invalid, NotFound, TooLarge, Unprocessable
 from maiascore.auth.access import requires
 from maiascore.http.api import Blueprint
 from maiascore.http.errors import abort
@@ -15,6 +15,7 @@ from maiascore.trainings import schemas
 from maiascore.trainings.datasets import (LIST_FIELDS, count_datasets, delete_dataset, find_dataset, list_datasets,
                                           store_upload)
 from maiascore.trainings.schemas import public_dataset
+from maiascore.trainings.sources import register
 
 blp = Blueprint("datasets", __name__, description="Upload CSV training data")
 
@@ -37,6 +38,13 @@ def _dataset_or_404(dataset_id):
     return doc
 
 
+def _reference(body):
+    try:
+        return schemas.DatasetReferenceSchema().load(body if body is not None else {})
+    except ma.ValidationError as exc:
+        raise Unprocessable("Request validation failed", errors={"json": exc.messages}) from None
+
+
 def _list_query():
     return parse_list_query(request.args, LIST_FIELDS, {"aid": g.aid})
 
@@ -53,12 +61,21 @@ class Datasets(MethodView):
     @blp.arguments(DatasetUploadSchema, location="form", content_type="multipart/form-data")
     @blp.response(201, schemas.DatasetSchema)
     @blp.alt_response(400, schema="Error", description="Not a usable CSV; the message says why")
+    @blp.alt_response(403, schema="Error", description="The uri is outside this group's DATASET_ROOTS")
     @blp.alt_response(413, schema="Error", description="Larger than DATASET_MAX_BYTES")
+    @blp.doc(requestBody={"content": {"application/json": {"schema": schemas.DatasetReferenceSchema}}})
     def post(self, form):
         """Upload a CSV (multipart/form-data, field ``file``): header row, at least 20 rows, a good/bad
-        target column (named in ``target`` or recognised by name). Column types are inferred."""
+        target column (named in ``target`` or recognised by name). Column types are inferred.
+
+        Or register a file by reference (application/json ``{uri, name, target}``): a ``file://`` or
+        ``s3://`` CSV (optionally .gz) or Parquet under the server's DATASET_ROOTS; a sample is checked
+        like an upload and the schema shown; trainings read it where it lies (on Dask when configured)."""
+        if request.mimetype == "application/json":  # by reference: {uri, name, target} (sources.py)
+            return public_dataset(register(g.aid, g.user["_id"], **_reference(request.get_json(silent=True))))
         if request.mimetype != "multipart/form-data":
-            abort(415, "Upload the CSV as multipart/form-data with the file in the field 'file'")
+            abort(415, "Upload the CSV as multipart/form-data with the file in the field 'file', or send "
+                       "{\"uri\": ...} as JSON to register a file by reference")
         upload = request.files.get("file")
         if upload is None:
             raise Invalid("No file: send the CSV in the multipart field 'file'")
