@@ -154,3 +154,26 @@ def test_a_training_on_dask_matches_a_local_one(admin, cfg, roots, dask_cluster,
     assert dask_model["metrics"]["rows"] == local_model["metrics"]["rows"]
     shown = admin.get(f"/trainings/{trainings['auto']}").get_json()
     assert shown["status"] == "succeeded" and shown["progress"] == 100
+
+
+def test_cancel_stops_a_dask_training_and_releases_its_data(admin, cfg, roots, dask_cluster, monkeypatch,
+                                                            live_worker, db):
+    from distributed import Client
+
+    home = group_dir(roots, admin)
+    (home / "credit.csv").write_bytes(GERMAN_CREDIT)
+    dataset = register(admin, f"file://{home}/credit.csv").get_json()
+    cfg.DASK_SCHEDULER_ADDRESS = dask_cluster.address
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", dask_cluster.address)
+    monkeypatch.setenv("DASK_ROUNDS_PER_CHUNK", "2")
+    r = admin.post("/trainings", json={"meta": {"dataset": dataset["id"], "engine": "dask", "params": {
+        "num_boost_round": 5000, "early_stopping_rounds": 500, "max_depth": 8, "eta": 0.01}}})
+    training_id = r.get_json()["id"]
+    live_worker(queues=("trainings",), scheduler=False)
+    assert wait_until(lambda: admin.get(f"/trainings/{training_id}").get_json()["progress"] > 0, timeout=60)
+    assert admin.delete(f"/trainings/{training_id}").get_json()["status"] == "canceled"
+    with Client(dask_cluster.address, set_as_default=False) as client:
+        assert wait_until(lambda: not client.has_what() or not any(client.has_what().values()), timeout=30)
+    doc = db.trainings.find_one({"_id": __import__("bson").ObjectId(training_id)})
+    assert doc["status"] == "canceled" and doc["engine"] == "dask"
+    assert db.models.count_documents({"training": training_id}) == 0
