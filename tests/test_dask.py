@@ -92,8 +92,9 @@ def test_a_group_reaches_only_its_own_root(make_actor, roots):
     assert_error(register(alice, f"file://{mine}/*.csv"), 400, "pattern")
     assert_error(register(alice, f"file://{mine}/missing.csv"), 400, "no such file")
     assert_error(register(alice, "file://otherhost/data.csv"), 400, "this host")
-    r = alice.post("/datasets", json={"name": "no uri"})
-    assert r.status_code == 422 and "uri" in r.get_json()["errors"]["json"]
+    assert_error(alice.post("/datasets", json={"name": "no uri"}), 415, "uri")
+    r = alice.post("/datasets", json={"uri": 5, "colour": "red"})
+    assert r.status_code == 422 and set(r.get_json()["errors"]["json"]) == {"uri", "colour"}
 
 
 def test_no_roots_means_no_uri_data_sets(admin, cfg):

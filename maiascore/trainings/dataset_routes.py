@@ -40,7 +40,7 @@ def _dataset_or_404(dataset_id):
 
 def _reference(body):
     try:
-        return schemas.DatasetReferenceSchema().load(body if body is not None else {})
+        return schemas.DatasetReferenceSchema().load(body)
     except ma.ValidationError as exc:
         raise Unprocessable("Request validation failed", errors={"json": exc.messages}) from None
 
@@ -71,8 +71,9 @@ class Datasets(MethodView):
         Or register a file by reference (application/json ``{uri, name, target}``): a ``file://`` or
         ``s3://`` CSV (optionally .gz) or Parquet under the server's DATASET_ROOTS; a sample is checked
         like an upload and the schema shown; trainings read it where it lies (on Dask when configured)."""
-        if request.mimetype == "application/json":  # by reference: {uri, name, target} (sources.py)
-            return public_dataset(register(g.aid, g.user["_id"], **_reference(request.get_json(silent=True))))
+        body = request.get_json(silent=True) if request.mimetype == "application/json" else None
+        if isinstance(body, dict) and "uri" in body:  # by reference: {uri, name, target} (sources.py)
+            return public_dataset(register(g.aid, g.user["_id"], **_reference(body)))
         if request.mimetype != "multipart/form-data":
             abort(415, "Upload the CSV as multipart/form-data with the file in the field 'file', or send "
                        "{\"uri\": ...} as JSON to register a file by reference")
