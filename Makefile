@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VAR_DIR ?= var
 
-.PHONY: run test bench soak fuzz clean
+.PHONY: run test bench soak fuzz clean clean-data
 
 $(STAMP): requirements.txt requirements-dev.txt setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,8 +14,9 @@ $(STAMP): requirements.txt requirements-dev.txt setup.cfg pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+# Listens on 127.0.0.1 unless HOST says otherwise; prints the API, docs and console addresses.
 run: $(STAMP)
-	$(BIN)/maiascore up
+	VAR_DIR=$(VAR_DIR) $(BIN)/maiascore up
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -25,5 +27,17 @@ bench: $(STAMP)
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak
 
+fuzz: $(STAMP)
+	$(BIN)/python -m pytest tests/test_fuzz.py
+
+# The virtualenv, logs and benchmark results; never the embedded database (see clean-data).
 clean:
-	rm -rf $(VENV) var bench/results/latest.json
+	rm -rf $(VENV) bench/results/latest.json $(VAR_DIR)/*.log
+
+# Deletes `make run`'s embedded database and its secret key: every group, user, model and report.
+clean-data:
+	@if [ -f $(VAR_DIR)/stack.json ]; then \
+	  echo "$(VAR_DIR)/stack.json exists: stop \`make run\` first (or delete the file if it is not running)"; \
+	  exit 1; fi
+	@echo "deleting $(VAR_DIR)/ and all in it: the embedded database (every group, user, model and report), the secret key, mail files"
+	rm -rf $(VAR_DIR)

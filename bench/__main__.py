@@ -68,7 +68,7 @@ def main():
             log("* 2. GET /reports/{id} and GET /reports?_limit=100")
             reset_reports(st)
             worker_profile.create_batches(st, 2, 1000)
-            from maiascore.reports.batches import enqueue_batch
+            from maiascore.reports.jobs import enqueue_batch
 
             for batch in st.db().score_batches.find({"status": "queued"}, {"_id": 1}):
                 enqueue_batch(batch["_id"])
@@ -127,4 +127,7 @@ def main():
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):  # the options are environment variables: say so, start nothing
+        print(__doc__)
+        sys.exit(0)
     sys.exit(main())

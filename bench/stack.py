@@ -1,11 +1,16 @@
 """The stack a benchmark runs against, started the way production runs it.
 
 A SecantusDB and a redis-server of our own on free ports (never the machine's Redis),
-the API under ``gunicorn --workers 2 --access-logfile`` (the Procfile's settings, bound
+the API under the Procfile's gunicorn command line (``launcher.gunicorn_command``, bound
 to loopback), the floor app under the very same settings, and real ``rq worker``
 processes with the product's worker class. Everything started here is stopped by
 :meth:`Stack.close`, children first.
+
+Access logs go to files in the log directory, never to the terminal: the printed tables
+carry no request lines (gunicorn's ``--access-logfile`` and, for the apps the benchmark
+runs in its own process, the ``maiascore.access`` logger).
 """
+import logging
 import os
 import secrets
 import signal
@@ -18,6 +23,7 @@ from pathlib import Path
 import psutil
 
 from maiascore import devstack
+from maiascore.launcher import gunicorn_command
 from maiascore.queue import worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +50,7 @@ class Stack:
             ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="8192",
         )
         self.env.pop("MAIASCORE_TESTING", None)
+        _request_log_to_file(self.log_dir / "inprocess.access.log")
         self.env.update(extra_env or {})
         os.environ.update({k: self.env[k] for k in ("MONGO_URI", "REDIS_URL", "MONGO_DB_NAME", "SECRET_KEY",
                                                     "RATE_LIMIT_PER_MINUTE")})
@@ -56,9 +63,10 @@ class Stack:
     def web(self, app="wsgi:app", name="api", workers=2):
         """gunicorn as the Procfile runs it; returns (port, Child)."""
         port = devstack.free_port()
-        child = devstack.Child([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-                                "--access-logfile", str(self.log_dir / f"{name}.access.log"), app],
-                               self.log_dir / f"{name}.log", env=self.env)
+        args = gunicorn_command(f"127.0.0.1:{port}", workers, self.env.get("WEB_THREADS", 8),
+                                gunicorn=str(BIN / "gunicorn"), access_log=self.log_dir / f"{name}.access.log",
+                                app=app)
+        child = devstack.Child(args, self.log_dir / f"{name}.log", env=self.env)
         self.children.append(child)
         devstack.wait_for_port("127.0.0.1", port, 60, child.proc)
         return port, child
@@ -147,6 +155,15 @@ class Stack:
 
     def flush_queues(self):
         self.redis_client().flushdb()
+
+
+def _request_log_to_file(path):
+    """The request log of apps created in this process (web_profile, data setup) goes to ``path``."""
+    logger = logging.getLogger("maiascore.access")
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.handlers = [handler]
+    logger.propagate = False
 
 
 def rss_mb(child):

@@ -21,7 +21,7 @@ def main(rows, rounds):
 
     raw = synthetic_csv(rows)
     timers = Timers()
-    for name, label in (("labels_from", "labels"), ("infer_schema", "infer_schema"),
+    for name, label in (("binary_target", "labels"), ("infer_schema", "infer_schema"),
                         ("dataset_matrix", "dataset_matrix (numpy, per column)"), ("to_dmatrix", "DMatrix"),
                         ("evaluate", "evaluate on test"), ("feature_importance", "feature importance"),
                         ("gain_shares", "gain shares")):

@@ -3,9 +3,13 @@
 Every knob the service has lives here and is listed in docs/operations.md; nothing else in
 the code reads ``os.environ``.
 """
+import json
 import os
 import secrets
 import sys
+from pathlib import Path
+
+STACK_STATE_FILE = "stack.json"
 
 
 def _env(name, default=None, cast=str):
@@ -21,10 +25,29 @@ class Config:
     """Production defaults; every value can be overridden by the variable of the same name."""
 
     def __init__(self, **overrides):
-        self.MONGO_URI = _env("MONGO_URI", "mongodb://127.0.0.1:27017")
+        # VAR_DIR: where `make run` (`maiascore up`) keeps its state, relative to the working directory:
+        # the embedded database's data, the generated secret key, logs, and stack.json (the running
+        # stack's MONGO_URI / REDIS_URL, written by the launcher and removed when it stops).
+        self.VAR_DIR = _env("VAR_DIR", "var")
+        # MONGO_URI / REDIS_URL unset: the running `make run` stack's servers (VAR_DIR/stack.json),
+        # so `maiascore` commands in another shell reach its embedded database; with no stack running,
+        # a local mongod / Redis on their standard ports.
+        stack = stack_state(self.VAR_DIR)
+        self.MONGO_URI = _env("MONGO_URI") or stack.get("mongo_uri") or "mongodb://127.0.0.1:27017"
         self.MONGO_DB_NAME = _env("MONGO_DB_NAME", "maiascore")
         self.MONGO_TIMEOUT_MS = _env("MONGO_TIMEOUT_MS", 5000, int)
-        self.REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
+        self.REDIS_URL = _env("REDIS_URL") or stack.get("redis_url") or "redis://127.0.0.1:6379/0"
+        # `make run`: the address the API (and the console, /app) listens on. Loopback unless HOST says
+        # otherwise: the admin password `make run` prints is well known. PORT defaults to 5000.
+        self.HOST = _env("HOST", "127.0.0.1")
+        self.PORT = _env("PORT", 5000, int)
+        # gunicorn: WEB_CONCURRENCY worker processes of WEB_THREADS threads each (gthread workers: a
+        # request parked in a long wait holds a thread, not a process).
+        self.WEB_CONCURRENCY = _env("WEB_CONCURRENCY", 2, int)
+        self.WEB_THREADS = _env("WEB_THREADS", 8, int)
+        # Prefix of every key, channel and queue this deployment uses in Redis, so that several
+        # deployments can share one Redis database without running each other's jobs.
+        self.REDIS_PREFIX = _env("REDIS_PREFIX", "maiascore")
         self.SECRET_KEY = _env("SECRET_KEY") or _env("JWT_SECRET_KEY") or secrets.token_hex(32)
         self.JWT_SECRET_KEY = _env("JWT_SECRET_KEY", self.SECRET_KEY)
         self.JWT_EXPIRES_SECONDS = _env("JWT_EXPIRES_SECONDS", 3600, int)
@@ -34,10 +57,43 @@ class Config:
         self.RATE_LIMIT_PER_MINUTE = _env("RATE_LIMIT_PER_MINUTE", 240, int)
         self.LOGIN_FAILURES_PER_MINUTE = _env("LOGIN_FAILURES_PER_MINUTE", 10, int)
         self.UNAUTHORIZED_PER_MINUTE = _env("UNAUTHORIZED_PER_MINUTE", 100, int)
+        # Accounts and credentials (issues 15 and 11), one block:
+        # LOGINS_PER_MINUTE_PER_ADDRESS: password logins, forgot- and reset-password requests a client
+        #   address may make a minute, successful or not (each costs an Argon2 hash on purpose).
+        # USER_CREATIONS_PER_HOUR_PER_GROUP: users an account group (open registration: an address) may
+        #   try to create an hour; bounds probing which emails or usernames are taken.
+        # TRUSTED_PROXIES: how many proxies you run in front append X-Forwarded-For (Werkzeug ProxyFix
+        #   x_for); 0, the default, ignores the header so per-address throttles see the socket's peer.
+        # PASSWORD_RESET_EXPIRES_SECONDS: life of a reset code; PASSWORD_RESET_URL: page the mail links to
+        #   (``?code=`` appended), else the mail carries the bare code.
+        # SMTP_HOST/PORT/USER/PASSWORD/FROM/STARTTLS: outgoing mail; without SMTP_HOST each message is
+        #   written as an .eml file under MAIL_DIR instead (as in ``make run``).
+        self.LOGINS_PER_MINUTE_PER_ADDRESS = _env("LOGINS_PER_MINUTE_PER_ADDRESS", 30, int)
+        self.USER_CREATIONS_PER_HOUR_PER_GROUP = _env("USER_CREATIONS_PER_HOUR_PER_GROUP", 60, int)
+        self.TRUSTED_PROXIES = _env("TRUSTED_PROXIES", 0, int)
+        self.PASSWORD_RESET_EXPIRES_SECONDS = _env("PASSWORD_RESET_EXPIRES_SECONDS", 3600, int)
+        self.PASSWORD_RESET_URL = _env("PASSWORD_RESET_URL")
+        self.SMTP_HOST = _env("SMTP_HOST")
+        self.SMTP_PORT = _env("SMTP_PORT", 587, int)
+        self.SMTP_USER = _env("SMTP_USER")
+        self.SMTP_PASSWORD = _env("SMTP_PASSWORD")
+        self.SMTP_FROM = _env("SMTP_FROM", "MaiaScore <no-reply@localhost>")
+        self.SMTP_STARTTLS = _env("SMTP_STARTTLS", True, bool)
+        self.MAIL_DIR = _env("MAIL_DIR", "var/mail")
         self.ARGON2_TIME_COST = _env("ARGON2_TIME_COST", 3, int)
         self.ARGON2_MEMORY_KIB = _env("ARGON2_MEMORY_KIB", 65536, int)
         self.TRAINING_JOB_TIMEOUT = _env("TRAINING_JOB_TIMEOUT", 3600, int)
         self.TRAINING_HEARTBEAT_SECONDS = _env("TRAINING_HEARTBEAT_SECONDS", 10, int)
+        # Trainings of one account group that may run at once; the others stay queued.
+        self.TRAININGS_PER_GROUP = _env("TRAININGS_PER_GROUP", 1, int)
+        # How long a training that found its group's slots taken waits before trying again.
+        self.TRAINING_SLOT_RETRY_SECONDS = _env("TRAINING_SLOT_RETRY_SECONDS", 5, int)
+        # Largest boosting rounds x max_depth x dataset rows a training may ask for (refused at POST).
+        self.TRAINING_WORK_BUDGET = _env("TRAINING_WORK_BUDGET", 1_000_000_000, int)
+        # Most columns (target included) a training's dataset or an uploaded CSV may have.
+        self.TRAINING_MAX_COLUMNS = _env("TRAINING_MAX_COLUMNS", 1000, int)
+        # Most distinct feature names the labelled reports may carry for a training on "reports".
+        self.TRAINING_MAX_REPORT_FEATURES = _env("TRAINING_MAX_REPORT_FEATURES", 1000, int)
         self.SCORING_JOB_TIMEOUT = _env("SCORING_JOB_TIMEOUT", 600, int)
         self.SCORING_BATCH_SIZE = _env("SCORING_BATCH_SIZE", 1000, int)
         self.SCORING_LEASE_SECONDS = _env("SCORING_LEASE_SECONDS", 120, int)
@@ -97,6 +153,23 @@ class TestConfig(Config):
                         SWEEP_GRACE_SECONDS=2, SCORING_LEASE_SECONDS=10, TESTING=True)
         defaults.update(overrides)
         super().__init__(**defaults)
+
+
+def stack_state(var_dir):
+    """The running `make run` stack's state file (``VAR_DIR/stack.json``) as a dict; empty when there
+    is none, it is unreadable, or the launcher that wrote it is gone (killed before it could remove it)."""
+    try:
+        state = json.loads((Path(var_dir) / STACK_STATE_FILE).read_text())
+        pid = int(state["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return {}
+    except PermissionError:
+        pass  # alive, run by another user
+    return state
 
 
 _process_settings = None

@@ -1,6 +1,7 @@
 """The application factory: one Flask app, every blueprint registered explicitly."""
 from flask import Flask
 from flask_jwt_extended import JWTManager
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config
 
@@ -8,7 +9,9 @@ from maiascore import domains  # noqa: F401  connects the domain event handlers
 from maiascore.accounts import routes as accounts_routes
 from maiascore.auth import routes as auth_routes
 from maiascore.connections import get_db
+from maiascore.console import routes as console_routes
 from maiascore.dashboards import routes as dashboards_routes
+from maiascore.dashboards.v7 import routes as dashboards_v7_routes
 from maiascore.health import routes as health_routes
 from maiascore.http.api import Api, install_converters
 from maiascore.auth.access import rate_limit_headers
@@ -20,7 +23,7 @@ from maiascore.reports import routes as reports_routes
 from maiascore.trainings import dataset_routes, routes as trainings_routes
 
 BLUEPRINTS = (health_routes.blp, auth_routes.blp, accounts_routes.blp, reports_routes.blp, trainings_routes.blp,
-              dataset_routes.blp, dashboards_routes.blp)
+              dataset_routes.blp, dashboards_routes.blp, dashboards_v7_routes.blp)
 
 
 def create_app(config=None):
@@ -32,6 +35,10 @@ def create_app(config=None):
     app.config["JWT_ACCESS_TOKEN_EXPIRES"] = False  # set per token from JWT_EXPIRES_SECONDS
     app.json.sort_keys = False
     app.wsgi_app = FormatSuffixMiddleware(app.wsgi_app)
+    if cfg.TRUSTED_PROXIES:
+        # Only behind proxies the operator runs: X-Forwarded-For then names the client that
+        # per-address throttles count; without the setting a client could pick its own address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg.TRUSTED_PROXIES)
     configure_logging(cfg.LOG_LEVEL)
     JWTManager(app)
 
@@ -44,6 +51,7 @@ def create_app(config=None):
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(swagger_assets)
+    app.register_blueprint(console_routes.blp)  # the /app page: plain Flask, not part of the API spec
 
     app.before_request(start_request)
     app.before_request(negotiate_early)

@@ -1,25 +1,59 @@
-"""The ``maiascore`` command: administration and operations through the same service code."""
+"""The ``maiascore`` command: administration and operations through the same service code.
+
+Settings come from the environment (``config``). With ``MONGO_URI`` unset a command reaches
+the database of the ``make run`` stack running from ``VAR_DIR`` (its ``stack.json``), and
+a local mongod on its standard port only when no stack runs there.
+"""
+import json
 import os
 import sys
+import time
 
 import click
 from flask.cli import FlaskGroup
 
+from maiascore.accounts.service import (account_groups_by_id, add_user_to_group, create_account_group,
+                                        ensure_admin, find_user_by_identifier, membership)
 from maiascore.app import create_app
+from maiascore.errors import DomainError, NotFound
+from maiascore.launcher import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, run_stack
 from maiascore.queue import ROLES, worker_command
+from maiascore.trainings import states
+from maiascore.trainings.service import get_training, launch_training
 
 
-@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=True)
+class MaiaScoreGroup(FlaskGroup):
+    """A domain error is the user's to act on: its message, not a stack trace."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            detail = f" {json.dumps(exc.errors)}" if exc.errors else ""
+            raise click.ClickException(f"{exc.message}{detail}") from exc
+
+
+@click.group(cls=MaiaScoreGroup, create_app=lambda: create_app(), add_default_commands=True)
 def cli():
     """MaiaScore administration."""
+
+
+def _read_password(value):
+    """``--password`` as given; else prompted on a terminal, else one line of standard input (scripts)."""
+    if value not in (None, "-"):
+        return value
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    line = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    if not line:
+        raise click.UsageError("no password on standard input")
+    return line
 
 
 @cli.command("create-group")
 @click.argument("name")
 def create_group(name):
     """Create an account group and print its aid."""
-    from maiascore.accounts.service import create_account_group
-
     group = create_account_group(name)
     click.echo(f"account group {group['name']!r} created with aid {group['_id']}")
 
@@ -27,14 +61,17 @@ def create_group(name):
 @cli.command("create-user")
 @click.option("--email", required=True)
 @click.option("--username", default=None)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--password", default=None,
+              help="'-' reads one line of standard input (as does leaving it out when stdin is not a terminal); "
+                   "left out on a terminal, you are prompted. A password on the command line shows in `ps`.")
 @click.option("--aid", type=int, required=True, help="Account group id")
 @click.option("--role", default="Account Admin", show_default=True,
               type=click.Choice(["Account Admin", "Regular User", "Read Only"]))
 def create_user_command(email, username, password, aid, role):
     """Create a user in an account group."""
-    from maiascore.accounts.service import add_user_to_group
-
+    if not account_groups_by_id([aid]):
+        raise NotFound(f"No account group with aid {aid}")
+    password = _read_password(password)
     username = username or email.split("@")[0]
     user = add_user_to_group(username, email, password, aid, role)
     click.echo(f"user {user['email']} created with id {user['_id']} as {role} in aid {aid}")
@@ -43,9 +80,6 @@ def create_user_command(email, username, password, aid, role):
 @cli.command("ensure-admin")
 def ensure_admin_command():
     """Create the Default group and the admin from MAIASCORE_ADMIN_EMAIL / MAIASCORE_ADMIN_PASSWORD."""
-    from maiascore.accounts.service import ensure_admin
-    from maiascore.launcher import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
-
     user, group, created = ensure_admin(os.environ.get("MAIASCORE_ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL),
                                         os.environ.get("MAIASCORE_ADMIN_PASSWORD", DEFAULT_ADMIN_PASSWORD))
     click.echo(f"admin {user['email']} in {group['name']!r} (aid {group['_id']}): "
@@ -64,14 +98,6 @@ def ensure_admin_command():
 @click.option("--wait/--no-wait", default=False, help="Show progress until the training ends, then its metrics")
 def train(dataset, target, email, aid, params, activate, wait):
     """Launch a training through the same service code as POST /trainings."""
-    import json
-    import time
-
-    from maiascore.accounts.service import find_user_by_identifier, membership
-    from maiascore.http.errors import ApiError
-    from maiascore.launcher import DEFAULT_ADMIN_EMAIL
-    from maiascore.trainings.service import get_training, launch_training
-
     user = find_user_by_identifier(email or os.environ.get("MAIASCORE_ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL))
     if user is None:
         raise click.ClickException("no such user; pass --user EMAIL")
@@ -83,24 +109,21 @@ def train(dataset, target, email, aid, params, activate, wait):
                        for k, v in (p.split("=", 1) for p in params)}}
     if target:
         meta["target"] = target
-    try:
-        training = launch_training(aid, user, {"meta": meta})
-    except ApiError as exc:
-        raise click.ClickException(f"{exc.message} {json.dumps(exc.errors) if exc.errors else ''}".strip())
+    training = launch_training(aid, user, {"meta": meta})
     training_id = str(training["_id"])
     click.echo(f"training {training_id} {training['status']} (aid {aid})")
     if not wait:
         return
     with click.progressbar(length=100, label="training") as bar:
         shown = 0
-        while training["status"] not in ("succeeded", "failed", "canceled"):
+        while training["status"] not in states.FINAL:
             time.sleep(0.5)
             training = get_training(aid, training_id)
             progress = int(training.get("progress") or 0)
             bar.update(max(progress - shown, 0))
             shown = max(shown, progress)
         bar.update(100 - shown)
-    if training["status"] != "succeeded":
+    if training["status"] != states.SUCCEEDED:
         raise click.ClickException(f"training {training['status']}: {training.get('error') or 'no reason given'}")
     metrics = (training.get("meta") or {}).get("metrics", {})
     click.echo(f"version {training.get('version')}  accuracy {training.get('accuracy')}  "
@@ -112,8 +135,6 @@ def train(dataset, target, email, aid, params, activate, wait):
 @click.option("--port", type=int, default=None, help="API port (default $PORT or 5000)")
 def up(port):
     """Run the whole stack in the foreground (what `make run` calls)."""
-    from maiascore.launcher import run_stack
-
     run_stack(port=port)
 
 

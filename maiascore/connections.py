@@ -49,6 +49,11 @@ def get_redis():
     return conn
 
 
+def redis_key(*parts):
+    """A Redis key (or channel) of this deployment: ``REDIS_PREFIX:part:part``."""
+    return ":".join((settings().REDIS_PREFIX, *map(str, parts)))
+
+
 def next_sequence(name, db=None):
     """Monotonic integers (user ids, account group ids, model versions) shared by all processes."""
     db = db if db is not None else get_db()

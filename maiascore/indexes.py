@@ -14,7 +14,8 @@ INDEXES = {
     "score_reports": [
         IndexModel([("aid", ASC), ("uuid", ASC)], unique=True,
                    partialFilterExpression={"uuid": {"$type": "string"}}),
-        IndexModel([("aid", ASC), ("created_at", DESC)]),
+        IndexModel([("aid", ASC), ("created_at", DESC)]),  # sorts on created_at, published_at and id
+        IndexModel([("aid", ASC), ("processed_at", DESC)]),  # the latest scored first
         IndexModel([("batch", ASC), ("status", ASC)]),
         # a group's reports by status; a drain's read: {aid, status: "queued", lane: "single"} oldest first
         IndexModel([("aid", ASC), ("status", ASC), ("lane", ASC), ("_id", ASC)]),
@@ -51,6 +52,19 @@ INDEXES = {
         IndexModel([("aid", ASC), ("created_at", DESC)]),
         IndexModel([("aid", ASC), ("report.reportId", ASC), ("created_at", DESC)]),
         IndexModel([("expiresAt", ASC)], expireAfterSeconds=0),
+    ],
+    "dashboard_v7_extras": [
+        IndexModel([("aid", ASC), ("reportId", ASC)], unique=True),
+    ],
+    "dashboard_v7_snapshots": [
+        IndexModel([("aid", ASC), ("snapshotId", ASC)], unique=True),
+    ],
+    "password_resets": [
+        IndexModel([("expires_at", ASC)], expireAfterSeconds=0),
+        IndexModel([("user", ASC)]),
+    ],
+    "dashboard_filters": [
+        IndexModel([("aid", ASC), ("filterId", ASC)], unique=True),
     ],
 }
 

@@ -1,9 +1,17 @@
-"""``make run``: the whole stack in the foreground, stopped together on Ctrl-C.
+"""``make run``: the whole stack in the foreground, supervised, stopped together on Ctrl-C.
 
-Starts what is missing (an embedded MongoDB-protocol server when ``MONGO_URI`` is
-unset, ``redis-server`` when nothing answers at ``REDIS_URL``), then gunicorn and one
-RQ worker with the scheduler, after making sure the Default group and its admin exist.
+Starts what is missing (an embedded MongoDB-protocol server when ``MONGO_URI`` is unset,
+a Redis when nothing answers at ``REDIS_URL``), then gunicorn and one RQ worker per role,
+after making sure the Default group and its admin exist. A worker that dies is restarted;
+any other process dying stops the stack. Every child runs in a process group of its own
+and stopping ends the whole group, so nothing it forked (RQ's scheduler and work horse,
+gunicorn's workers) outlives the stack.
+
+While it runs, ``VAR_DIR/stack.json`` names its servers, so ``maiascore`` commands in
+another shell reach the same database (``config.stack_state``).
 """
+import ipaddress
+import json
 import os
 import secrets
 import signal
@@ -12,12 +20,40 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from config import STACK_STATE_FILE, Config, reset_process_settings, stack_state
 from maiascore import devstack
+from maiascore.accounts.service import ensure_admin
+from maiascore.connections import get_db
+from maiascore.indexes import ensure_indexes
 from maiascore.queue import ROLES, worker_command
+from maiascore.trainings.service import launch_training
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
 DEFAULT_ADMIN_PASSWORD = "maiascore-admin"
 DEMO_TRAINING_UUID = "demo-german-credit"
+PROCFILE_NAMES = {"scoring": "worker", "training": "trainer"}
+RESTART_BACKOFF_MAX = 30  # seconds between restarts of a worker that keeps dying at once
+
+
+def gunicorn_command(bind, workers, threads, *, gunicorn="gunicorn", access_log="-", app="wsgi:app"):
+    """The API's gunicorn command line: the one definition the Procfile, ``make run`` and the benchmark use.
+
+    gthread workers: a request parked in a long wait (``MAX_WAIT_SECONDS``) holds a thread, not a
+    whole process. ``access_log=None`` turns gunicorn's access log off.
+    """
+    args = [gunicorn, "--bind", str(bind), "--workers", str(workers), "--worker-class", "gthread",
+            "--threads", str(threads)]
+    if access_log:
+        args += ["--access-logfile", str(access_log)]
+    return args + [app]
+
+
+def procfile():
+    """The Procfile's text, generated from the same command lines ``make run`` runs."""
+    web = gunicorn_command("${HOST:-0.0.0.0}:${PORT:-5000}", "${WEB_CONCURRENCY:-2}", "${WEB_THREADS:-8}")
+    lines = [f"web: {' '.join(web)}"]
+    lines += [f"{PROCFILE_NAMES[role]}: {' '.join(worker_command(role))}" for role in ROLES]
+    return "\n".join(lines) + "\n"
 
 
 def _secret_key(var_dir):
@@ -28,33 +64,91 @@ def _secret_key(var_dir):
     return path.read_text().strip()
 
 
-def run_stack(var_dir="var", port=None, web_workers=None):
-    var_dir = Path(var_dir).resolve()
+def _is_loopback(host):
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _connect_host(host):
+    """Where to knock to see the API up: a wildcard bind answers on loopback."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+def _write_state(path, state):
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1))
+    tmp.replace(path)
+
+
+class Supervised:
+    """One process of the stack; ``restart`` ones are started again when they die."""
+
+    def __init__(self, name, start, restart=False):
+        self.name, self._start, self.restart = name, start, restart
+        self.quick_deaths = 0
+        self.due = None  # when a dead process is to be started again
+        self.child = start()
+        self.started = time.monotonic()
+
+    def check(self):
+        """None while all is well; the exit code when it died and must not come back."""
+        if self.due is not None:
+            if time.monotonic() >= self.due:
+                self.due = None
+                self.child = self._start()
+                self.started = time.monotonic()
+                print(f"* restarted {self.name} (pid {self.child.proc.pid})")
+            return None
+        code = self.child.proc.poll()
+        if code is None:
+            return None
+        if not self.restart:
+            return code
+        self.child.stop()  # its group may outlive it: RQ's scheduler, a work horse
+        quick = time.monotonic() - self.started < RESTART_BACKOFF_MAX
+        self.quick_deaths = self.quick_deaths + 1 if quick else 0
+        delay = min(2 ** (self.quick_deaths - 1), RESTART_BACKOFF_MAX) if self.quick_deaths > 1 else 0
+        print(f"! {self.name} (pid {self.child.proc.pid}) exited with {code}; restarting it"
+              + (f" in {delay}s" if delay else ""))
+        self.due = time.monotonic() + delay
+        return None
+
+    def stop(self):
+        self.child.stop()
+
+
+def run_stack(var_dir=None, port=None, web_workers=None):
+    sys.stdout.reconfigure(line_buffering=True)  # our lines and the children's, in order, in a log file too
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # stopped like Ctrl-C, at any point: no orphans
+        signal.signal(signum, _interrupt)
+    cfg = Config()
+    var_dir = Path(var_dir or cfg.VAR_DIR).resolve()
+    running = stack_state(var_dir)
+    if running:
+        raise SystemExit(f"a stack is already running from {var_dir} (pid {running['pid']}); stop it first")
     var_dir.mkdir(parents=True, exist_ok=True)
-    children = []
-    env = os.environ
-    port = int(port or env.get("PORT", 5000))
+    state_path = var_dir / STACK_STATE_FILE
+    host, port = cfg.HOST, int(port or cfg.PORT)
+    env = os.environ  # the children's environment: what we start here is passed down through it
+    procs = []
     try:
         if not env.get("MONGO_URI"):
-            # MongoDB's own port when free, so `maiascore` commands in another shell find it by default
-            port_27017_free = not devstack.port_answers("127.0.0.1", 27017)
-            child, uri = devstack.start_secantus(var_dir / "mongo", var_dir / "mongo.log",
-                                                 port=27017 if port_27017_free else None)
-            children.append(("mongodb (SecantusDB)", child))
-            env["MONGO_URI"] = uri
-            print(f"* embedded MongoDB-protocol server at {uri}, data in {var_dir / 'mongo'}")
+            procs.append(Supervised("mongodb (SecantusDB)", lambda: devstack.start_secantus(
+                var_dir / "mongo", var_dir / "mongo.log")[0]))
+            env["MONGO_URI"] = f"mongodb://127.0.0.1:{_child_port(procs[-1].child)}"
+            print(f"* embedded MongoDB-protocol server at {env['MONGO_URI']}, data in {var_dir / 'mongo'}")
         redis_url = env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
         if not devstack.redis_answers(redis_url):
-            child, _ = devstack.start_redis(urlparse(redis_url).port or 6379, var_dir / "redis.log")
-            children.append(("redis", child))
-            print(f"* started redis-server for {redis_url}")
+            redis_port = urlparse(redis_url).port or 6379
+            procs.append(Supervised("redis", lambda: devstack.start_redis(redis_port, var_dir / "redis.log")[0]))
+            print(f"* started {procs[-1].child.args[0]} for {redis_url}")
         if not (env.get("SECRET_KEY") or env.get("JWT_SECRET_KEY")):
             env["SECRET_KEY"] = _secret_key(var_dir)
-
-        from config import reset_process_settings
-        from maiascore.accounts.service import ensure_admin
-        from maiascore.connections import get_db
-        from maiascore.indexes import ensure_indexes
+        api = f"http://{host}:{port}"
+        _write_state(state_path, {"pid": os.getpid(), "mongo_uri": env["MONGO_URI"], "redis_url": redis_url,
+                                  "api": api})
 
         reset_process_settings()
         ensure_indexes(get_db())
@@ -64,41 +158,53 @@ def run_stack(var_dir="var", port=None, web_workers=None):
         state = "created" if created else "exists"
         print(f"* account group {group['name']!r} (aid {group['_id']}), admin {email} ({state})"
               + (f", password {password!r}" if created else ""))
+        if not _is_loopback(host) and password == DEFAULT_ADMIN_PASSWORD:
+            print(f"! HOST={host}: the API is reachable beyond this machine and the admin password is the "
+                  "well-known default; set MAIASCORE_ADMIN_PASSWORD")
 
         if env.get("MAIASCORE_DEMO_MODEL", "1") != "0":
-            from maiascore.trainings.service import launch_training
-
             training = launch_training(group["_id"], user, {"uuid": DEMO_TRAINING_UUID,
                                                             "meta": {"dataset": "german-credit"}})
             print(f"* demo model: training {training['_id']} on the bundled german-credit data "
                   f"({training['status']}; set MAIASCORE_DEMO_MODEL=0 to skip)")
 
         bin_dir = Path(sys.executable).parent
-        workers = str(web_workers or env.get("WEB_CONCURRENCY", 2))
-        web = devstack.Child([str(bin_dir / "gunicorn"), "--bind", f"0.0.0.0:{port}", "--workers", workers,
-                              "--access-logfile", "-", "wsgi:app"], inherit_output=True)
-        children.append(("api (gunicorn)", web))
+        web_args = gunicorn_command(f"{host}:{port}", web_workers or cfg.WEB_CONCURRENCY, cfg.WEB_THREADS,
+                                    gunicorn=str(bin_dir / "gunicorn"))
+        web = Supervised("api (gunicorn)", lambda: devstack.Child(web_args, inherit_output=True))
+        procs.append(web)
         for role in ROLES:
-            worker = devstack.Child(worker_command(role, rq=str(bin_dir / "rq")), inherit_output=True)
-            children.append((f"{role} worker (rq)", worker))
-        devstack.wait_for_port("127.0.0.1", port, 60, web.proc)
-        print(f"* API on http://127.0.0.1:{port}  (docs: http://127.0.0.1:{port}/docs)")
+            args = worker_command(role, rq=str(bin_dir / "rq"))
+            procs.append(Supervised(f"{role} worker (rq)", lambda args=args: devstack.Child(args, inherit_output=True),
+                                    restart=True))
+        devstack.wait_for_port(_connect_host(host), port, 60, web.child.proc)
+        print(f"* API on {api}  (docs: {api}/docs, console: {api}/app)")
         print("* Ctrl-C stops everything")
-        _wait_for_stop(children)
+        _supervise(procs)
     finally:
-        for name, child in reversed(children):
-            child.stop()
-            print(f"* stopped {name}")
+        for proc in reversed(procs):
+            proc.stop()
+            print(f"* stopped {proc.name}")
+        if stack_state(var_dir).get("pid") == os.getpid():
+            state_path.unlink(missing_ok=True)
 
 
-def _wait_for_stop(children):
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+def _child_port(child):
+    """The port a just-started SecantusDB listens on (its command line says it)."""
+    return int(child.args[child.args.index("--port") + 1])
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _supervise(procs):
     try:
-        while not stopping:
-            for name, child in children:
-                if child.proc.poll() is not None:
-                    print(f"! {name} exited with {child.proc.returncode}; stopping the stack")
+        while True:
+            for proc in procs:
+                code = proc.check()
+                if code is not None:
+                    print(f"! {proc.name} exited with {code}; stopping the stack")
                     return
             time.sleep(0.5)
     except KeyboardInterrupt:

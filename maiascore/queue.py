@@ -12,7 +12,7 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from maiascore.connections import get_redis
+from maiascore.connections import get_redis, redis_key
 
 SCORES = "scores"
 TRAININGS = "trainings"
@@ -22,8 +22,14 @@ WORKER_CLASS = "maiascore.workers.Worker"
 LIVE = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED)
 
 
+def queue_name(name):
+    """The RQ queue of this deployment (``REDIS_PREFIX:name``): two deployments on one Redis never
+    take each other's jobs."""
+    return redis_key(name)
+
+
 def queue(name):
-    return Queue(name, connection=get_redis())
+    return Queue(queue_name(name), connection=get_redis())
 
 
 def enqueue(queue_name, func, *args, job_id=None, at=None, timeout=None, retries=0, **kwargs):
@@ -53,7 +59,7 @@ def worker_command(role, *, rq="rq", burst=False, scheduler=None, queues=None):
     definition the Procfile, ``maiascore worker``, ``make run``, the tests and the benchmark use.
 
     ``scheduler`` defaults to on for scoring workers (scheduled trainings are enqueued by it);
-    ``queues`` overrides the role's queues (a test worker that serves both).
+    ``queues`` overrides the role's queues (a test worker that serves both); names as in ``ROLES``.
     """
     if role not in ROLES:
         raise ValueError(f"unknown worker role {role!r}; one of {', '.join(ROLES)}")
@@ -62,4 +68,4 @@ def worker_command(role, *, rq="rq", burst=False, scheduler=None, queues=None):
         args.append("--with-scheduler")
     if burst:
         args.append("--burst")
-    return args + list(queues or ())
+    return args + [queue_name(name) for name in queues or ()]

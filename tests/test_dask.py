@@ -2,7 +2,7 @@
 sample) and trainings on a real Dask cluster (a scheduler and two workers) through the API."""
 import gzip
 import io
-import os
+import re
 from importlib import resources
 
 import pandas as pd
@@ -178,3 +178,24 @@ def test_cancel_stops_a_dask_training_and_releases_its_data(admin, cfg, roots, d
     doc = db.trainings.find_one({"_id": __import__("bson").ObjectId(training_id)})
     assert doc["status"] == "canceled" and doc["engine"] == "dask"
     assert db.models.count_documents({"training": training_id}) == 0
+
+
+def test_any_two_labels_train_on_dask_with_the_positive_class_named(admin, cfg, roots, dask_cluster, monkeypatch,
+                                                                    run_worker, db):
+    home = group_dir(roots, admin)
+    renamed = re.sub(rb",bad(\r?\n)", rb",defaulted\1", re.sub(rb",good(\r?\n)", rb",paid\1", GERMAN_CREDIT))
+    (home / "renamed.csv").write_bytes(renamed)
+    assert_error(register(admin, f"file://{home}/renamed.csv"), 400, "positiveLabel")
+    r = register(admin, f"file://{home}/renamed.csv", positiveLabel="paid")
+    assert r.status_code == 201, r.get_json()
+    cfg.DASK_SCHEDULER_ADDRESS = dask_cluster.address
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", dask_cluster.address)
+    r = admin.post("/trainings", json={"meta": {"dataset": r.get_json()["id"], "engine": "dask",
+                                                "params": {"num_boost_round": 20}}})
+    assert r.status_code == 200, r.get_json()
+    run_worker(queues=("trainings",))
+    doc = db.trainings.find_one({"_id": __import__("bson").ObjectId(r.get_json()["id"])})
+    assert doc["status"] == "succeeded", doc.get("error")
+    metrics = doc["meta"]["metrics"]
+    assert (metrics["positiveLabel"], metrics["negativeLabel"]) == ("paid", "defaulted")
+    assert metrics["confusionMatrix"]["labels"] == ["defaulted", "paid"]

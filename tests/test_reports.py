@@ -4,6 +4,7 @@ import json
 
 import pytest
 from rq import Queue
+from maiascore.queue import queue_name
 
 SEED_BODY = {"uuid": "string", "referenceId": "string", "type": "reference", "processed": True,
              "users_permissions_user": "string", "score": 0, "scoreProbability": 0, "scoreConfidence": 0,
@@ -45,7 +46,7 @@ def assert_documented_shape(report):
 def scores_queue(cfg):
     import redis
 
-    return Queue("scores", connection=redis.Redis.from_url(cfg.REDIS_URL))
+    return Queue(queue_name("scores"), connection=redis.Redis.from_url(cfg.REDIS_URL))
 
 
 def test_seed_json_body_is_stored_queued_then_enqueued(admin, db, cfg):

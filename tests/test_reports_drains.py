@@ -11,10 +11,11 @@ from rq.registry import FinishedJobRegistry
 
 from conftest import wait_until
 from test_reports_scoring import expected_results
+from maiascore.queue import queue_name
 
 
 def scores_queue(cfg):
-    return Queue("scores", connection=redis.Redis.from_url(cfg.REDIS_URL))
+    return Queue(queue_name("scores"), connection=redis.Redis.from_url(cfg.REDIS_URL))
 
 
 def test_200_single_posts_make_one_job_per_group_with_one_read_and_one_write(admin, make_actor, db, cfg,

@@ -5,6 +5,7 @@ from model_fixtures import german_rows, install_model, trained_model
 
 from conftest import wait_until
 from test_reports import assert_documented_shape
+from maiascore.queue import queue_name
 
 
 def report_doc(db, report_id):
@@ -72,7 +73,7 @@ def test_bulk_of_1000_is_scored_in_batches_exactly_once(admin, db, cfg, run_work
     body = [{"referenceId": f"b{i}", "features": row} for i, row in enumerate(german_rows(1000))]
     result = admin.post("/reports", json=body).get_json()
     assert result["accepted"] == 1000
-    assert len(Queue("scores", connection=__import__("redis").Redis.from_url(cfg.REDIS_URL))) == 2
+    assert len(Queue(queue_name("scores"), connection=__import__("redis").Redis.from_url(cfg.REDIS_URL))) == 2
     run_worker(queues=("scores",))
     assert db.score_reports.count_documents({"status": "processed", "scoringRuns": 1}) == 1000
     assert db.score_batches.count_documents({"status": "done", "scored": 500}) == 2

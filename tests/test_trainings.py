@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import redis
 from rq import Queue
+from maiascore.queue import queue_name
 
 SEED_BODY = ('{"uuid":"string","accuracy":0,"precission":0,"mae":0,"rmse":0,"binaryPath":"string",'
              '"version":"string","meta":"string"}')
@@ -24,7 +25,7 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def trainings_queue(cfg):
-    return Queue("trainings", connection=redis.Redis.from_url(cfg.REDIS_URL))
+    return Queue(queue_name("trainings"), connection=redis.Redis.from_url(cfg.REDIS_URL))
 
 
 def launch(actor, meta=None, **fields):

@@ -35,8 +35,11 @@ ROLE_IDS = {name: role_id for role_id, (name, _) in ROLES.items()}
 
 
 def role_id_for(name_or_id):
-    """Accepts a role id or a role name, as the CLI and /v6/users both do."""
-    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
+    """Accepts a role id or a role name, as the CLI and /v6/users both do; anything else (a boolean,
+    a list) is no role at all, never coerced to an id."""
+    if isinstance(name_or_id, bool) or not isinstance(name_or_id, (int, str)):
+        return None
+    if isinstance(name_or_id, int) or name_or_id.isdigit():
         role_id = int(name_or_id)
         return role_id if role_id in ROLES else None
     return ROLE_IDS.get(str(name_or_id))

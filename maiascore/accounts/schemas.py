@@ -1,5 +1,32 @@
 import marshmallow as ma
 
+from maiascore.accounts.service import USERNAME_PATTERN, USERNAME_RULE
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """``true`` or ``false``: a JSON boolean, or exactly that text, the only way an XML or form body
+    can say it. ``"yes"``, ``1``, ``"on"`` and the like are refused, not guessed."""
+
+    TEXT = {"true": True, "false": False}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value in self.TEXT:
+            return self.TEXT[value]
+        raise self.make_error("invalid", input=value)
+
+
+class RoleRef(ma.fields.Field):
+    """A role name or a roleId; the service checks that the role exists and names it if not."""
+
+    default_error_messages = {"invalid": "A role name (string) or a roleId (integer)."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise self.make_error("invalid")
+        return value
+
 
 class AccountGroupSchema(ma.Schema):
     accountGroupName = ma.fields.String()
@@ -63,15 +90,15 @@ class V6UsersSchema(ma.Schema):
 
 
 class UserCreateSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[A-Za-z0-9_.@+-]{3,64}$"))
+    name = ma.fields.String(required=True, validate=ma.validate.Regexp(USERNAME_PATTERN, error=USERNAME_RULE))
     email = ma.fields.Email(required=True)
     password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=8, max=1024))
-    role = ma.fields.Raw(load_default="Regular User",
-                         metadata={"description": "Role name or roleId in the current account group"})
+    role = RoleRef(load_default="Regular User",
+                   metadata={"description": "Role name or roleId in the current account group"})
 
 
 class UserUpdateSchema(ma.Schema):
-    name = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Za-z0-9_.@+-]{3,64}$"))
+    name = ma.fields.String(validate=ma.validate.Regexp(USERNAME_PATTERN, error=USERNAME_RULE))
     password = ma.fields.String(load_only=True, validate=ma.validate.Length(min=8, max=1024))
-    role = ma.fields.Raw()
-    blocked = ma.fields.Boolean()
+    role = RoleRef(metadata={"description": "Role name or roleId in the current account group"})
+    blocked = StrictBoolean()

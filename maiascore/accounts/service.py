@@ -1,17 +1,34 @@
-"""Users, account groups and memberships: the tenant model every resource hangs off."""
+"""Users, account groups and memberships: the tenant model every resource hangs off.
+
+Emails and usernames are unique across every account group (a login names one account, whatever
+the group), yet a refusal never says which one is taken nor where: creating a user whose email or
+username exists anywhere answers the same ``USED_IDENTIFIER`` 409 for every cause, and each group
+may try only ``USER_CREATIONS_PER_HOUR_PER_GROUP`` creations an hour, so a tenant cannot tell
+who else uses the service by probing. Usernames hold no ``@``: an email and a username can never
+be the same string, so one account can never take another's email as its login.
+"""
 import re
+from datetime import timedelta
 
 from pymongo.errors import DuplicateKeyError
 
 from maiascore.accounts.permissions import ACCOUNT_ADMIN, ROLE_IDS, permissions_of, role_id_for, role_name
+from config import settings
 from maiascore.auth.passwords import hash_password
+from maiascore.auth.throttle import bump
 from maiascore.clock import utcnow
 from maiascore.connections import get_db, next_sequence
-from maiascore.errors import Conflict, Invalid, NotFound, Unprocessable
+from maiascore.errors import Conflict, Invalid, NotFound, RateLimited, Unprocessable
 from maiascore.events import GROUP_CREATED
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@+-]{3,64}$")
+USERNAME_PATTERN = r"^[A-Za-z0-9_.+-]{3,64}$"
+USERNAME_RE = re.compile(USERNAME_PATTERN)
+USERNAME_RULE = "3 to 64 letters, digits or _.+- (no @: a username cannot be an email)"
+USED_IDENTIFIER = "This email or username cannot be used"
+LAST_ADMIN = ("An account group needs at least one Account Admin who is not blocked: "
+              "make another member Account Admin first")
+ADMIN = ROLE_IDS[ACCOUNT_ADMIN]
 
 
 def create_account_group(name):
@@ -52,7 +69,7 @@ def validate_new_user(username, email, password):
     if not EMAIL_RE.match(normalise_email(email)):
         errors["email"] = ["Not a valid email address."]
     if not USERNAME_RE.match(username or ""):
-        errors["username"] = ["3 to 64 letters, digits or _.@+-"]
+        errors["username"] = [USERNAME_RULE]
     if not isinstance(password, str) or len(password) < 8:
         errors["password"] = ["At least 8 characters."]
     if errors:
@@ -64,7 +81,7 @@ def create_user(username, email, password, memberships, confirmed=True, blocked=
     db = get_db()
     email = normalise_email(email)
     if db.users.find_one({"$or": [{"email": email}, {"username": username}]}, {"_id": 1}):
-        raise Conflict("A user with this email or username already exists")
+        raise Conflict(USED_IDENTIFIER)
     doc = {
         "_id": next_sequence("users", db),
         "username": username,
@@ -74,6 +91,7 @@ def create_user(username, email, password, memberships, confirmed=True, blocked=
         "confirmed": confirmed,
         "blocked": blocked,
         "memberships": memberships,
+        "credentialEpoch": 0,
         "defaultAid": memberships[0]["aid"] if memberships else None,
         "created_at": utcnow(),
         "updated_at": utcnow(),
@@ -81,7 +99,7 @@ def create_user(username, email, password, memberships, confirmed=True, blocked=
     try:
         db.users.insert_one(doc)
     except DuplicateKeyError:
-        raise Conflict("A user with this email or username already exists")
+        raise Conflict(USED_IDENTIFIER)
     return doc
 
 
@@ -90,10 +108,16 @@ def find_user(user_id):
 
 
 def find_user_by_identifier(identifier):
+    """Exactly one account or none: an identifier with ``@`` is an email, and the account holding
+    that email wins over an older account whose username is that string (made before usernames
+    refused ``@``); an identifier without ``@`` can only be a username."""
     identifier = (identifier or "").strip()
     if not identifier:
         return None
-    return get_db().users.find_one({"$or": [{"email": normalise_email(identifier)}, {"username": identifier}]})
+    users = get_db().users
+    if "@" in identifier:
+        return users.find_one({"email": normalise_email(identifier)}) or users.find_one({"username": identifier})
+    return users.find_one({"username": identifier})
 
 
 def membership(user, aid):
@@ -146,6 +170,49 @@ def users_in_group(aid):
     return list(get_db().users.find({"memberships.aid": aid}).sort("_id", 1))
 
 
+def list_users(list_query):
+    """A Strapi list of users; the route builds ``list_query`` on the caller's group."""
+    cursor = get_db().users.find(list_query.filter).sort(list_query.sort).skip(list_query.skip)
+    return list(cursor.limit(list_query.limit))
+
+
+def count_users(list_query):
+    return get_db().users.count_documents(list_query.filter)
+
+
+def admit_user_creation(scope):
+    """Counts one attempt to create a user for ``scope`` (``aid:3``, ``ip:1.2.3.4``); refuses past the
+    hourly budget, whether the attempts succeed or not, so probing for taken emails stays slow."""
+    limit = settings().USER_CREATIONS_PER_HOUR_PER_GROUP
+    if bump(f"user-create:{scope}", window=3600) > limit:
+        raise RateLimited(f"At most {limit} user creations an hour; try again later", retry_after=3600)
+
+
+def end_sessions(user_id):
+    """Ends every login of a user at once: bumps the credential epoch every JWT carries (checked on
+    each request) and deletes their API tokens and password reset codes."""
+    db = get_db()
+    db.users.update_one({"_id": user_id}, {"$inc": {"credentialEpoch": 1}, "$set": {"updated_at": utcnow()}})
+    db.api_tokens.delete_many({"user": user_id})
+    db.password_resets.delete_many({"user": user_id})
+
+
+def set_password(user_id, password):
+    """A new password ends every existing login (JWTs and API tokens)."""
+    get_db().users.update_one({"_id": user_id}, {"$set": {"password": hash_password(password)}})
+    end_sessions(user_id)
+    return find_user(user_id)
+
+
+def _is_active_admin(user, aid):
+    return role_in(user, aid) == ADMIN and not user.get("blocked")
+
+
+def _active_admins(aid):
+    return get_db().users.count_documents({"memberships": {"$elemMatch": {"aid": aid, "roleId": ADMIN}},
+                                           "blocked": {"$ne": True}})
+
+
 def user_in_group(user_id, aid):
     user = get_db().users.find_one({"_id": user_id, "memberships.aid": aid})
     if user is None:
@@ -158,11 +225,15 @@ def add_user_to_group(username, email, password, aid, role):
     if role_id is None:
         raise Invalid(f"Unknown role {role!r}; roles are {', '.join(ROLE_IDS)}")
     validate_new_user(username, email, password)
+    admit_user_creation(f"aid:{aid}")
     return create_user(username, email, password, [{"aid": aid, "roleId": role_id}])
 
 
 def update_user_in_group(user, aid, changes):
-    """Group admins may change a member's role in their group, block state, name or password."""
+    """Group admins may change a member's role in their group, block state, name or password.
+
+    A change that would leave the group without an Account Admin who is not blocked answers 409;
+    a new password or a block ends the member's existing logins at once."""
     db = get_db()
     update = {"updated_at": utcnow()}
     if "role" in changes:
@@ -172,30 +243,53 @@ def update_user_in_group(user, aid, changes):
         memberships = [dict(m, roleId=role_id) if m["aid"] == aid else m for m in user["memberships"]]
         update["memberships"] = memberships
     if "blocked" in changes:
-        update["blocked"] = bool(changes["blocked"])
+        if not isinstance(changes["blocked"], bool):
+            raise Unprocessable("Request validation failed", errors={"blocked": ["Not a valid boolean."]})
+        update["blocked"] = changes["blocked"]
     if "name" in changes:
+        if not isinstance(changes["name"], str) or not USERNAME_RE.match(changes["name"]):
+            raise Unprocessable("Request validation failed", errors={"name": [USERNAME_RULE]})
         update["username"] = changes["name"]
     if "password" in changes:
-        if len(changes["password"] or "") < 8:
+        if not isinstance(changes["password"], str) or len(changes["password"]) < 8:
             raise Unprocessable("Request validation failed", errors={"password": ["At least 8 characters."]})
         update["password"] = hash_password(changes["password"])
+    leaves_admins = _is_active_admin(user, aid) and not _is_active_admin(dict(user, **update), aid)
+    if leaves_admins and _active_admins(aid) <= 1:
+        raise Conflict(LAST_ADMIN)
     try:
         db.users.update_one({"_id": user["_id"]}, {"$set": update})
     except DuplicateKeyError:
-        raise Conflict("A user with this username already exists")
+        raise Conflict(USED_IDENTIFIER)
+    if leaves_admins and _active_admins(aid) == 0:
+        # Another admin left at the same time, past the same check: undo ours, so one stays.
+        db.users.update_one({"_id": user["_id"]}, {"$set": {key: user.get(key) for key in update}})
+        raise Conflict(LAST_ADMIN)
+    if "password" in update or (update.get("blocked") and not user.get("blocked")):
+        end_sessions(user["_id"])
     return db.users.find_one({"_id": user["_id"]})
 
 
 def remove_user_from_group(user, aid):
-    """Removing the last membership deletes the user and their API tokens."""
+    """Ends the user's logins; removing the last membership deletes the user and their API tokens.
+    Removing the group's last Account Admin who is not blocked answers 409."""
     db = get_db()
+    was_admin = _is_active_admin(user, aid)
+    if was_admin and _active_admins(aid) <= 1:
+        raise Conflict(LAST_ADMIN)
     remaining = [m for m in user["memberships"] if m["aid"] != aid]
+    default = user.get("defaultAid") if user.get("defaultAid") != aid else (remaining[0]["aid"] if remaining else None)
+    db.users.update_one({"_id": user["_id"]}, {"$set": {"memberships": remaining, "defaultAid": default}})
+    if was_admin and _active_admins(aid) == 0:
+        db.users.update_one({"_id": user["_id"]}, {"$set": {"memberships": user["memberships"],
+                                                            "defaultAid": user.get("defaultAid")}})
+        raise Conflict(LAST_ADMIN)
     if remaining:
-        default = user.get("defaultAid") if user.get("defaultAid") != aid else remaining[0]["aid"]
-        db.users.update_one({"_id": user["_id"]}, {"$set": {"memberships": remaining, "defaultAid": default}})
+        end_sessions(user["_id"])
     else:
         db.users.delete_one({"_id": user["_id"]})
         db.api_tokens.delete_many({"user": user["_id"]})
+        db.password_resets.delete_many({"user": user["_id"]})
 
 
 def ensure_admin(email, password, group_name="Default"):

@@ -15,7 +15,7 @@ from config import settings
 from maiascore.accounts.permissions import permissions_of
 from maiascore.accounts.service import membership
 from maiascore.auth.service import too_many_unauthorized, user_from_authorization
-from maiascore.connections import get_redis
+from maiascore.connections import get_redis, redis_key
 from maiascore.errors import Forbidden, Invalid, RateLimited
 from maiascore.http.errors import abort
 
@@ -23,8 +23,9 @@ SECURITY = [{"bearerAuth": []}, {"basicAuth": []}]
 STRAPI_NO_CREDENTIALS = "Forbidden: this operation requires authentication"
 
 
-def _is_v6():
-    return request.path.startswith("/v6")
+def _is_thousandeyes():
+    """ThousandEyes families answer 401 to a request without credentials; Strapi routes answer 403."""
+    return request.path.startswith(("/v6", "/v7"))
 
 
 def _resolve_aid(user):
@@ -47,7 +48,7 @@ def _resolve_aid(user):
 def _count_request(aid):
     """Fixed one-minute window per account group, starting at its first request."""
     limit = settings().RATE_LIMIT_PER_MINUTE
-    key = f"ratelimit:{aid}"
+    key = redis_key("ratelimit", aid)
     try:
         pipe = get_redis().pipeline()
         pipe.incr(key)
@@ -73,7 +74,7 @@ def authorize(permissions):
         raise RateLimited("Too many unauthorized requests from this address; retry in a minute", retry_after=60)
     user = user_from_request(request)
     if user is None:
-        if _is_v6():
+        if _is_thousandeyes():
             # The one answer that needs a header a domain error does not carry.
             abort(401, "Authentication required: HTTP Basic email:token or a Bearer token",
                   headers={"WWW-Authenticate": 'Basic realm="maiascore"'})

@@ -1,16 +1,23 @@
-"""Strapi users-permissions routes: log in, register, who am I, API tokens."""
-from flask import g, request
+"""Strapi users-permissions routes: log in, register, password recovery, who am I, the group's users,
+API tokens."""
+from flask import current_app, g, request
 from flask.views import MethodView
 
 from maiascore.accounts.permissions import MANAGE_USERS
-from maiascore.accounts.service import public_user
+from maiascore.accounts.service import count_users, list_users, public_user, user_in_group
 from maiascore.auth import schemas
 from maiascore.auth.access import authorize, requires
+from maiascore.auth.recovery import forgot_password, reset_password
 from maiascore.auth.service import (create_api_token, issue_jwt, list_api_tokens, login, public_token, register,
                                     revoke_api_token)
 from maiascore.http.api import Blueprint
+from maiascore.http.strapi import parse_list_query
 
-blp = Blueprint("auth", __name__, description="Log in, register, API tokens")
+blp = Blueprint("auth", __name__, description="Log in, register, password recovery, users, API tokens")
+
+# What GET /users filters and sorts on: plain fields of the user, never a secret.
+USER_FIELDS = {"id": ("_id", int), "username": ("username", str), "email": ("email", str),
+               "blocked": ("blocked", bool), "confirmed": ("confirmed", bool)}
 
 
 @blp.route("/auth/local")
@@ -18,7 +25,8 @@ class Login(MethodView):
     @blp.arguments(schemas.LoginSchema)
     @blp.response(200, schemas.AuthResultSchema)
     @blp.alt_response(400, schema="Error", description="Invalid identifier or password")
-    @blp.alt_response(429, schema="Error", description="More than 10 failed logins in a minute")
+    @blp.alt_response(429, schema="Error", description="Too many failed logins for the identifier or address, "
+                                                       "or too many logins from the address (LOGINS_PER_MINUTE_PER_ADDRESS)")
     def post(self, body):
         """Exchange an email or username and a password for a JWT."""
         user, token = login(body["identifier"], body["password"], request.remote_addr)
@@ -38,8 +46,64 @@ class Register(MethodView):
         if request.headers.get("Authorization"):
             authorize((MANAGE_USERS,))
             into_aid = g.aid
-        user = register(body["username"], body["email"], body["password"], into_aid)
+        user = register(body["username"], body["email"], body["password"], into_aid, request.remote_addr)
         return {"jwt": issue_jwt(user), "user": public_user(user)}
+
+
+@blp.route("/auth/forgot-password")
+class ForgotPassword(MethodView):
+    @blp.arguments(schemas.ForgotPasswordSchema)
+    @blp.response(200, schemas.OkSchema)
+    @blp.alt_response(429, schema="Error", description="Too many attempts from this address")
+    def post(self, body):
+        """Mail a password reset code to the account with this email. The answer is the same whether
+        or not such an account exists."""
+        forgot_password(body["email"], request.remote_addr)
+        return {"ok": True}
+
+
+@blp.route("/auth/reset-password")
+class ResetPassword(MethodView):
+    @blp.arguments(schemas.ResetPasswordSchema)
+    @blp.response(200, schemas.AuthResultSchema)
+    @blp.alt_response(400, schema="Error", description="Incorrect (unknown, used or expired) code, "
+                                                       "or passwords do not match")
+    @blp.alt_response(429, schema="Error", description="Too many attempts from this address")
+    def post(self, body):
+        """Set a new password with a code from the reset mail; every earlier login of the user ends."""
+        user, token = reset_password(body["code"], body["password"], body["passwordConfirmation"],
+                                     request.remote_addr)
+        return {"jwt": token, "user": public_user(user)}
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @requires(MANAGE_USERS)
+    @blp.response(200, schemas.PublicUserSchema(many=True))
+    def get(self):
+        """The current account group's users (Strapi list: `_limit`, `_start`, `_sort=username:ASC`,
+        filters on id, username, email, blocked, confirmed), each with their role in the group."""
+        query = parse_list_query(request.args, USER_FIELDS, {"memberships.aid": g.aid}, default_sort=(("_id", 1),))
+        return [public_user(user, g.aid) for user in list_users(query)]
+
+
+@blp.route("/users/count")
+class UsersCount(MethodView):
+    @requires(MANAGE_USERS)
+    @blp.response(200, {"type": "integer"}, description="Number of the group's users matching the filters")
+    def get(self):
+        """Count the current account group's users, with the list's filters."""
+        query = parse_list_query(request.args, USER_FIELDS, {"memberships.aid": g.aid}, default_sort=(("_id", 1),))
+        return current_app.json.response(count_users(query))
+
+
+@blp.route("/users/<int:user_id>")
+class UserById(MethodView):
+    @requires(MANAGE_USERS)
+    @blp.response(200, schemas.PublicUserSchema)
+    def get(self, user_id):
+        """One user of the current account group."""
+        return public_user(user_in_group(user_id, g.aid), g.aid)
 
 
 @blp.route("/users/me")

@@ -1,5 +1,8 @@
 import marshmallow as ma
 
+from maiascore.accounts.service import USERNAME_PATTERN, USERNAME_RULE
+from maiascore.http.fields import Ignored
+
 
 class PublicUserSchema(ma.Schema):
     """A user as the API shows it: never a password hash, token or reset code."""
@@ -21,7 +24,7 @@ class LoginSchema(ma.Schema):
 
 
 class RegisterSchema(ma.Schema):
-    username = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[A-Za-z0-9_.@+-]{3,64}$"))
+    username = ma.fields.String(required=True, validate=ma.validate.Regexp(USERNAME_PATTERN, error=USERNAME_RULE))
     email = ma.fields.Email(required=True)
     password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=8, max=1024))
 
@@ -45,3 +48,27 @@ class TokenSchema(ma.Schema):
 
 class NewTokenSchema(TokenSchema):
     token = ma.fields.String(metadata={"description": "The secret: shown once, never again"})
+
+
+class ForgotPasswordSchema(ma.Schema):
+    email = ma.fields.Email(required=True, validate=ma.validate.Length(max=256))
+    # The SDK sends the page to link to; a caller-chosen link would let anyone mail a victim a real
+    # code pointing at their own site, so the link comes from PASSWORD_RESET_URL only.
+    url = Ignored(metadata={"description": "Accepted for Strapi SDK compatibility and ignored: the mail "
+                                           "links to the server's PASSWORD_RESET_URL"})
+
+
+class OkSchema(ma.Schema):
+    ok = ma.fields.Boolean()
+
+
+class ResetPasswordSchema(ma.Schema):
+    code = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=1, max=256),
+                            metadata={"description": "The code from the reset mail"})
+    password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=8, max=1024))
+    passwordConfirmation = ma.fields.String(required=True, load_only=True,
+                                            validate=ma.validate.Length(min=1, max=1024))
+
+
+class CountSchema(ma.Schema):
+    count = ma.fields.Integer()

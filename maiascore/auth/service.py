@@ -3,7 +3,11 @@
 JWTs are made and checked with PyJWT so this module runs without Flask (CLI, tests);
 the claims are the ones flask-jwt-extended writes (``sub``, ``exp``, ``iat``, ``nbf``,
 ``jti``, ``type``, ``fresh``), signed HS256 with ``JWT_SECRET_KEY``, so tokens issued
-before and after stay interchangeable.
+before and after stay interchangeable. One claim is ours: ``epoch``, the user's
+``credentialEpoch`` when the token was issued. A new password, a block or leaving a group
+bumps the epoch, and every request compares the claim with the user document it loads
+anyway, so revocation is immediate in every process at no extra round trip (a token without
+the claim counts as epoch 0: tokens from before the switch keep working until a change).
 """
 import base64
 import hashlib
@@ -12,43 +16,36 @@ import uuid
 from datetime import timedelta
 
 import jwt
-import redis.exceptions
 from bson import ObjectId
 from bson.errors import InvalidId
 
 from config import settings
 from maiascore.accounts.permissions import ACCOUNT_ADMIN, REGULAR_USER, ROLE_IDS
-from maiascore.accounts.service import (create_account_group, create_user, find_user, find_user_by_identifier,
-                                        normalise_email)
+from maiascore.accounts.service import (admit_user_creation, create_account_group, create_user, find_user,
+                                        USED_IDENTIFIER, find_user_by_identifier, normalise_email)
 from maiascore.auth.passwords import burn_verification_time, verify_password
+from maiascore.auth.throttle import bump as _bump, count as _count
 from maiascore.clock import utcnow
-from maiascore.connections import get_db, get_redis
-from maiascore.errors import Forbidden, Invalid, NotFound, RateLimited, Unauthenticated
+from maiascore.connections import get_db
+from maiascore.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthenticated
 
 TOKEN_PREFIX = "mst_"
 JWT_ALGORITHM = "HS256"  # flask-jwt-extended's default, which the app never changed
 BAD_CREDENTIALS = "Invalid, expired or revoked credentials"
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most this often per token
 
 
-def _bump(key, window=60):
-    """Counts an event in a one-minute window; Redis trouble must not lock everybody out."""
-    try:
-        pipe = get_redis().pipeline()
-        pipe.incr(key)
-        pipe.expire(key, window, nx=True)
-        return pipe.execute()[0]
-    except redis.exceptions.RedisError:
-        return 0
-
-
-def _count(key):
-    try:
-        return int(get_redis().get(key) or 0)
-    except redis.exceptions.RedisError:
-        return 0
+def admit_credential_attempt(source_ip):
+    """Every password login, forgot- and reset-password request counts against its address, valid or
+    not: each costs an Argon2 hash or a mail, so a flood of valid logins must not starve the service."""
+    limit = settings().LOGINS_PER_MINUTE_PER_ADDRESS
+    if _bump(f"auth-attempts:ip:{source_ip}") > limit:
+        raise RateLimited(f"More than {limit} login attempts a minute from this address; try again in a minute",
+                          retry_after=60)
 
 
 def login(identifier, password, source_ip):
+    admit_credential_attempt(source_ip)
     limit = settings().LOGIN_FAILURES_PER_MINUTE
     keys = [f"login-fail:id:{normalise_email(identifier)}", f"login-fail:ip:{source_ip}"]
     if any(_count(key) >= limit for key in keys):
@@ -65,12 +62,17 @@ def login(identifier, password, source_ip):
     return user, issue_jwt(user)
 
 
-def register(username, email, password, into_aid=None):
+def register(username, email, password, into_aid=None, source_ip=None):
     """An admin adding someone (``into_aid``: their group) makes a Regular User there; otherwise open
-    registration, when ``ALLOW_REGISTRATION`` is on, makes a new group the user administers."""
+    registration, when ``ALLOW_REGISTRATION`` is on, makes a new group the user administers.
+    Attempts count against the group's (open registration: the address's) creation budget."""
     if into_aid is not None:
+        admit_user_creation(f"aid:{into_aid}")
         memberships = [{"aid": into_aid, "roleId": ROLE_IDS[REGULAR_USER]}]
     elif settings().ALLOW_REGISTRATION:
+        admit_user_creation(f"ip:{source_ip}")
+        if find_user_by_identifier(email) or find_user_by_identifier(username):
+            raise Conflict(USED_IDENTIFIER)  # before making a group nobody would ever use
         group = create_account_group(f"{username}'s group")
         memberships = [{"aid": group["_id"], "roleId": ROLE_IDS[ACCOUNT_ADMIN]}]
     else:
@@ -83,7 +85,8 @@ def issue_jwt(user):
     cfg = settings()
     now = utcnow()
     claims = {"fresh": False, "iat": now, "jti": str(uuid.uuid4()), "type": "access", "sub": str(user["_id"]),
-              "nbf": now, "exp": now + timedelta(seconds=cfg.JWT_EXPIRES_SECONDS)}
+              "nbf": now, "exp": now + timedelta(seconds=cfg.JWT_EXPIRES_SECONDS),
+              "epoch": int(user.get("credentialEpoch", 0))}
     return jwt.encode(claims, cfg.JWT_SECRET_KEY, algorithm=JWT_ALGORITHM)
 
 
@@ -127,11 +130,27 @@ def public_token(doc):
             "created_at": doc["created_at"], "last_used_at": doc.get("last_used_at")}
 
 
+def _note_token_use(doc):
+    """Writes ``last_used_at`` at most once per ``TOKEN_USE_RESOLUTION`` per token: the document was
+    read anyway, so a recent stamp costs nothing, and the filter keeps processes from racing."""
+    now = utcnow()
+    last = doc.get("last_used_at")
+    cutoff = now - TOKEN_USE_RESOLUTION
+    if last is not None and last > cutoff:
+        return
+    get_db().api_tokens.update_one({"_id": doc["_id"], "$or": [{"last_used_at": None},
+                                                                {"last_used_at": {"$lte": cutoff}}]},
+                                   {"$set": {"last_used_at": now}})
+
+
 def _user_for_api_token(secret):
     doc = get_db().api_tokens.find_one({"hash": _token_hash(secret)})
     if doc is None:
         return None
-    return find_user(doc["user"])
+    user = find_user(doc["user"])
+    if user is not None:
+        _note_token_use(doc)
+    return user
 
 
 def _user_for_jwt(token):
@@ -139,9 +158,13 @@ def _user_for_jwt(token):
     try:
         claims = jwt.decode(token, settings().JWT_SECRET_KEY, algorithms=[JWT_ALGORITHM],
                             options={"require": ["sub"]})
-        return find_user(int(claims["sub"]))
+        user = find_user(int(claims["sub"]))
+        epoch = claims.get("epoch", 0)
     except (jwt.PyJWTError, TypeError, ValueError):
         return None
+    if user is None or isinstance(epoch, bool) or epoch != user.get("credentialEpoch", 0):
+        return None  # the password changed, the user was blocked or left a group since: log in again
+    return user
 
 
 def user_from_authorization(header, source_ip):

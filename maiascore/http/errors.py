@@ -1,9 +1,13 @@
 """One error shape for the whole API: ``{"code", "message"}`` (plus ``errors`` on validation).
 
 Whatever goes wrong, including an unreachable database or queue, the client gets this
-body in its negotiated format and never a stack trace.
+body in its negotiated format and never a stack trace. ``/v7`` speaks ThousandEyes v7
+instead: RFC 7807 problem bodies (``{type, title, status, detail, instance}``, with
+``errors: [{code, field, message}]`` on 400) and ``{error, error_description}`` on 401,
+the shapes the official SDK parses into its exception classes.
 """
 import logging
+from http import HTTPStatus
 
 import pymongo.errors
 import redis.exceptions
@@ -11,6 +15,7 @@ from flask import g, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from maiascore import errors as domain
+from maiascore.http.formats import is_v7
 
 log = logging.getLogger("maiascore.errors")
 
@@ -32,7 +37,60 @@ def abort(code, message, errors=None, headers=None):
 
 def validation_status():
     """ThousandEyes answers 400 to a malformed request; the Strapi routes 422."""
-    return 400 if request.path.startswith("/v6") else 422
+    return 400 if request.path.startswith("/v6") or is_v7() else 422
+
+
+def _error_code(message):
+    text = str(message).lower()
+    if "missing data" in text or "required" in text:
+        return "REQUIRED"
+    if "unknown field" in text:
+        return "UNKNOWN_FIELD"
+    return "INVALID_VALUE"
+
+
+def _field_errors(errors, path=""):
+    """Marshmallow's nested ``{location: {field: [messages]}}`` as a flat v7 ``errors`` list."""
+    if isinstance(errors, dict):
+        items = []
+        for key, value in errors.items():
+            if path == "" and key in ("json", "query", "path", "form", "headers"):
+                items += _field_errors(value, "")
+            elif isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+                items += _field_errors(value, f"{path}[{key}]")
+            else:
+                items += _field_errors(value, f"{path}.{key}" if path else str(key))
+        return items
+    if isinstance(errors, list) and all(isinstance(item, str) for item in errors):
+        return [{"code": _error_code(message), "field": path or None, "message": message} for message in errors]
+    if isinstance(errors, list):
+        items = []
+        for item in errors:
+            if isinstance(item, dict) and "message" in item:  # already v7 items
+                items.append({"code": item.get("code") or _error_code(item["message"]),
+                              "field": item.get("field"), "message": item["message"]})
+            else:
+                items += _field_errors(item, path)
+        return items
+    return [{"code": _error_code(errors), "field": path or None, "message": str(errors)}]
+
+
+def problem_body(code, message, errors=None):
+    """The v7 error body for ``code``: OAuth style on 401, RFC 7807 otherwise."""
+    if code == 401:
+        return {"error": "invalid_token" if request.headers.get("Authorization") else "unauthorized",
+                "error_description": message}
+    try:
+        title = HTTPStatus(code).phrase
+    except ValueError:
+        title = "Error"
+    body = {"type": "about:blank", "title": title, "status": code, "detail": message,
+            "instance": request.full_path.rstrip("?")}
+    if code == 400:
+        items = _field_errors(errors) if errors else []
+        body["errors"] = [{k: v for k, v in item.items() if v is not None} for item in items] or [
+            {"code": "INVALID_VALUE", "message": message}]
+    return body
 
 
 def validation_error(messages):
@@ -40,9 +98,14 @@ def validation_error(messages):
 
 
 def error_response(code, message, errors=None, headers=None):
-    payload = {"code": code, "message": message}
-    if errors:
-        payload["errors"] = errors
+    if is_v7():
+        if code == 401:
+            headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="maiascore"'}
+        payload = problem_body(code, message, errors)
+    else:
+        payload = {"code": code, "message": message}
+        if errors:
+            payload["errors"] = errors
     response = jsonify(payload)
     response.status_code = code
     for key, value in (headers or {}).items():

@@ -3,6 +3,10 @@
 Precedence follows ThousandEyes: a ``.json``/``.xml`` path suffix (``/v6`` only),
 then ``Accept``, then ``format=``. Views always produce JSON; the XML rendering is a
 single after-request step so no view knows about it.
+
+``/v7`` is JSON only, as ThousandEyes v7 is: it accepts ``application/hal+json``,
+``application/json`` and ``application/problem+json`` (the official SDK sends the first)
+and labels its answers ``application/hal+json``, its errors ``application/problem+json``.
 """
 import json
 
@@ -13,6 +17,9 @@ from werkzeug.exceptions import NotAcceptable
 JSON = "json"
 XML = "xml"
 XML_TYPES = ("application/xml", "text/xml")
+HAL_JSON = "application/hal+json"
+PROBLEM_JSON = "application/problem+json"
+V7_TYPES = (HAL_JSON, "application/json", PROBLEM_JSON)
 SUFFIX_ENV_KEY = "maiascore.format_suffix"
 
 
@@ -33,10 +40,16 @@ class FormatSuffixMiddleware:
         return self.wsgi_app(environ, start_response)
 
 
+def is_v7():
+    return request.path == "/v7" or request.path.startswith("/v7/")
+
+
 def _from_accept():
     accept = request.accept_mimetypes
     if not accept or accept.provided is False or str(accept) in ("", "*/*"):
         return None
+    if is_v7():
+        return JSON if accept.best_match(V7_TYPES) else "unacceptable"
     best = accept.best_match(["application/json", *XML_TYPES])
     if best is None:
         return "unacceptable"
@@ -55,8 +68,12 @@ def response_format():
         accepted = _from_accept()
         if accepted == "unacceptable":
             g._response_format = JSON  # the 406 itself is sent as JSON
+            if is_v7():
+                raise NotAcceptable(f"Acceptable formats are {', '.join(V7_TYPES)}")
             raise NotAcceptable("Acceptable formats are application/json, application/xml and text/xml")
         fmt = accepted
+    if fmt is None and is_v7():
+        fmt = JSON
     if fmt is None:
         wanted = (request.args.get("format") or "").lower()
         fmt = XML if wanted == XML else JSON
@@ -93,10 +110,21 @@ def to_xml(data, root=None):
     return xmltodict.unparse(body, pretty=False, full_document=True)
 
 
+def _label_v7(response):
+    """v7 answers are HAL documents and its errors problem documents (its 401 is OAuth style)."""
+    if response.status_code < 400:
+        response.mimetype = HAL_JSON
+    elif response.status_code != 401:
+        response.mimetype = PROBLEM_JSON
+    return response
+
+
 def render_negotiated(response):
     """After-request hook: re-render JSON bodies as XML when XML was negotiated."""
     if response.direct_passthrough or response.mimetype != "application/json":
         return response
+    if is_v7():
+        return _label_v7(response)
     try:
         fmt = response_format()
     except NotAcceptable:

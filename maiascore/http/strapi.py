@@ -1,60 +1,22 @@
 """Strapi v3 list queries and entry shape, shared by every Strapi-style resource.
 
-``_limit``, ``_start``, ``_sort=field:ASC,other:DESC`` and filters ``field``,
-``field_ne|lt|lte|gt|gte|in|nin|contains|containss|null``. Only declared fields can be
-filtered or sorted, and every value is cast to the field's type, so a query string
-can never smuggle a MongoDB operator (``{"$gt": ""}``) into a query.
+``_limit``, ``_start``, ``_sort=field:ASC,other:DESC``; the filters (``field_op``, ``qs``
+bracket arrays, ``_where`` with ``_or``) are converted by :mod:`maiascore.http.strapi_query`.
+Only declared fields can be filtered or sorted, and every value is cast to the field's
+type, so a query string can never smuggle a MongoDB operator (``{"$gt": ""}``) into a query.
 """
-import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import NamedTuple
 
 from bson import ObjectId
 from bson.errors import InvalidId
 
 from maiascore.errors import Invalid, NotFound
+from maiascore.http.strapi_query import strapi_filter
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
-SUFFIXES = ("_ne", "_lt", "_lte", "_gt", "_gte", "_in", "_nin", "_containss", "_contains", "_null")
-RESERVED = {"_limit", "_start", "_sort", "aid", "format", "wait"}
-MONGO_OPS = {"_ne": "$ne", "_lt": "$lt", "_lte": "$lte", "_gt": "$gt", "_gte": "$gte", "_in": "$in",
-             "_nin": "$nin"}
-
-
-def _cast(kind, field, raw):
-    try:
-        if kind is str:
-            return raw
-        if kind is int:
-            value = int(raw)
-            if not -(2**63) <= value < 2**63:
-                raise ValueError(raw)
-            return value
-        if kind is float:
-            return float(raw)
-        if kind is bool:
-            lowered = raw.lower()
-            if lowered in ("true", "1"):
-                return True
-            if lowered in ("false", "0"):
-                return False
-            raise ValueError(raw)
-        if kind is datetime:
-            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        if kind is ObjectId:
-            return ObjectId(raw)
-    except (ValueError, TypeError, InvalidId):
-        raise Invalid(f"Invalid value {raw!r} for filter on {field!r}")
-    raise TypeError(kind)
-
-
-def _split(key):
-    for suffix in SUFFIXES:
-        if key.endswith(suffix) and len(key) > len(suffix):
-            return key[: -len(suffix)], suffix
-    return key, ""
+MAX_START = 2**63 - 1
 
 
 class ListQuery(NamedTuple):
@@ -69,33 +31,7 @@ class ListQuery(NamedTuple):
 
 def parse_list_query(args, fields, base_filter, default_sort=(("created_at", -1),)):
     """A :class:`ListQuery` from the query string; ``fields`` maps API name -> (db path, type)."""
-    query = dict(base_filter)
-    clauses = []
-    for key in args.keys():
-        if key in RESERVED:
-            continue
-        name, suffix = _split(key)
-        if name not in fields:
-            raise Invalid(f"Unknown filter {key!r}; filterable fields are {', '.join(sorted(fields))}")
-        path, kind = fields[name]
-        values = args.getlist(key)
-        if suffix in ("_in", "_nin"):
-            items = [v for raw in values for v in raw.split(",") if v != ""]
-            clauses.append({path: {MONGO_OPS[suffix]: [_cast(kind, name, v) for v in items]}})
-        elif suffix == "_null":
-            is_null = _cast(bool, name, values[-1])
-            clauses.append({path: None} if is_null else {path: {"$ne": None}})
-        elif suffix in ("_contains", "_containss"):
-            if kind is not str:
-                raise Invalid(f"{key!r}: contains filters apply to text fields only")
-            options = "i" if suffix == "_contains" else ""
-            clauses.append({path: {"$regex": re.escape(values[-1]), "$options": options}})
-        elif suffix:
-            clauses.append({path: {MONGO_OPS[suffix]: _cast(kind, name, values[-1])}})
-        else:
-            clauses.append({path: _cast(kind, name, values[-1])})
-    if clauses:
-        query = {"$and": [query, *clauses]}
+    query = strapi_filter(args, fields, base_filter)
     return ListQuery(query, parse_sort(args.get("_sort"), fields, default_sort), parse_start(args), parse_limit(args))
 
 
@@ -119,8 +55,8 @@ def parse_start(args):
         start = int(args.get("_start", 0))
     except ValueError:
         raise Invalid("_start must be an integer")
-    if start < 0:
-        raise Invalid("_start must be >= 0")
+    if not 0 <= start <= MAX_START:
+        raise Invalid(f"_start must be between 0 and {MAX_START}")
     return start
 
 
@@ -134,6 +70,43 @@ def parse_limit(args):
     if limit < 0:
         raise Invalid("_limit must be -1 or a positive integer")
     return limit
+
+
+_OPENAPI_TYPES = {
+    str: {"type": "string"},
+    ObjectId: {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"},
+    int: {"type": "integer", "format": "int64"},
+    float: {"type": "number"},
+    bool: {"type": "boolean"},
+    datetime: {"type": "string", "format": "date-time"},
+}
+
+
+def list_parameters(fields, default_sort="created_at:DESC"):
+    """OpenAPI query parameters of a Strapi list over ``fields`` (as :func:`parse_list_query` takes them):
+    the page, the sort, and one parameter per filterable field with its operators described (listing
+    every ``field_op`` spelling would be ten parameters a field)."""
+    names = ", ".join(sorted(fields))
+    parameters = [
+        {"in": "query", "name": "_limit", "required": False,
+         "schema": {"type": "integer", "minimum": -1, "default": DEFAULT_LIMIT},
+         "description": f"Page size; -1 or more than {MAX_LIMIT} means {MAX_LIMIT}"},
+        {"in": "query", "name": "_start", "required": False, "schema": {"type": "integer", "minimum": 0,
+                                                                        "default": 0},
+         "description": "Entries to skip"},
+        {"in": "query", "name": "_sort", "required": False, "schema": {"type": "string"},
+         "description": f"`field:ASC` or `field:DESC`, comma-separated (default `{default_sort}`); "
+                        f"sortable fields: {names}"},
+    ]
+    for name, (_, kind) in fields.items():
+        operators = (f"`{name}=v` equals; `{name}_ne`, `{name}_lt`, `{name}_lte`, `{name}_gt`, `{name}_gte` "
+                     f"compare; `{name}_in`, `{name}_nin` take a comma-separated list; "
+                     f"`{name}_null=true|false` tests for a missing value")
+        if kind is str:
+            operators += f"; `{name}_contains` (any case), `{name}_containss` (exact case) search the text"
+        parameters.append({"in": "query", "name": name, "required": False, "schema": dict(_OPENAPI_TYPES[kind]),
+                           "description": operators})
+    return parameters
 
 
 def object_id(raw, what="Entry"):

@@ -5,7 +5,7 @@ training workers can share this package and tests can run it directly.
 """
 
 from .columns import CategoricalColumn, NumericColumn
-from .datasets import Dataset, DatasetError, labels_from, load_sample, parse_csv
+from .datasets import BinaryTarget, Dataset, DatasetError, binary_target, labels_from, load_sample, parse_csv
 from .features import (
     Feature,
     FeatureMatrix,
@@ -21,6 +21,7 @@ from .training import ALLOWED_PARAMS, DEFAULT_PARAMS, TrainedModel, auc, evaluat
 
 __all__ = [
     "ALLOWED_PARAMS",
+    "BinaryTarget",
     "DEFAULT_PARAMS",
     "CategoricalColumn",
     "Dataset",
@@ -35,6 +36,7 @@ __all__ = [
     "ScoringModel",
     "TrainedModel",
     "auc",
+    "binary_target",
     "build_matrix",
     "dataset_matrix",
     "evaluate",

@@ -244,3 +244,37 @@ def _finite_or_nan(text: str) -> float:
     except ValueError:
         return float("nan")
     return value if np.isfinite(value) else float("nan")
+
+
+class SparseCellText(CellText):
+    """The cells of a column known only where present (``rows``, ``texts``); the rest read as ""."""
+
+    def __init__(self, length: int, rows: np.ndarray, texts: list[str]):
+        super().__init__(None)
+        self.length, self.rows, self.texts = length, rows, texts
+
+    def add(self, cells: list[str], joined: str | None = None) -> None:
+        raise TypeError("a sparse column's cells are fixed")
+
+    def chunks(self):
+        cells = [""] * self.length
+        for row, text in zip(self.rows.tolist(), self.texts):
+            cells[row] = text
+        yield cells
+
+
+def sparse_column(length: int, rows: np.ndarray, texts: list[str]) -> Column:
+    """A column of ``length`` rows from its present cells only: ``texts[k]`` is row ``rows[k]``'s cell
+    (stripped, never a missing token), so building it costs the present cells, not rows x columns
+    of Python objects. Typed as :func:`column_from_values` would type the full column."""
+    numbers = as_numbers(texts) if texts else np.empty(0, dtype=np.float64)
+    if numbers is not None:
+        values = np.full(length, np.nan, dtype=np.float64)
+        values[rows] = numbers
+        return NumericColumn(values, SparseCellText(length, rows, texts))
+    encoder = CategoryEncoder()
+    encoder.add(texts)
+    present = encoder.column()
+    codes = np.full(length, -1, dtype=np.int32)
+    codes[rows] = present.codes
+    return CategoricalColumn(present.categories, codes)

@@ -21,6 +21,7 @@ import itertools
 import math
 from functools import cached_property
 from importlib import resources
+from typing import NamedTuple
 
 import numpy as np
 
@@ -47,9 +48,6 @@ CHUNK_CHARS = 1 << 21
 CHUNK_ROWS = 20_000
 SNIFF_LINES = 20
 
-# labels_from's codes for rows without a usable label
-_UNKNOWN, _MISSING = -1, -2
-
 
 class DatasetError(ValueError):
     """A dataset the customer must fix; the message is safe to show them."""
@@ -60,7 +58,7 @@ class Dataset:
 
     ``rows`` (one dict per row, missing cells as None) is built on first use only:
     training reads the columns, and a million dicts would cost more than the data.
-    A dataset can also be made from such rows, as the score-report trainings do.
+    A dataset can also be made from such rows (tests do; the score-report trainings build columns).
     """
 
     def __init__(
@@ -133,34 +131,104 @@ def parse_csv(raw: bytes, target: str | None = None) -> Dataset:
     return Dataset(columns=header, data=data, target=_resolve_target(header, target))
 
 
-def labels_from(dataset: Dataset, target: str) -> np.ndarray:
-    """Map the target column to 1 = good / 0 = bad, the direction every score uses."""
+class BinaryTarget(NamedTuple):
+    """A target column as 1 (``positive``, the class whose probability scores report) and 0."""
+
+    labels: np.ndarray
+    positive: str
+    negative: str
+
+
+def labels_from(dataset: Dataset, target: str, positive: str | None = None) -> np.ndarray:
+    """The target column as 1 = positive / 0 = negative, the direction every score uses."""
+    return binary_target(dataset, target, positive).labels
+
+
+def binary_target(dataset: Dataset, target: str, positive: str | None = None) -> BinaryTarget:
+    """Any target with exactly two labels; ``positive`` names the one scores are about.
+
+    Without ``positive`` the known pairs decide (good/bad, 1/0, true/false, yes/no: the first
+    is positive); two other labels need it named.
+    """
     if target not in dataset.columns:
         raise DatasetError(f"target column '{target}' not found; columns are: {', '.join(dataset.columns)}")
-    column = dataset.data[target]
-    if isinstance(column, CategoricalColumn):
-        by_code = [_label(value) for value in column.categories]
-        lookup = np.array([_UNKNOWN if label is None else label for label in by_code] + [_MISSING], dtype=np.int64)
-        labels = lookup[column.codes]
-    else:
-        labels = np.full(len(column), _UNKNOWN, dtype=np.int64)
-        labels[column.values == 1.0] = 1
-        labels[column.values == 0.0] = 0
-        labels[np.isnan(column.values)] = _MISSING
-    bad = np.flatnonzero(labels < 0)
-    if bad.size:
-        i = int(bad[0])
-        if labels[i] == _MISSING:
-            raise DatasetError(f"target '{target}' is missing in row {i + 1}")
-        value = column.cells()[i]
-        raise DatasetError(
-            f"target '{target}' has an unknown label '{value}' in row {i + 1}; "
-            "expected good/bad, 1/0, true/false or yes/no"
-        )
-    if not labels.size or (labels == labels[0]).all():
-        only = "good" if labels.size and labels[0] == 1 else "bad"
+    names, codes, cells = _target_labels(dataset.data[target])
+    if len(names) > 2:
+        raise DatasetError(_too_many_labels(target, names, codes, cells))
+    missing = np.flatnonzero(codes < 0)
+    if missing.size:
+        raise DatasetError(f"target '{target}' is missing in row {int(missing[0]) + 1}")
+    if len(names) < 2:
+        only = {None: names[0] if names else "none", 1: "good", 0: "bad"}[_label(names[0]) if names else None]
         raise DatasetError(f"target '{target}' has only one class: {only}")
-    return labels
+    if positive is not None:
+        chosen = _matching_label(names, positive)
+        if chosen is None:
+            raise DatasetError(f"positiveLabel '{positive}' is not a label of target '{target}'; its labels are "
+                               f"'{names[0]}' and '{names[1]}'")
+    else:
+        known = [_label(name) for name in names]
+        if sorted(k for k in known if k is not None) != [0, 1]:
+            raise DatasetError(_unknown_pair(target, names, known, codes))
+        chosen = known.index(1)
+    labels = (codes == chosen).astype(np.int64)
+    return BinaryTarget(labels, names[chosen], names[1 - chosen])
+
+
+def _target_labels(column: Column) -> tuple[list[str], np.ndarray, list[str | None] | None]:
+    """Distinct present labels as written, each row's index among them (-1 where missing), and
+    the cells as written when they differ from the labels (numbers: '1.0' and '1' are one label)."""
+    if isinstance(column, CategoricalColumn):
+        return list(column.categories), column.codes.astype(np.int64), None
+    present = ~np.isnan(column.values)
+    distinct, first = np.unique(column.values[present], return_index=True)
+    cells = column.cells()
+    rows = np.flatnonzero(present)
+    names = [cells[int(rows[i])] for i in first]
+    codes = np.full(len(column), -1, dtype=np.int64)
+    codes[present] = np.searchsorted(distinct, column.values[present])
+    return names, codes, cells
+
+
+def _matching_label(names: list[str], wanted: str) -> int | None:
+    """Exactly as written first, then ignoring case and surrounding blanks, then as a number."""
+    text = str(wanted).strip()
+    for same in (lambda n: n == text, lambda n: n.lower() == text.lower(),
+                 lambda n: parse_float(n) is not None and parse_float(n) == parse_float(text)):
+        hits = [i for i, name in enumerate(names) if same(name)]
+        if len(hits) == 1:
+            return hits[0]
+    return None
+
+
+def _quoted(names: list[str], limit: int = 10) -> str:
+    shown = ", ".join(f"'{name}'" for name in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _first_row_of(codes: np.ndarray, wanted: set[int]) -> int:
+    return int(np.flatnonzero(np.isin(codes, list(wanted)))[0])
+
+
+def _too_many_labels(target: str, names: list[str], codes: np.ndarray, cells: list[str | None] | None) -> str:
+    message = f"target '{target}' has {len(names)} labels ({_quoted(names)}); a target needs exactly two"
+    known = [_label(name) for name in names]
+    if {0, 1} <= set(known):
+        row = _first_row_of(codes, {i for i, k in enumerate(known) if k is None})
+        value = names[codes[row]] if cells is None else cells[row]
+        message += f": unknown label '{value}' in row {row + 1}; expected good/bad, 1/0, true/false or yes/no"
+    return message
+
+
+def _unknown_pair(target: str, names: list[str], known: list[int | None], codes: np.ndarray) -> str:
+    message = (f"target '{target}' has the labels '{names[0]}' and '{names[1]}', not a known pair (good/bad, 1/0, "
+               "true/false, yes/no): name the positive class, the one whose probability scoreProbability is, "
+               "in positiveLabel")
+    unknown = [i for i, k in enumerate(known) if k is None]
+    if len(unknown) == 1:
+        row = _first_row_of(codes, set(unknown))
+        message = f"unknown label '{names[unknown[0]]}' in row {row + 1}; " + message
+    return message
 
 
 def load_sample(name: str = "german-credit") -> Dataset:

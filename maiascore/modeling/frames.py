@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import CategoricalColumn, ColumnBuilder, NumericColumn
-from .datasets import Dataset, DatasetError, is_missing_token, labels_from
+from .datasets import BinaryTarget, Dataset, DatasetError, _target_labels, binary_target, is_missing_token, parse_float
 from .features import Feature, FeatureSchema, category_text, dataset_matrix, internal_names
 
 # Distinct texts a numeric partition keeps of a column, in case another partition makes it categorical.
@@ -60,14 +60,41 @@ def _missing(value) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
-def partition_labels(dataset: Dataset, target: str) -> np.ndarray:
-    """The upload's labelling rules on one partition; a partition may hold a single class, the
-    whole data set may not, so two known labels are appended before and dropped after."""
+def target_labels(dataset: Dataset, target: str) -> tuple[dict, int | None]:
+    """A partition's target: ``{label: rows}`` (numbers keyed by value, as one column would merge
+    '1' and '1.0') and the first row (from 1) where it is missing, or None."""
     if target not in dataset.columns:
         raise DatasetError(f"target column '{target}' not found; columns are: {', '.join(dataset.columns)}")
-    cells = dataset.data[target].cells() + ["1", "0"]
+    names, codes, _ = _target_labels(dataset.data[target])
+    counts = np.bincount(codes[codes >= 0], minlength=len(names))
+    column = dataset.data[target]
+    numeric = isinstance(column, NumericColumn)
+    keys = [(float(name) if numeric else name) for name in names]
+    missing = np.flatnonzero(codes < 0)
+    return {key: int(n) for key, n in zip(keys, counts)}, (int(missing[0]) + 1 if missing.size else None)
+
+
+def decide_classes(counts: dict, target: str, positive: str | None) -> BinaryTarget:
+    """The two classes of the whole target, by the upload's rules (:func:`binary_target`), from the
+    distinct labels the partitions found. Messages name no row: there is no single file to count in."""
+    names = sorted(counts, key=lambda k: (isinstance(k, str), k))
+    numeric = all(not isinstance(k, str) for k in names)
+    cells = [category_text(k) if numeric else k for k in names]
     probe = frame_dataset(pd.DataFrame({target: pd.Series(cells, dtype=object)}), target)
-    return labels_from(probe, target)[:-2].astype(np.int8)
+    try:
+        return binary_target(probe, target, positive)
+    except DatasetError as exc:
+        raise DatasetError(re.sub(r"(unknown label '[^']*') in row \d+", r"\1", str(exc))) from None
+
+
+def partition_labels(dataset: Dataset, target: str, positive: str) -> np.ndarray:
+    """1 where the row's label is the positive class, else 0 (every row has one of the two labels)."""
+    column = dataset.data[target]
+    if isinstance(column, NumericColumn):
+        return (column.values == parse_float(positive)).astype(np.int8)
+    if positive not in column.categories:
+        return np.zeros(len(column), dtype=np.int8)
+    return (column.codes == column.categories.index(positive)).astype(np.int8)
 
 
 @dataclass
@@ -81,19 +108,13 @@ class Summary:
     low: dict[str, float | None] = field(default_factory=dict)
     high: dict[str, float | None] = field(default_factory=dict)
     missing: dict[str, int] = field(default_factory=dict)
-    good: int = 0
-    bad: int = 0
-    error: str | None = None
+    labels: dict = field(default_factory=dict)
+    missing_label: int | None = None
 
 
 def summarize(dataset: Dataset, target: str) -> Summary:
     out = Summary(rows=dataset.row_count, columns=list(dataset.columns))
-    try:
-        labels = partition_labels(dataset, target)
-    except DatasetError as exc:
-        out.error = str(exc)
-        return out
-    out.good, out.bad = int((labels == 1).sum()), int((labels == 0).sum())
+    out.labels, out.missing_label = target_labels(dataset, target)
     for name in dataset.columns:
         if name == target:
             continue
@@ -118,16 +139,24 @@ def _texts(column: NumericColumn, present: int) -> list[str]:
     return sorted({c for c in column.text.cells() if not is_missing_token(c)})
 
 
-def merge_summaries(summaries: list[Summary], target: str) -> tuple[FeatureSchema, int, dict[str, int]]:
-    """The schema :func:`infer_schema` would give for the partitions read as one file.
-
-    A label error names the row counted over the whole data set, as an upload's does.
-    """
+def merge_summaries(summaries: list[Summary], target: str,
+                    positive: str | None = None) -> tuple[FeatureSchema, int, BinaryTarget, dict]:
+    """The schema :func:`infer_schema` would give for the partitions read as one file, the two
+    classes, and each class's row count. A missing label is named by its row in the whole data set."""
     offset = 0
     for summary in summaries:
-        if summary.error:
-            raise DatasetError(re.sub(r"in row (\d+)", lambda m: f"in row {int(m.group(1)) + offset}", summary.error))
+        if summary.missing_label is not None:
+            raise DatasetError(f"target '{target}' is missing in row {summary.missing_label + offset}")
         offset += summary.rows
+    counts: dict = {}
+    for summary in summaries:
+        for key, n in summary.labels.items():
+            counts[key] = counts.get(key, 0) + n
+    classes = decide_classes(counts, target, positive)
+    by_class = {name: 0 for name in (classes.negative, classes.positive)}
+    for key, n in counts.items():
+        name = classes.positive if _same(key, classes.positive) else classes.negative
+        by_class[name] += n
     first = summaries[0].columns
     for summary in summaries[1:]:
         if summary.columns != first:
@@ -152,8 +181,11 @@ def merge_summaries(summaries: list[Summary], target: str) -> tuple[FeatureSchem
         features.append(Feature(name, "categorical", categories=categories, missing_rate=missing_rate))
     if not features:
         raise DatasetError("the dataset has no feature columns besides the target")
-    counts = {"good": sum(s.good for s in summaries), "bad": sum(s.bad for s in summaries)}
-    return FeatureSchema(features=features, target=target), rows, counts
+    return FeatureSchema(features=features, target=target), rows, classes, by_class
+
+
+def _same(key, label: str) -> bool:
+    return key == label if isinstance(key, str) else key == parse_float(label)
 
 
 def hashed_parts(rows: int, seed: int, partition: int, test_size: float, validation_share: float) -> np.ndarray:
@@ -165,13 +197,14 @@ def hashed_parts(rows: int, seed: int, partition: int, test_size: float, validat
     return parts
 
 
-def encode_partition(dataset: Dataset, schema_dict: dict, target: str, parts: np.ndarray) -> pd.DataFrame:
+def encode_partition(dataset: Dataset, schema_dict: dict, target: str, positive: str,
+                     parts: np.ndarray) -> pd.DataFrame:
     """The model input of a partition (``f0..fN`` float32, exactly as local training builds it),
     its label and its part (train, validation, test)."""
     schema = FeatureSchema.from_dict(schema_dict)
     values = dataset_matrix(schema, dataset)
     frame = pd.DataFrame(values, columns=internal_names(schema))
-    frame[LABEL] = partition_labels(dataset, target).astype(np.float32)
+    frame[LABEL] = partition_labels(dataset, target, positive).astype(np.float32)
     frame[PART] = parts.astype(np.int8)
     return frame
 

@@ -1,5 +1,8 @@
 """Scoring references with a trained model: a points score, P(good), a confidence and reasons.
 
+"good" is the training target's positive class: good/1/true/yes for the known label pairs, else
+the ``positiveLabel`` the training named.
+
 Score scale (points to double the odds): ``factor = pdo / ln 2``,
 ``offset = base_points - factor * ln(base_odds)``,
 ``score = offset + factor * ln(p / (1 - p))`` where p = P(good) clipped to

@@ -2,8 +2,9 @@
 
 The data is split, stratified by label, into train / validation / test with a
 seeded numpy RNG. Early stopping looks only at validation; every metric is
-computed on the test part, which training never sees. Label 1 means "good",
-so the model predicts P(good).
+computed on the test part, which training never sees. Label 1 means the
+positive class ("good" for the known label pairs, else the one named by
+``positive_label``), so the model predicts P(positive).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from .datasets import Dataset, DatasetError, labels_from
+from .datasets import Dataset, DatasetError, binary_target
 from .features import FeatureSchema, dataset_matrix, infer_schema, internal_names, to_dmatrix
 
 
@@ -71,6 +72,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
 VALIDATION_SHARE = 0.2
 MIN_ROWS_PER_CLASS = 3
 IMPORTANCE_TOP = 10
+CURVE_POINTS = 50  # at most this many points per curve in the stored metrics
 
 Progress = Callable[[int], None]
 
@@ -114,6 +116,7 @@ def train(
     seed: int = 42,
     progress: Progress | None = None,
     nthread: int = 1,
+    positive_label: str | None = None,
 ) -> TrainedModel:
     """Fit, early-stop on validation, and evaluate once on the untouched test part.
 
@@ -126,9 +129,10 @@ def train(
     rounds = settings.pop("num_boost_round")
     patience = settings.pop("early_stopping_rounds")
 
-    labels = labels_from(dataset, target)
+    classes = binary_target(dataset, target, positive_label)
+    labels = classes.labels
     schema = infer_schema(dataset, target)
-    train_idx, val_idx, test_idx = stratified_split(labels, test_size, seed)
+    train_idx, val_idx, test_idx = stratified_split(labels, test_size, seed, (classes.negative, classes.positive))
 
     def part(idx: np.ndarray) -> xgb.DMatrix:
         return to_dmatrix(schema, dataset_matrix(schema, dataset, idx), labels[idx], nthread=nthread)
@@ -159,6 +163,8 @@ def train(
     schema.gain_share = gain_shares(booster, schema)
     metrics = evaluate(labels[test_idx], booster.predict(part(test_idx)))
     metrics["featureImportance"] = feature_importance(booster, schema)
+    metrics["positiveLabel"], metrics["negativeLabel"] = classes.positive, classes.negative
+    metrics["confusionMatrix"] = confusion_matrix(metrics["confusion"], classes)
     model = TrainedModel(
         booster_bytes=bytes(booster.save_raw("ubj")),
         schema=schema,
@@ -172,14 +178,19 @@ def train(
     return model
 
 
-def stratified_split(labels: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each class is shuffled and cut separately so every part keeps the class balance."""
+def stratified_split(
+    labels: np.ndarray, test_size: float, seed: int, names: tuple[str, str] = ("bad", "good")
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each class is shuffled and cut separately so every part keeps the class balance.
+
+    ``names``: the labels of class 0 and class 1, for the message when one is too small.
+    """
     rng = np.random.default_rng(seed)
     parts: tuple[list, list, list] = ([], [], [])
     for cls in (0, 1):
         idx = np.flatnonzero(labels == cls)
         if len(idx) < MIN_ROWS_PER_CLASS:
-            name = "good" if cls else "bad"
+            name = names[cls]
             raise DatasetError(
                 f"class '{name}' has only {len(idx)} rows; at least {MIN_ROWS_PER_CLASS} are needed "
                 "to train, validate and test"
@@ -195,7 +206,8 @@ def stratified_split(labels: np.ndarray, test_size: float, seed: int) -> tuple[n
 
 
 def evaluate(labels: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
-    """Metrics for P(good) against 1 = good labels, at the 0.5 threshold where one is needed."""
+    """Metrics for P(positive) against 1 = positive labels, at the 0.5 threshold where one is needed,
+    and the ROC and precision-recall curves over every threshold (at most ``CURVE_POINTS`` each)."""
     y = np.asarray(labels, dtype=np.float64)
     p = np.asarray(proba, dtype=np.float64)
     predicted = p >= 0.5
@@ -206,14 +218,56 @@ def evaluate(labels: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
     fn = int(np.sum(~predicted & positive))
     clipped = np.clip(p, 1e-15, 1 - 1e-15)
     auc_value = auc(y, p)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
     return {
         "accuracy": _r((tp + tn) / len(y)),
-        "precision": _r(tp / (tp + fp) if tp + fp else 0.0),
+        "precision": _r(precision),
+        "recall": _r(recall),
+        "f1": _r(2 * precision * recall / (precision + recall) if precision + recall else 0.0),
         "mae": _r(np.mean(np.abs(p - y))),
         "rmse": _r(math.sqrt(np.mean((p - y) ** 2))),
         "auc": None if auc_value is None else _r(auc_value),
         "logloss": _r(-np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))),
         "confusion": {"tp": tp, "fp": fp, "tn": tn, "fn": fn},
+        **curves(positive, p),
+    }
+
+
+def curves(positive: np.ndarray, proba: np.ndarray, points: int = CURVE_POINTS) -> dict[str, list[dict]]:
+    """``roc`` (fpr, tpr) and ``precisionRecall`` (precision, recall) at thresholds taken among the
+    distinct predicted probabilities, highest first; a row counts as predicted positive when its
+    probability is at least the threshold. The ROC curve starts at threshold 1 and ends at (1, 1)."""
+    order = np.argsort(-proba, kind="mergesort")
+    ranked, hits = proba[order], positive[order]
+    last = np.r_[np.flatnonzero(ranked[1:] != ranked[:-1]), len(ranked) - 1]  # last row of each distinct value
+    tps = np.cumsum(hits)[last].astype(np.float64)
+    fps = (last + 1) - tps
+    thresholds = ranked[last]
+    n_pos, n_neg = float(positive.sum()), float(len(positive) - positive.sum())
+    if len(last) > points - 1:
+        keep = np.unique(np.linspace(0, len(last) - 1, points - 1).round().astype(np.int64))
+        tps, fps, thresholds = tps[keep], fps[keep], thresholds[keep]
+    at_one = float((proba >= 1.0).sum()), float(((proba >= 1.0) & positive).sum())
+    roc = [{"threshold": 1.0, "fpr": _r((at_one[0] - at_one[1]) / n_neg) if n_neg else 0.0,
+            "tpr": _r(at_one[1] / n_pos) if n_pos else 0.0}]
+    pr = []
+    for t, tp, fp in zip(thresholds.tolist(), tps.tolist(), fps.tolist()):
+        if t >= 1.0:
+            continue
+        roc.append({"threshold": _r(t), "fpr": _r(fp / n_neg) if n_neg else 0.0,
+                    "tpr": _r(tp / n_pos) if n_pos else 0.0})
+        pr.append({"threshold": _r(t), "precision": _r(tp / (tp + fp)), "recall": _r(tp / n_pos) if n_pos else 0.0})
+    return {"roc": roc, "precisionRecall": pr}
+
+
+def confusion_matrix(confusion: dict[str, int], classes) -> dict[str, Any]:
+    """The counts at threshold 0.5 as a matrix under the dataset's own labels: rows are the actual
+    class, columns the predicted one, negative first."""
+    return {
+        "threshold": 0.5,
+        "labels": [classes.negative, classes.positive],
+        "matrix": [[confusion["tn"], confusion["fp"]], [confusion["fn"], confusion["tp"]]],
     }
 
 
@@ -236,10 +290,12 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
 
 
 def feature_importance(booster: xgb.Booster, schema: FeatureSchema) -> list[dict[str, Any]]:
-    """XGBoost's average gain per split, under the customer's column names."""
+    """XGBoost's average gain per split, under the customer's column names, and each feature's share
+    of the model's total gain (what the scoring confidence weighs)."""
     scores = _by_feature(booster, schema, "gain")
+    shares = gain_shares(booster, schema)
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:IMPORTANCE_TOP]
-    return [{"feature": name, "gain": _r(gain)} for name, gain in ranked]
+    return [{"feature": name, "gain": _r(gain), "share": shares.get(name, 0.0)} for name, gain in ranked]
 
 
 def gain_shares(booster: xgb.Booster, schema: FeatureSchema) -> dict[str, float]:

@@ -6,20 +6,20 @@ state (``queued`` -> ``processing`` under a lease -> ``done``); the recovery swe
 that document, not Redis, so a lost job is re-created from MongoDB. Reports posted one at
 a time have no batch document: their ``batch`` is a token of their own, and they are
 scored by the single lane (``maiascore.reports.drains``).
+
+This module holds the MongoDB and pub/sub mechanics only; enqueueing the job is
+``maiascore.reports.jobs.enqueue_batch``.
 """
 import logging
 
-import redis.exceptions
 from bson import ObjectId
 
-from config import settings
-from maiascore.connections import get_db, get_redis, utcnow
+from maiascore.clock import utcnow
+from maiascore.connections import get_db, get_redis, redis_key
+from maiascore.reports import drains
+from maiascore.reports.states import BATCH_QUEUED, QUEUED, WAITING_FOR_MODEL
 
 log = logging.getLogger("maiascore.reports")
-
-QUEUED = "queued"
-PROCESSING = "processing"
-DONE = "done"
 
 
 def new_batch_id():
@@ -32,12 +32,12 @@ def job_id(batch_id):
 
 def scored_channel(batch_id):
     """Pub/sub channel a job publishes to when the reports under this ``batch`` value have their result."""
-    return f"maiascore:scored:{batch_id}"
+    return redis_key("scored", batch_id)
 
 
 def batch_doc(batch_id, aid, size, now=None):
     now = now or utcnow()
-    return {"_id": batch_id, "aid": aid, "status": QUEUED, "size": size, "leaseUntil": None, "attempts": 0,
+    return {"_id": batch_id, "aid": aid, "status": BATCH_QUEUED, "size": size, "leaseUntil": None, "attempts": 0,
             "created_at": now, "updated_at": now}
 
 
@@ -49,23 +49,25 @@ def insert_batches(docs):
         db.score_batches.insert_many(docs, ordered=False)
 
 
-def enqueue_batch(batch_id, aid=None):
-    """Queues the job; on a Redis failure the batch stays ``queued`` and the sweep enqueues it later."""
-    from maiascore.queue import SCORES, enqueue
-    from maiascore.reports.jobs import score_batch  # TODO(house): enqueue beside the job
+def ensure_batch_doc(batch_id, aid):
+    """The batch's document exists (a job that could not be enqueued is found by the sweep through it)."""
+    now = utcnow()
+    fields = {k: v for k, v in batch_doc(batch_id, aid, None, now).items() if k != "_id"}
+    get_db().score_batches.update_one({"_id": batch_id}, {"$setOnInsert": fields}, upsert=True)
 
-    cfg = settings()
-    try:
-        enqueue(SCORES, score_batch, batch_id, job_id=job_id(batch_id), retries=2, timeout=cfg.SCORING_JOB_TIMEOUT)
-        return True
-    except redis.exceptions.RedisError as exc:  # down or refusing writes: the report is safe in MongoDB
-        log.warning("could not enqueue scoring batch %s (%s); the recovery sweep will", batch_id,
-                    type(exc).__name__)
-        if aid is not None:
-            now = utcnow()
-            fields = {k: v for k, v in batch_doc(batch_id, aid, None, now).items() if k != "_id"}
-            get_db().score_batches.update_one({"_id": batch_id}, {"$setOnInsert": fields}, upsert=True)
-        return False
+
+def requeue_waiting(aid):
+    """The group's reports waiting for a model back to ``queued``, as one new batch: ``(batch id, count)``;
+    the batch id is None when no report was waiting."""
+    now = utcnow()
+    batch_id = new_batch_id()
+    result = get_db().score_reports.update_many(
+        {"aid": aid, "status": WAITING_FOR_MODEL},
+        {"$set": {"lane": drains.BATCH, "batch": batch_id, "status": QUEUED, "updated_at": now}})
+    if not result.modified_count:
+        return None, 0
+    insert_batches([batch_doc(batch_id, aid, result.modified_count, now)])
+    return batch_id, result.modified_count
 
 
 def notify_scored(batch_id):

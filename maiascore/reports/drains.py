@@ -2,8 +2,9 @@
 
 A single report is stored with ``lane: "single"`` and a fresh ``batch`` token (what its
 ``?wait`` listens to, and what a result must still match to be written), then
-:func:`request_drain` enqueues ``maiascore.reports.jobs.drain_group(aid)`` unless one is
-already pending. A drain scores every queued single report of its group, up to
+``maiascore.reports.jobs.request_drain`` enqueues ``drain_group(aid)`` unless one is
+already pending. This module holds the Redis mechanics; the jobs and their enqueueing
+live in ``maiascore.reports.jobs``. A drain scores every queued single report of its group, up to
 SCORING_BATCH_SIZE per read, ``predict`` and ``bulk_write``, so under load one job
 serves many requests.
 
@@ -33,7 +34,8 @@ import redis.exceptions
 from bson import ObjectId
 
 from config import settings
-from maiascore.connections import get_redis
+from maiascore.connections import get_redis, redis_key
+from maiascore.queue import job_is_live
 
 log = logging.getLogger("maiascore.reports")
 
@@ -90,11 +92,11 @@ return 0
 
 
 def pending_key(aid):
-    return f"maiascore:drain:{{{aid}}}:pending"  # {aid}: one hash slot for both keys, should Redis be a cluster
+    return redis_key("drain", f"{{{aid}}}", "pending")  # {aid}: one hash slot for both keys, should Redis be a cluster
 
 
 def lease_key(aid):
-    return f"maiascore:drain:{{{aid}}}:lease"
+    return redis_key("drain", f"{{{aid}}}", "lease")
 
 
 def new_job_id(aid):
@@ -105,24 +107,13 @@ def _ttl():
     return max(1, int(settings().SCORING_LEASE_SECONDS))
 
 
-def request_drain(aid, force=False):
-    """Enqueues a drain of the group unless one runs or is pending (``force``: unless one runs). False when
-    Redis refused: the reports stay queued in MongoDB and the sweep requests the drain later."""
-    from maiascore.queue import SCORES, enqueue
-    from maiascore.reports.jobs import drain_group  # TODO(house): enqueue beside the job
-
+def claim_request(aid, force=False):
+    """The id of the drain job to enqueue now, or None when a drain runs or is pending (``force``: unless
+    one runs). Raises RedisError when Redis refuses: the caller leaves the reports to the sweep."""
     job_id = new_job_id(aid)
-    try:
-        conn = get_redis()
-        wanted = conn.register_script(_REQUEST)(keys=[lease_key(aid), pending_key(aid)],
-                                                args=[job_id, _ttl(), "1" if force else "0"])
-        if int(wanted):
-            enqueue(SCORES, drain_group, aid, job_id=job_id, retries=2, timeout=settings().SCORING_JOB_TIMEOUT)
-        return True
-    except redis.exceptions.RedisError as exc:
-        log.warning("could not request a scoring drain for group %s (%s); the recovery sweep will", aid,
-                    type(exc).__name__)
-        return False
+    wanted = get_redis().register_script(_REQUEST)(keys=[lease_key(aid), pending_key(aid)],
+                                                   args=[job_id, _ttl(), "1" if force else "0"])
+    return job_id if int(wanted) else None
 
 
 def mark_pending(aid, job_id):
@@ -136,8 +127,6 @@ def is_pending(aid):
 
 def drain_is_live(aid):
     """A drain holds the group's lease, or the job a pending flag names is still waiting to run."""
-    from maiascore.queue import job_is_live
-
     conn = get_redis()
     if conn.exists(lease_key(aid)):
         return True

@@ -3,7 +3,9 @@
 Two jobs, one per lane (``maiascore.reports.drains``): ``score_batch(batch_id)`` scores
 one batch of a bulk POST (or of reports released on a model's activation);
 ``drain_group(aid)`` scores every report of a group posted one at a time, many per
-read, ``predict`` and ``bulk_write``.
+read, ``predict`` and ``bulk_write``. Each is enqueued here, beside it
+(``enqueue_batch``, ``request_drain``); ``batches`` and ``drains`` hold the MongoDB and
+Redis mechanics they share with the service.
 
 Both are safe to run twice, even concurrently: every result is written with a filter on
 ``{_id, batch, status: "queued"}``, so a report is scored by at most one run however many
@@ -15,24 +17,79 @@ import logging
 import time
 from datetime import timedelta
 
+import redis.exceptions
 from bson import ObjectId
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
+from rq import get_current_job
 
 from config import settings
-from maiascore.connections import get_db, utcnow
+from maiascore.clock import utcnow
+from maiascore.connections import get_db
 from maiascore.events import MODEL_ACTIVATED
+from maiascore.modeling import ScoreScale, ScoringModel
+from maiascore.queue import SCORES, enqueue, job_is_live
 from maiascore.reports import batches, drains
+from maiascore.reports.states import (BATCH_DONE, BATCH_PROCESSING, BATCH_QUEUED, FAILED, PROCESSED, QUEUED,
+                                      WAITING_FOR_MODEL)
+from maiascore.trainings.registry import active_model, load_model_bytes
 
 log = logging.getLogger("maiascore.reports.jobs")
 
-QUEUED, FAILED, PROCESSED, WAITING_FOR_MODEL = "queued", "failed", "processed", "waiting_for_model"
 ORPHAN_SCAN_LIMIT = 1000
 ERROR_MESSAGE_LENGTH = 300
 DRAIN_TURN_SECONDS = 30  # then a drain re-enqueues itself, so bulk batches and other jobs get the worker
 
 _models = {}  # aid -> ScoringModel of the version last used; the worker does not fork, so it lives on
 
+
+# --- enqueueing ---------------------------------------------------------------------------------
+
+def enqueue_batch(batch_id, aid=None):
+    """Queues ``score_batch``; on a Redis failure the batch stays ``queued`` and the sweep enqueues it later."""
+    try:
+        enqueue(SCORES, score_batch, batch_id, job_id=batches.job_id(batch_id), retries=2,
+                timeout=settings().SCORING_JOB_TIMEOUT)
+        return True
+    except redis.exceptions.RedisError as exc:  # down or refusing writes: the report is safe in MongoDB
+        log.warning("could not enqueue scoring batch %s (%s); the recovery sweep will", batch_id,
+                    type(exc).__name__)
+        if aid is not None:
+            batches.ensure_batch_doc(batch_id, aid)
+        return False
+
+
+def request_drain(aid, force=False):
+    """Enqueues ``drain_group`` unless one runs or is pending (``force``: unless one runs). False when
+    Redis refused: the reports stay queued in MongoDB and the sweep requests the drain later."""
+    try:
+        job_id = drains.claim_request(aid, force)
+        if job_id is not None:
+            enqueue(SCORES, drain_group, aid, job_id=job_id, retries=2, timeout=settings().SCORING_JOB_TIMEOUT)
+        return True
+    except redis.exceptions.RedisError as exc:
+        log.warning("could not request a scoring drain for group %s (%s); the recovery sweep will", aid,
+                    type(exc).__name__)
+        return False
+
+
+def release_waiting_reports(aid):
+    """Called when a model becomes active: the group's waiting reports go back to the queue, as one batch."""
+    batch_id, released = batches.requeue_waiting(aid)
+    if batch_id is not None:
+        enqueue_batch(batch_id, aid)
+    return released
+
+
+@MODEL_ACTIVATED.connect
+def release_on_activation(aid, version):
+    """Re-queues the group's reports that were waiting for a model."""
+    released = release_waiting_reports(aid)
+    log.info("model %s activated for group %s: %s waiting reports re-queued", version, aid, released)
+    return released
+
+
+# --- the batch lane ------------------------------------------------------------------------------
 
 def score_batch(batch_id):
     """Scores the batch's queued reports with the account group's active model."""
@@ -58,9 +115,9 @@ def _claim(db, batch_id, token):
     lease = timedelta(seconds=settings().SCORING_LEASE_SECONDS)
     try:
         return db.score_batches.find_one_and_update(
-            {"_id": batch_id, "$or": [{"status": batches.QUEUED},
-                                      {"status": batches.PROCESSING, "leaseUntil": {"$lt": now}}]},
-            {"$set": {"status": batches.PROCESSING, "claim": token, "leaseUntil": now + lease, "updated_at": now},
+            {"_id": batch_id, "$or": [{"status": BATCH_QUEUED},
+                                      {"status": BATCH_PROCESSING, "leaseUntil": {"$lt": now}}]},
+            {"$set": {"status": BATCH_PROCESSING, "claim": token, "leaseUntil": now + lease, "updated_at": now},
              "$setOnInsert": {"created_at": now}, "$inc": {"attempts": 1}},
             upsert=True, return_document=ReturnDocument.AFTER)
     except DuplicateKeyError:  # exists, but done or under a live lease
@@ -78,14 +135,12 @@ def _renew_lease(db, batch_id, token):
 def _finish(db, batch_id, token, **extra):
     now = utcnow()
     db.score_batches.update_one({"_id": batch_id, "claim": token},
-                                {"$set": {"status": batches.DONE, "leaseUntil": None, "doneAt": now,
+                                {"$set": {"status": BATCH_DONE, "leaseUntil": None, "doneAt": now,
                                           "updated_at": now, **extra}})
     batches.notify_scored(batch_id)
 
 
 def _score_claimed(db, batch, token):
-    from maiascore.trainings.registry import active_model
-
     batch_id = batch["_id"]
     chunk = max(1, settings().SCORING_BATCH_SIZE)
     seen, scored, model = set(), 0, None
@@ -161,9 +216,6 @@ def _score(model, reports):
 
 def _park_until_model(db, batch_id, aid, token):
     """No active model: the reports wait; ``release_waiting_reports`` re-queues them on activation."""
-    from maiascore.reports.service import release_waiting_reports
-    from maiascore.trainings.registry import active_model
-
     parked = db.score_reports.update_many({"batch": batch_id, "status": QUEUED},
                                           {"$set": {"status": WAITING_FOR_MODEL, "updated_at": utcnow()}})
     _finish(db, batch_id, token)
@@ -172,21 +224,8 @@ def _park_until_model(db, batch_id, aid, token):
     return f"{parked.modified_count} reports wait for a model"
 
 
-@MODEL_ACTIVATED.connect
-def release_on_activation(aid, version):
-    """Re-queues the group's reports that were waiting for a model."""
-    from maiascore.reports.service import release_waiting_reports  # TODO(house): release beside the jobs
-
-    released = release_waiting_reports(aid)
-    log.info("model %s activated for group %s: %s waiting reports re-queued", version, aid, released)
-    return released
-
-
 def _scoring_model(aid, model_doc):
     """The loaded model for the group's active version; loaded from GridFS only when the version changes."""
-    from maiascore.modeling import ScoreScale, ScoringModel
-    from maiascore.trainings.registry import load_model_bytes
-
     version = str(model_doc["version"])
     cached = _models.get(aid)
     if cached is not None and cached.version == version:
@@ -202,14 +241,12 @@ def _scoring_model(aid, model_doc):
 def _give_up_or_release(db, batch_id, token, exc):
     """Before RQ's last retry the batch goes back to ``queued`` for the retry to claim; after it,
     its queued reports become ``failed`` with a short reason."""
-    from rq import get_current_job
-
     job = get_current_job()
     now = utcnow()
     try:
         if job is not None and job.retries_left:
             db.score_batches.update_one({"_id": batch_id, "claim": token},
-                                        {"$set": {"status": batches.QUEUED, "leaseUntil": None, "updated_at": now}})
+                                        {"$set": {"status": BATCH_QUEUED, "leaseUntil": None, "updated_at": now}})
             return
         message = _short_error(exc)
         db.score_reports.update_many({"batch": batch_id, "status": QUEUED},
@@ -233,8 +270,6 @@ def drain_group(aid):
     Holds the group's lease (``maiascore.reports.drains``), so one drain per group scores
     at a time; a drain that finds the lease taken leaves the work to its holder.
     """
-    from rq import get_current_job
-
     job = get_current_job()
     drain = _Drain(get_db(), aid, drains.Lease(aid, marker=job.id if job is not None else "drain"))
     if drain.lease.acquire_or_mark() != drains.ACQUIRED:
@@ -282,21 +317,17 @@ class _Drain:
                     return self.summary("lease lost to another drain")  # it expired, and was taken
             if time.monotonic() > turn_ends:
                 self.lease.release()
-                drains.request_drain(self.aid, force=True)
+                request_drain(self.aid, force=True)
                 return self.summary("turn over: re-enqueued")
 
     def _settle(self, reports):
         """Scores one read's reports with the group's active model (looked up per read: an activation
         is used from the next read on), or parks them until there is one."""
-        from maiascore.trainings.registry import active_model
-
         model_doc = active_model(self.aid)
         if model_doc is None:
             self.counts["waiting_for_model"] += _set_status(self.db, reports, WAITING_FOR_MODEL)
             batches.notify_scored_many(r["batch"] for r in reports)
             if active_model(self.aid) is not None:
-                from maiascore.reports.service import release_waiting_reports
-
                 release_waiting_reports(self.aid)  # activated while we parked: do not wait for the next one
             return
         scored, results, failing, error = _score(_scoring_model(self.aid, model_doc), reports)
@@ -317,7 +348,7 @@ class _Drain:
             failed = _set_status(self.db, self.in_hand, FAILED, error=_short_error(exc))
             batches.notify_scored_many(r["batch"] for r in self.in_hand)
             if failed or drains.is_pending(self.aid):
-                drains.request_drain(self.aid, force=True)
+                request_drain(self.aid, force=True)
         except Exception:  # MongoDB or Redis down too: the reports stay queued for the sweep
             log.warning("could not record the failure of the scoring drain of group %s", self.aid)
 
@@ -332,40 +363,36 @@ def recover_single_reports():
                 if not drains.drain_is_live(aid)]
     for aid in stranded:
         log.info("requesting a scoring drain for the stranded single reports of group %s", aid)
-        drains.request_drain(aid, force=True)
+        request_drain(aid, force=True)
     return len(stranded)
 
 
 def recover_score_batches():
     """Re-enqueues batches no live job will finish: never enqueued (Redis was down), lost with
     Redis, or held by a worker that died (lease expired). Indexed queries only."""
-    from maiascore.queue import job_is_live
-
     db = get_db()
     now = utcnow()
     cutoff = now - timedelta(seconds=settings().SWEEP_GRACE_SECONDS)
-    stranded = [b["_id"] for b in db.score_batches.find({"status": batches.QUEUED, "updated_at": {"$lt": cutoff}},
+    stranded = [b["_id"] for b in db.score_batches.find({"status": BATCH_QUEUED, "updated_at": {"$lt": cutoff}},
                                                          {"_id": 1})
                 if not job_is_live(batches.job_id(b["_id"]))]
     # An expired lease is enough: a SIGKILLed worker's job stays "started" in RQ until its timeout.
-    for batch in db.score_batches.find({"status": batches.PROCESSING, "leaseUntil": {"$lt": now}}, {"_id": 1}):
+    for batch in db.score_batches.find({"status": BATCH_PROCESSING, "leaseUntil": {"$lt": now}}, {"_id": 1}):
         released = db.score_batches.update_one(
-            {"_id": batch["_id"], "status": batches.PROCESSING, "leaseUntil": {"$lt": now}},
-            {"$set": {"status": batches.QUEUED, "leaseUntil": None, "updated_at": now}})
+            {"_id": batch["_id"], "status": BATCH_PROCESSING, "leaseUntil": {"$lt": now}},
+            {"$set": {"status": BATCH_QUEUED, "leaseUntil": None, "updated_at": now}})
         if released.modified_count:
             stranded.append(batch["_id"])
     stranded.extend(_adopt_orphan_reports(db, cutoff, now))
     for batch_id in stranded:
         log.info("re-enqueueing stranded scoring batch %s", batch_id)
-        batches.enqueue_batch(batch_id)
+        enqueue_batch(batch_id)
     _release_missed_waiters(db, cutoff)
     return len(stranded)
 
 
 def _release_missed_waiters(db, cutoff):
     """Reports still waiting in a group that has an active model: the release on activation failed."""
-    from maiascore.reports.service import release_waiting_reports
-
     for aid in db.models.distinct("aid", {"active": True}):
         if db.score_reports.find_one({"aid": aid, "status": WAITING_FOR_MODEL, "updated_at": {"$lt": cutoff}},
                                      {"_id": 1}):
@@ -394,9 +421,9 @@ def _adopt_orphan_reports(db, cutoff, now):
             except DuplicateKeyError:
                 continue
             adopted.append(batch_id)
-        elif status == batches.DONE:
-            reopened = db.score_batches.update_one({"_id": batch_id, "status": batches.DONE},
-                                                   {"$set": {"status": batches.QUEUED, "updated_at": now},
+        elif status == BATCH_DONE:
+            reopened = db.score_batches.update_one({"_id": batch_id, "status": BATCH_DONE},
+                                                   {"$set": {"status": BATCH_QUEUED, "updated_at": now},
                                                     "$unset": {"doneAt": ""}})
             if reopened.modified_count:
                 adopted.append(batch_id)

@@ -1,19 +1,34 @@
-"""Strapi-style ``/reports``: score reports, created one by one or in bulk and scored in the background."""
-from flask import current_app, g, request
+"""Strapi-style ``/reports``: score reports, created one by one or in bulk and scored in the background.
+
+HTTP only: the caller, the query string and the body are read here, the service does the work, and
+``@blp.response`` shows its result through the schemas (``maiascore.http.formats`` renders XML after).
+"""
+from flask import g, request
 from flask.views import MethodView
 
 from maiascore.accounts.permissions import ACCOUNT_ADMIN, CREATE_SCORES, VIEW_SCORES, role_name
-from maiascore.http.api import Blueprint
 from maiascore.auth.access import requires
+from maiascore.http import api
 from maiascore.http.bodies import request_body
-from maiascore.reports import schemas, service
+from maiascore.http.strapi import list_parameters, parse_list_query
+from maiascore.reports import schemas, service, waiting
+
+
+class Blueprint(api.Blueprint):
+    """Documents a response schema by its ``openapi`` attribute when it has one: a schema that dumps a
+    choice of shapes, or a bare number, which marshmallow fields cannot describe."""
+
+    @staticmethod
+    def _make_doc_response_schema(schema):
+        return getattr(schema, "openapi", schema)
+
 
 blp = Blueprint("reports", __name__, url_prefix="/reports", description="Score reports")
 
 _input_doc = {"oneOf": [schemas.ScoreReportInputSchema,
                         {"type": "array", "items": schemas.ScoreReportInputSchema, "maxItems": 10000}]}
-_created_doc = {"oneOf": [schemas.ScoreReportSchema, schemas.ScoreReportBulkResultSchema]}
 _CONTENT_TYPES = ("application/json", "application/xml", "application/x-www-form-urlencoded")
+_LIST_PARAMETERS = list_parameters(schemas.LIST_FIELDS)
 
 
 def _caller():
@@ -21,20 +36,21 @@ def _caller():
                           is_admin=role_name(g.role_id) == ACCOUNT_ADMIN)
 
 
+def _list_query(caller):
+    return parse_list_query(request.args, schemas.LIST_FIELDS, {"aid": caller.aid})
+
+
 def _waited(doc, query, caller):
-    seconds = service.wait_seconds(query.get("wait"), request.headers.get("Prefer"))
-    return service.wait_for_result(doc, seconds, caller)
-
-
-def _json(data):
-    """Views build JSON-ready data themselves (see ``service.present``); the schemas document it."""
-    return current_app.json.response(data)
+    seconds = waiting.wait_seconds(query.get("wait"), request.headers.get("Prefer"))
+    return service.with_owner(waiting.wait_for_result(doc, seconds, caller), caller)
 
 
 @blp.route("")
 class Reports(MethodView):
     @requires(VIEW_SCORES)
+    @blp.doc(parameters=_LIST_PARAMETERS)
     @blp.response(200, schemas.ScoreReportSchema(many=True))
+    @blp.alt_response(400, schema="Error", description="Unknown filter or sort field, or a bad value")
     def get(self):
         """List the account group's reports.
 
@@ -42,13 +58,14 @@ class Reports(MethodView):
         `field=value` and `field_ne|lt|lte|gt|gte|in|nin|contains|containss|null`, e.g.
         `processed=false`, `score_gte=600`, `scoreVersion_in=3,4`.
         """
-        return _json(service.list_reports(request.args, _caller()))
+        caller = _caller()
+        return service.list_reports(_list_query(caller), caller)
 
     @requires(CREATE_SCORES)
     @blp.arguments(schemas.WaitQuerySchema, location="query")
     @blp.doc(requestBody={"required": True,
                           "content": {ct: {"schema": _input_doc} for ct in _CONTENT_TYPES}})
-    @blp.response(200, _created_doc,
+    @blp.response(200, schemas.ScoreReportCreatedSchema,
                   description="One report (object body) or, for a list body, the ids in request order "
                               "with an error for each refused item")
     @blp.alt_response(400, schema="Error", description="Unknown report type, bad wait, empty bulk")
@@ -64,18 +81,21 @@ class Reports(MethodView):
         body = request_body()
         caller = _caller()
         if isinstance(body, list):
-            return _json(service.create_reports(body, caller))
+            return service.create_reports(body, caller)
         doc, _ = service.create_report(body if body is not None else {}, caller)
-        return _json(service.present_one(_waited(doc, query, caller), caller))
+        return _waited(doc, query, caller)
 
 
 @blp.route("/count")
 class ReportCount(MethodView):
     @requires(VIEW_SCORES)
-    @blp.response(200, {"type": "integer"}, description="Number of reports matching the filters")
+    @blp.doc(parameters=[p for p in _LIST_PARAMETERS if p["name"] not in ("_limit", "_start", "_sort")])
+    @blp.response(200, schemas.CountSchema, description="Number of reports matching the filters")
+    @blp.alt_response(400, schema="Error", description="Unknown filter field, or a bad value")
     def get(self):
         """Count the account group's reports, with the same filters as the list."""
-        return _json(service.count_reports(request.args, _caller()))
+        caller = _caller()
+        return service.count_reports(_list_query(caller), caller)
 
 
 @blp.route("/<report_id>")
@@ -87,7 +107,7 @@ class Report(MethodView):
     def get(self, query, report_id):
         """One report; `?wait=N` waits up to N seconds for its score."""
         caller = _caller()
-        return _json(service.present_one(_waited(service.find_report(report_id, caller), query, caller), caller))
+        return _waited(service.find_report(report_id, caller), query, caller)
 
     @requires(CREATE_SCORES)
     @blp.arguments(schemas.WaitQuerySchema, location="query")
@@ -98,8 +118,7 @@ class Report(MethodView):
         """Edit `uuid`, `referenceId`, `features` (re-queues scoring), `outcome` (good/bad or 1/0)
         or, with Manage Users, the owner. Only the owner or an Account Admin may edit."""
         caller = _caller()
-        doc = service.update_report(report_id, body, caller)
-        return _json(service.present_one(_waited(doc, query, caller), caller))
+        return _waited(service.update_report(report_id, body, caller), query, caller)
 
     @requires(CREATE_SCORES)
     @blp.response(200, schemas.ScoreReportSchema, description="The deleted report")
@@ -107,7 +126,7 @@ class Report(MethodView):
     def delete(self, report_id):
         """Delete a report (owner or Account Admin)."""
         caller = _caller()
-        return _json(service.present_one(service.delete_report(report_id, caller), caller))
+        return service.with_owner(service.delete_report(report_id, caller), caller)
 
 
 @blp.route("/<report_id>/rescore")
@@ -119,5 +138,4 @@ class Rescore(MethodView):
     def post(self, query, report_id):
         """Score the report again with the account group's current model (owner or Account Admin)."""
         caller = _caller()
-        doc = service.rescore_report(report_id, caller)
-        return _json(service.present_one(_waited(doc, query, caller), caller))
+        return _waited(service.rescore_report(report_id, caller), query, caller)

@@ -1,17 +1,22 @@
-"""What a score report accepts and how it is shown.
+"""What a score report accepts, how it is shown, and what a list of them can be filtered by.
 
 Input follows the seeds: every field of their example body is accepted, the computed
 ones (``processed``, ``score``...) are then dropped, so a client echoing a report it
-received back to ``PUT`` is not refused.
+received back to ``PUT`` is not refused. Output is :class:`ScoreReportSchema`, dumped by
+the routes' ``@blp.response``: the one description of a report, for answers and docs.
 """
+from datetime import datetime
+
 import marshmallow as ma
+from bson import ObjectId
+from marshmallow.utils import missing
 
 from maiascore.auth.schemas import PublicUserSchema
-from maiascore.http.api import ErrorSchema
+from maiascore.errors import Conflict, Forbidden, Invalid, Unprocessable
 from maiascore.http.fields import Ignored, JSONObject
+from maiascore.reports.states import STATUSES
 
 REPORT_TYPES = ("reference",)
-STATUSES = ("queued", "processed", "failed", "waiting_for_model")
 MAX_FEATURES = 500
 MAX_NAME_LENGTH = 200
 MAX_TEXT_LENGTH = 1000
@@ -154,43 +159,180 @@ class ScoreContributionSchema(ma.Schema):
     contribution = ma.fields.Float(metadata={"description": "Log-odds pushed towards 'good' (SHAP value)"})
 
 
-class ScoreReportSchema(ma.Schema):
-    id = ma.fields.String()
-    uuid = ma.fields.String(allow_none=True)
-    referenceId = ma.fields.String(allow_none=True)
-    type = ma.fields.String()
-    processed = ma.fields.Boolean()
-    status = ma.fields.String(metadata={"enum": list(STATUSES)})
-    users_permissions_user = ma.fields.Nested(PublicUserSchema, allow_none=True)
-    score = ma.fields.Integer(allow_none=True, metadata={"description": "Points, 300-850 by default"})
-    scoreProbability = ma.fields.Float(allow_none=True, metadata={"description": "P(good)"})
-    scoreConfidence = ma.fields.Float(allow_none=True,
+class Contributions(ma.fields.List):
+    """Documented as a list of :class:`ScoreContributionSchema`; dumped as stored, since the scoring job
+    writes exactly that shape (JSON-ready), and a nested dump per item would double a page's cost."""
+
+    def __init__(self, **kwargs):
+        super().__init__(ma.fields.Nested(ScoreContributionSchema), **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value or []
+
+
+class DocumentSchema(ma.Schema):
+    """Dumps stored documents (dicts) field by field with the schema's own fields, without marshmallow's
+    generic per-field path (accessors, hooks): on a 100-report page that path cost 5x the rest of the
+    dump. A subclass has no dump hooks; ``test_reports_schemas`` holds both paths equal."""
+
+    def dump(self, obj, *, many=None):
+        many = self.many if many is None else many
+        plan = [(field.data_key or name, field.attribute or name, field, field.dump_default)
+                for name, field in self.dump_fields.items()]
+        if many:
+            return [self._dump_document(doc, plan) for doc in obj]
+        return self._dump_document(obj, plan)
+
+    @staticmethod
+    def _dump_document(doc, plan):
+        shown = {}
+        for key, attr, field, default in plan:
+            value = doc.get(attr, missing)
+            if value is missing:
+                value = default() if callable(default) else default
+                if value is missing:
+                    continue
+            shown[key] = field._serialize(value, attr, doc)
+        return shown
+
+
+class Owner(ma.fields.Nested):
+    """Documented as :class:`PublicUserSchema`; dumped as ``service.with_owners`` made it with
+    ``public_user`` (the one shape a user leaves the service in), not dumped a second time."""
+
+    def __init__(self, **kwargs):
+        super().__init__(PublicUserSchema, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
+class ScoreReportSchema(DocumentSchema):
+    """A stored report as the API shows it. Dumps a report document whose ``owner`` the service set
+    (the expanded ``users_permissions_user``, see ``service.with_owners``); a key a document lacks is
+    shown with its default, so every answer has every field."""
+
+    id = ma.fields.String(attribute="_id")
+    uuid = ma.fields.String(allow_none=True, dump_default=None)
+    referenceId = ma.fields.String(allow_none=True, dump_default=None)
+    type = ma.fields.String(dump_default="reference")
+    processed = ma.fields.Boolean(dump_default=False)
+    status = ma.fields.String(dump_default=None, metadata={"enum": list(STATUSES)})
+    users_permissions_user = Owner(attribute="owner", allow_none=True, dump_default=None)
+    score = ma.fields.Integer(allow_none=True, dump_default=None,
+                              metadata={"description": "Points, 300-850 by default"})
+    scoreProbability = ma.fields.Float(allow_none=True, dump_default=None, metadata={"description": "P(good)"})
+    scoreConfidence = ma.fields.Float(allow_none=True, dump_default=None,
                                       metadata={"description": "0-1: share of the model's evidence the "
                                                                "features provided"})
-    scoreVersion = ma.fields.String(allow_none=True, metadata={"description": "Model version used"})
-    explanation = ma.fields.List(ma.fields.Nested(ScoreContributionSchema))
-    warnings = ma.fields.List(ma.fields.String())
-    features = ma.fields.Dict()
-    outcome = ma.fields.String(allow_none=True)
-    error = ma.fields.String(allow_none=True)
-    processed_at = ma.fields.DateTime(allow_none=True)
-    published_at = ma.fields.DateTime(allow_none=True)
-    created_at = ma.fields.DateTime()
-    updated_at = ma.fields.DateTime()
-    created_by = ma.fields.Integer(allow_none=True)
-    updated_by = ma.fields.Integer(allow_none=True)
+    scoreVersion = ma.fields.String(allow_none=True, dump_default=None,
+                                    metadata={"description": "Model version used"})
+    explanation = Contributions(dump_default=list)
+    warnings = ma.fields.List(ma.fields.String(), dump_default=list)
+    features = ma.fields.Dict(dump_default=dict)
+    outcome = ma.fields.String(allow_none=True, dump_default=None)
+    error = ma.fields.String(allow_none=True, dump_default=None)
+    processed_at = ma.fields.DateTime(allow_none=True, dump_default=None)
+    published_at = ma.fields.DateTime(allow_none=True, dump_default=None)
+    created_at = ma.fields.DateTime(dump_default=None)
+    updated_at = ma.fields.DateTime(dump_default=None)
+    created_by = ma.fields.Integer(allow_none=True, dump_default=None)
+    updated_by = ma.fields.Integer(allow_none=True, dump_default=None)
+
+
+class BulkItemErrorSchema(ma.Schema):
+    code = ma.fields.Integer(metadata={"description": "HTTP status code the item alone would have had"})
+    message = ma.fields.String()
+    errors = ma.fields.Dict(metadata={"description": "Validation detail, field by field"})
+
+
+class ItemError(ma.fields.Nested):
+    """A refused item's domain error, shown as the error body the item alone would have had (on /reports,
+    where a validation failure is 422)."""
+
+    STATUS = {Invalid: 400, Forbidden: 403, Conflict: 409, Unprocessable: 422}
+
+    def __init__(self, **kwargs):
+        super().__init__(BulkItemErrorSchema, **kwargs)
+
+    def _serialize(self, error, attr, obj, **kwargs):
+        if error is None:
+            return None
+        shown = {"code": self.STATUS.get(type(error), 400), "message": error.message}
+        if error.errors:
+            shown["errors"] = error.errors
+        return shown
 
 
 class ScoreReportBulkItemSchema(ma.Schema):
     index = ma.fields.Integer(metadata={"description": "Position in the request"})
     id = ma.fields.String(metadata={"description": "The report's id (an existing one for a known uuid)"})
-    error = ma.fields.Nested(ErrorSchema)
+    error = ItemError()
 
 
 class ScoreReportBulkResultSchema(ma.Schema):
     reports = ma.fields.List(ma.fields.Nested(ScoreReportBulkItemSchema))
     accepted = ma.fields.Integer()
     rejected = ma.fields.Integer()
+
+
+class ScoreReportCreatedSchema(ma.Schema):
+    """``POST /reports`` answers one report (object body) or a :class:`BulkResult` (list body);
+    ``openapi`` is how the docs show that choice (see ``routes.Blueprint``)."""
+
+    openapi = {"oneOf": [ScoreReportSchema, ScoreReportBulkResultSchema]}
+
+    def dump(self, obj, *, many=None):
+        if isinstance(obj, BulkResult):
+            return _bulk_result_schema.dump(obj)
+        return _report_schema.dump(obj)
+
+
+class CountSchema(ma.Schema):
+    """A bare number of reports."""
+
+    openapi = {"type": "integer"}
+
+    def dump(self, obj, *, many=None):
+        return int(obj)
+
+
+class BulkResult:
+    """What a bulk POST did, item by item in request order."""
+
+    def __init__(self, reports):
+        self.reports = reports
+        self.accepted = sum(1 for r in reports if "id" in r)
+        self.rejected = len(reports) - self.accepted
+
+
+_report_schema = ScoreReportSchema()
+_bulk_result_schema = ScoreReportBulkResultSchema()
+
+
+# What a list can be filtered and sorted by: API name -> (stored path, type) (``maiascore.http.strapi``).
+LIST_FIELDS = {
+    "id": ("_id", ObjectId),
+    "uuid": ("uuid", str),
+    "referenceId": ("referenceId", str),
+    "type": ("type", str),
+    "processed": ("processed", bool),
+    "status": ("status", str),
+    "score": ("score", int),
+    "scoreProbability": ("scoreProbability", float),
+    "scoreConfidence": ("scoreConfidence", float),
+    "scoreVersion": ("scoreVersion", str),
+    "outcome": ("outcome", str),
+    "users_permissions_user": ("users_permissions_user", int),
+    "created_by": ("created_by", int),
+    "created_at": ("created_at", datetime),
+    "updated_at": ("updated_at", datetime),
+    "processed_at": ("processed_at", datetime),
+    # Published on creation and never changed: the (aid, created_at) index serves both.
+    "published_at": ("created_at", datetime),
+    "updated_by": ("updated_by", int),
+    "error": ("error", str),
+}
 
 
 class WaitQuerySchema(ma.Schema):

@@ -1,56 +1,35 @@
-"""Score reports: create (one or in bulk), read, edit, delete, rescore, and wait for a score.
+"""Score reports: create (one or in bulk), read, edit, delete and rescore.
 
 Writes go to MongoDB first and to the queue second: a report the API accepted is
 never lost, whatever happens to Redis or a worker afterwards. A report queued on its own
-(single POST, new features, rescore) goes to its group's drain (``drains``); the reports
-of a bulk POST go in batches (``batches``).
+(single POST, new features, rescore) goes to its group's drain (``jobs.request_drain``);
+the reports of a bulk POST go in batches (``jobs.enqueue_batch``). Waiting for a score is
+``waiting``; how a report is shown is ``schemas.ScoreReportSchema``.
 """
-import time
 from dataclasses import dataclass
-from datetime import datetime
 
 import marshmallow as ma
-import redis.exceptions
 from bson import ObjectId
+from bson.errors import InvalidId
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from config import settings
 from maiascore.accounts.permissions import MANAGE_USERS
 from maiascore.accounts.service import normalise_email, public_user
-from maiascore.connections import get_db, get_redis, utcnow
-from maiascore.http.errors import ApiError, abort
-from maiascore.http.strapi import object_id, parse_list_query
+from maiascore.clock import stored_now, utcnow
+from maiascore.connections import get_db
+from maiascore.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge, Unprocessable
 from maiascore.reports import batches, drains
-from maiascore.reports.schemas import REPORT_TYPES, ScoreReportInputSchema
+from maiascore.reports.jobs import enqueue_batch, request_drain
+from maiascore.reports.schemas import REPORT_TYPES, BulkResult, ScoreReportInputSchema
+from maiascore.reports.states import QUEUED
 
-QUEUED = "queued"
-PROCESSED = "processed"
-FAILED = "failed"
-WAITING_FOR_MODEL = "waiting_for_model"
-SETTLED = (PROCESSED, FAILED, WAITING_FOR_MODEL)
 USER_PLACEHOLDER = "string"  # what the seeds' generated snippets send for the owner
 DUPLICATE_KEY = 11000
-
-LIST_FIELDS = {
-    "id": ("_id", ObjectId),
-    "uuid": ("uuid", str),
-    "referenceId": ("referenceId", str),
-    "type": ("type", str),
-    "processed": ("processed", bool),
-    "status": ("status", str),
-    "score": ("score", int),
-    "scoreProbability": ("scoreProbability", float),
-    "scoreConfidence": ("scoreConfidence", float),
-    "scoreVersion": ("scoreVersion", str),
-    "outcome": ("outcome", str),
-    "users_permissions_user": ("users_permissions_user", int),
-    "created_by": ("created_by", int),
-    "created_at": ("created_at", datetime),
-    "updated_at": ("updated_at", datetime),
-    "processed_at": ("processed_at", datetime),
-}
 HIDDEN = {"batch": 0, "lane": 0, "scoringRuns": 0, "aid": 0}
+VALIDATION_FAILED = "Request validation failed"
+BEING_DELETED = "A report with this uuid was being deleted; retry"
 
 _input_schema = ScoreReportInputSchema()
 
@@ -69,45 +48,11 @@ class Caller:
         return self.user["_id"]
 
 
-# --- presenting -------------------------------------------------------------------------------
+# --- owners -----------------------------------------------------------------------------------
 
-def _iso(moment):
-    return moment.isoformat() if moment is not None else None
-
-
-def present(doc, users, aid):
-    """A stored report as the API shows it (JSON-ready: ScoreReportSchema documents this shape,
-    and a test holds the two equal; building it directly is 8x cheaper than a schema dump on a
-    100-report page). ``users`` maps id -> user doc for the expansion."""
-    owner = users.get(doc.get("users_permissions_user"))
-    return {
-        "id": str(doc["_id"]),
-        "uuid": doc.get("uuid"),
-        "referenceId": doc.get("referenceId"),
-        "type": doc.get("type", "reference"),
-        "processed": bool(doc.get("processed")),
-        "status": doc.get("status"),
-        "users_permissions_user": public_user(owner, aid) if owner else None,
-        "score": doc.get("score"),
-        "scoreProbability": doc.get("scoreProbability"),
-        "scoreConfidence": doc.get("scoreConfidence"),
-        "scoreVersion": doc.get("scoreVersion"),
-        "explanation": doc.get("explanation") or [],
-        "warnings": doc.get("warnings") or [],
-        "features": doc.get("features") or {},
-        "outcome": doc.get("outcome"),
-        "error": doc.get("error"),
-        "processed_at": _iso(doc.get("processed_at")),
-        "published_at": _iso(doc.get("published_at")),
-        "created_at": _iso(doc.get("created_at")),
-        "updated_at": _iso(doc.get("updated_at")),
-        "created_by": doc.get("created_by"),
-        "updated_by": doc.get("updated_by"),
-    }
-
-
-def present_many(docs, caller):
-    """One ``find`` for all the owners of a page, not one per report."""
+def with_owners(docs, caller):
+    """Sets each report's ``owner`` (its expanded ``users_permissions_user``, as ScoreReportSchema shows it)
+    with one ``find`` for all the owners of a page, not one per report."""
     owner_ids = {d.get("users_permissions_user") for d in docs} - {None}
     users = {}
     if caller.id in owner_ids:
@@ -115,11 +60,17 @@ def present_many(docs, caller):
         owner_ids.discard(caller.id)
     if owner_ids:
         users.update({u["_id"]: u for u in get_db().users.find({"_id": {"$in": list(owner_ids)}})})
-    return [present(d, users, caller.aid) for d in docs]
+    shown = {}
+    for doc in docs:
+        owner_id = doc.get("users_permissions_user")
+        if owner_id not in shown:
+            shown[owner_id] = public_user(users[owner_id], caller.aid) if owner_id in users else None
+        doc["owner"] = shown[owner_id]
+    return docs
 
 
-def present_one(doc, caller):
-    return present_many([doc], caller)[0]
+def with_owner(doc, caller):
+    return with_owners([doc], caller)[0]
 
 
 # --- creating ---------------------------------------------------------------------------------
@@ -146,7 +97,7 @@ class _Owners:
         if MANAGE_USERS not in self.caller.permissions:
             if value == USER_PLACEHOLDER:
                 return user["_id"]
-            abort(403, "Forbidden: only users with 'Manage Users' may create or move a report for another user")
+            raise Forbidden("Forbidden: only users with 'Manage Users' may create or move a report for another user")
         if isinstance(value, int):
             query = {"_id": value}
         else:
@@ -156,19 +107,13 @@ class _Owners:
             return found["_id"]
         if value == USER_PLACEHOLDER:
             return user["_id"]
-        abort(422, "Request validation failed",
-              errors={"users_permissions_user": [f"No user {value!r} in this account group."]})
-
-
-def _stored_now():
-    """Now at MongoDB's millisecond precision, so a POST shows the timestamps a later GET will."""
-    moment = utcnow()
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+        raise Unprocessable(VALIDATION_FAILED,
+                            errors={"users_permissions_user": [f"No user {value!r} in this account group."]})
 
 
 def _check_type(data):
     if "type" in data and data["type"] not in REPORT_TYPES:
-        abort(400, f"Unknown report type {data['type']!r}; known types: {', '.join(REPORT_TYPES)}")
+        raise Invalid(f"Unknown report type {data['type']!r}; known types: {', '.join(REPORT_TYPES)}")
 
 
 def _new_doc(data, caller, owners, lane, batch_id, now):
@@ -203,41 +148,35 @@ def _new_doc(data, caller, owners, lane, batch_id, now):
     }
 
 
-def _validation_error(exc):
-    return ApiError(422, "Request validation failed", errors=exc.messages)
-
-
 def load_input(body):
     if not isinstance(body, dict):
-        abort(422, "Request validation failed", errors={"_schema": ["A report must be an object."]})
+        raise Unprocessable(VALIDATION_FAILED, errors={"_schema": ["A report must be an object."]})
     try:
         return _input_schema.load(body)
     except ma.ValidationError as exc:
-        raise _validation_error(exc)
+        raise Unprocessable(VALIDATION_FAILED, errors=exc.messages)
 
 
 def create_report(body, caller):
     """Stores one report and queues it; ``(doc, created)``. A known ``uuid`` returns the stored report."""
     data = load_input(body)
     db = get_db()
-    now = _stored_now()
+    now = stored_now()
     doc = _new_doc(data, caller, _Owners(caller), drains.SINGLE, batches.new_batch_id(), now)
     try:
         db.score_reports.insert_one(doc)
     except DuplicateKeyError:
         existing = db.score_reports.find_one({"aid": caller.aid, "uuid": doc["uuid"]})
         if existing is None:  # deleted in between: the client may simply retry
-            abort(409, "A report with this uuid was being deleted; retry")
+            raise Conflict(BEING_DELETED)
         return existing, False
-    drains.request_drain(caller.aid)
+    request_drain(caller.aid)
     return doc, True
 
 
 def _item_error(index, error):
-    payload = {"code": error.code, "message": error.message}
-    if error.errors:
-        payload["errors"] = error.errors
-    return {"index": index, "error": payload}
+    """A refused item's place in the bulk answer; ``ScoreReportBulkItemSchema`` shows the error."""
+    return {"index": index, "error": error}
 
 
 def create_reports(items, caller):
@@ -248,17 +187,17 @@ def create_reports(items, caller):
     """
     cfg = settings()
     if not items:
-        abort(400, "A bulk request needs at least one report")
+        raise Invalid("A bulk request needs at least one report")
     if len(items) > cfg.BULK_MAX_ITEMS:
-        abort(413, f"At most {cfg.BULK_MAX_ITEMS} reports per request; split the list")
-    now = _stored_now()
+        raise TooLarge(f"At most {cfg.BULK_MAX_ITEMS} reports per request; split the list")
+    now = stored_now()
     owners = _Owners(caller)
     results = [None] * len(items)
     docs, doc_index, first_by_uuid, repeats = [], [], {}, []
     for index, item in enumerate(items):
         try:
             doc = _new_doc(load_input(item), caller, owners, drains.BATCH, None, now)
-        except ApiError as error:
+        except DomainError as error:
             results[index] = _item_error(index, error)
             continue
         uuid = doc["uuid"]
@@ -288,7 +227,7 @@ def create_reports(items, caller):
         if position in rejected_positions:
             stored_id = known.get(doc["uuid"])
             results[index] = ({"index": index, "id": str(stored_id)} if stored_id else _item_error(
-                index, ApiError(409, "A report with this uuid was being deleted; retry")))
+                index, Conflict(BEING_DELETED)))
             first_by_uuid[doc["uuid"]] = stored_id
         else:
             results[index] = {"index": index, "id": str(doc["_id"])}
@@ -296,13 +235,12 @@ def create_reports(items, caller):
     for index, uuid in repeats:
         stored_id = first_by_uuid.get(uuid)
         results[index] = {"index": index, "id": str(stored_id)} if stored_id else _item_error(
-            index, ApiError(409, "A report with this uuid was being deleted; retry"))
+            index, Conflict(BEING_DELETED))
 
     batches.insert_batches([batches.batch_doc(b, caller.aid, n, now) for b, n in per_batch.items()])
     for batch_id in per_batch:
-        batches.enqueue_batch(batch_id, caller.aid)
-    accepted = sum(1 for r in results if "id" in r)
-    return {"reports": results, "accepted": accepted, "rejected": len(results) - accepted}
+        enqueue_batch(batch_id, caller.aid)
+    return BulkResult(results)
 
 
 def _insert_reports(docs):
@@ -321,24 +259,37 @@ def _insert_reports(docs):
 
 # --- reading ----------------------------------------------------------------------------------
 
-def list_reports(args, caller):
-    query, sort, skip, limit = parse_list_query(args, LIST_FIELDS, {"aid": caller.aid},
-                                                default_sort=(("created_at", -1),))
+def _scoped(list_query, caller):
+    """The list's filter, confined to the caller's account group whatever the route parsed."""
+    return {**list_query.filter, "aid": caller.aid}
+
+
+def list_reports(list_query, caller):
+    """A page of the group's reports (``list_query``: a ``maiascore.http.strapi.ListQuery``), owners set."""
+    sort = list(list_query.sort)
     if not any(key == "_id" for key, _ in sort):
         sort.append(("_id", sort[0][1] if sort else -1))
-    docs = list(get_db().score_reports.find(query, HIDDEN).sort(sort).skip(skip).limit(limit))
-    return present_many(docs, caller)
+    docs = list(get_db().score_reports.find(_scoped(list_query, caller), HIDDEN)
+                .sort(sort).skip(list_query.skip).limit(list_query.limit))
+    return with_owners(docs, caller)
 
 
-def count_reports(args, caller):
-    query, _, _, _ = parse_list_query(args, LIST_FIELDS, {"aid": caller.aid})
-    return get_db().score_reports.count_documents(query)
+def count_reports(list_query, caller):
+    return get_db().score_reports.count_documents(_scoped(list_query, caller))
+
+
+def _report_id(raw):
+    """A malformed id is simply not found (ids leak nothing)."""
+    try:
+        return ObjectId(raw)
+    except (InvalidId, TypeError):
+        raise NotFound("Report not found")
 
 
 def find_report(report_id, caller, projection=None):
-    doc = get_db().score_reports.find_one({"_id": object_id(report_id, "Report"), "aid": caller.aid}, projection)
+    doc = get_db().score_reports.find_one({"_id": _report_id(report_id), "aid": caller.aid}, projection)
     if doc is None:
-        abort(404, "Report not found")
+        raise NotFound("Report not found")
     return doc
 
 
@@ -346,7 +297,7 @@ def find_report(report_id, caller, projection=None):
 
 def _check_may_change(doc, caller):
     if not (caller.is_admin or doc.get("users_permissions_user") == caller.id):
-        abort(403, "Forbidden: only the report's owner or an Account Admin may change it")
+        raise Forbidden("Forbidden: only the report's owner or an Account Admin may change it")
 
 
 def _requeue_fields(now):
@@ -375,11 +326,11 @@ def update_report(report_id, changes, caller):
                                                              {"$set": update},
                                                              return_document=ReturnDocument.AFTER)
     except DuplicateKeyError:
-        abort(409, "Another report of this account group already has this uuid")
+        raise Conflict("Another report of this account group already has this uuid")
     if updated is None:
-        abort(404, "Report not found")
+        raise NotFound("Report not found")
     if requeue:
-        drains.request_drain(caller.aid)
+        request_drain(caller.aid)
     return updated
 
 
@@ -392,8 +343,8 @@ def rescore_report(report_id, caller):
         {"$set": {**_requeue_fields(utcnow()), "updated_by": caller.id}},
         return_document=ReturnDocument.AFTER)
     if updated is None:
-        abort(404, "Report not found")
-    drains.request_drain(caller.aid)
+        raise NotFound("Report not found")
+    request_drain(caller.aid)
     return updated
 
 
@@ -402,76 +353,5 @@ def delete_report(report_id, caller):
     _check_may_change(doc, caller)
     deleted = get_db().score_reports.find_one_and_delete({"_id": doc["_id"], "aid": caller.aid})
     if deleted is None:
-        abort(404, "Report not found")
+        raise NotFound("Report not found")
     return deleted
-
-
-def release_waiting_reports(aid):
-    """Called when a model becomes active: the group's waiting reports go back to the queue, as one batch."""
-    db = get_db()
-    now = utcnow()
-    batch_id = batches.new_batch_id()
-    result = db.score_reports.update_many({"aid": aid, "status": WAITING_FOR_MODEL},
-                                          {"$set": {"lane": drains.BATCH, "batch": batch_id, "status": QUEUED,
-                                                    "updated_at": now}})
-    if result.modified_count:
-        batches.insert_batches([batches.batch_doc(batch_id, aid, result.modified_count, now)])
-        batches.enqueue_batch(batch_id, aid)
-    return result.modified_count
-
-
-# --- waiting ----------------------------------------------------------------------------------
-
-def wait_seconds(query_wait, prefer_header):
-    """``?wait=N`` beyond MAX_WAIT_SECONDS is refused (400); ``Prefer: wait=N`` is a hint, so clamped."""
-    limit = settings().MAX_WAIT_SECONDS
-    if query_wait is not None:
-        if query_wait > limit:
-            abort(400, f"wait is at most {limit} seconds")
-        return float(query_wait)
-    for preference in (prefer_header or "").split(","):
-        name, _, value = preference.strip().partition("=")
-        if name.strip().lower() == "wait":
-            try:
-                return min(max(float(value.strip().strip('"')), 0.0), float(limit))
-            except ValueError:
-                return 0.0
-    return 0.0
-
-
-def wait_for_result(doc, seconds, caller):
-    """The report once it is processed, failed or waiting for a model, or after ``seconds``.
-
-    Woken by the job's publish on the channel of the report's ``batch`` value; the document is re-read at least
-    every second regardless, so a lost message (or Redis down) only costs latency.
-    """
-    if seconds <= 0 or doc.get("status") in SETTLED:
-        return doc
-    deadline = time.monotonic() + seconds
-    pubsub = None
-    try:
-        pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(batches.scored_channel(doc["batch"]))
-    except redis.exceptions.RedisError:
-        pubsub = None
-    try:
-        while True:
-            current = get_db().score_reports.find_one({"_id": doc["_id"], "aid": caller.aid})
-            if current is None or current.get("status") in SETTLED:
-                return current or doc
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return current
-            if pubsub is not None:
-                try:
-                    pubsub.get_message(timeout=min(remaining, 1.0))
-                    continue
-                except redis.exceptions.RedisError:
-                    pubsub = None
-            time.sleep(min(remaining, 0.05))
-    finally:
-        if pubsub is not None:
-            try:
-                pubsub.close()
-            except redis.exceptions.RedisError:
-                pass

@@ -28,6 +28,19 @@ class DatasetUploadSchema(ma.Schema):
                             metadata={"description": "Defaults to the file name"})
     target = ma.fields.String(validate=ma.validate.Length(min=1, max=1000),
                               metadata={"description": "The label column; recognised by name when absent"})
+    positiveLabel = ma.fields.String(validate=ma.validate.Length(min=1, max=1000),
+                                     metadata={"description": "The target's class whose probability is "
+                                                              "scoreProbability; needed unless the two labels "
+                                                              "are a known pair (good/bad, 1/0, true/false, "
+                                                              "yes/no)"})
+
+
+class DatasetQuerySchema(ma.Schema):
+    """The same fields in the query string, for a raw ``text/csv`` body."""
+
+    name = DatasetUploadSchema._declared_fields["name"]
+    target = DatasetUploadSchema._declared_fields["target"]
+    positiveLabel = DatasetUploadSchema._declared_fields["positiveLabel"]
 
 
 def _dataset_or_404(dataset_id):
@@ -58,34 +71,48 @@ class Datasets(MethodView):
         return [public_dataset(doc) for doc in list_datasets(_list_query())]
 
     @requires(MANAGE_TRAININGS)
+    @blp.arguments(DatasetQuerySchema, location="query")
     @blp.arguments(DatasetUploadSchema, location="form", content_type="multipart/form-data")
+    @blp.doc(requestBody={"required": True, "content": {
+        "multipart/form-data": {"schema": DatasetUploadSchema},
+        "text/csv": {"schema": {"type": "string"}, "description": "The CSV itself; name, target and "
+                                                                  "positiveLabel in the query string"},
+        "application/json": {"schema": schemas.DatasetReferenceSchema}}})
     @blp.response(201, schemas.DatasetSchema)
     @blp.alt_response(400, schema="Error", description="Not a usable CSV; the message says why")
     @blp.alt_response(403, schema="Error", description="The uri is outside this group's DATASET_ROOTS")
     @blp.alt_response(413, schema="Error", description="Larger than DATASET_MAX_BYTES")
-    @blp.doc(requestBody={"content": {"application/json": {"schema": schemas.DatasetReferenceSchema}}})
-    def post(self, form):
-        """Upload a CSV (multipart/form-data, field ``file``): header row, at least 20 rows, a good/bad
-        target column (named in ``target`` or recognised by name). Column types are inferred.
+    def post(self, query, form):
+        """Upload a CSV, as multipart/form-data (field ``file``) or as a ``text/csv`` body
+        (``?name=&target=&positiveLabel=``): header row, at least 20 rows, a target column with two
+        labels (named in ``target`` or recognised by name). Column types are inferred.
 
-        Or register a file by reference (application/json ``{uri, name, target}``): a ``file://`` or
-        ``s3://`` CSV (optionally .gz) or Parquet under the server's DATASET_ROOTS; a sample is checked
-        like an upload and the schema shown; trainings read it where it lies (on Dask when configured)."""
+        Or register a file by reference (application/json ``{uri, name, target, positiveLabel}``): a
+        ``file://`` or ``s3://`` CSV (optionally .gz) or Parquet under the server's DATASET_ROOTS; a
+        sample is checked like an upload and the schema shown; trainings read it where it lies (on
+        Dask when configured)."""
         body = request.get_json(silent=True) if request.mimetype == "application/json" else None
-        if isinstance(body, dict) and "uri" in body:  # by reference: {uri, name, target} (sources.py)
+        if isinstance(body, dict) and "uri" in body:  # by reference (sources.py)
             return public_dataset(register(g.aid, g.user["_id"], **_reference(body)))
-        if request.mimetype != "multipart/form-data":
-            abort(415, "Upload the CSV as multipart/form-data with the file in the field 'file', or send "
-                       "{\"uri\": ...} as JSON to register a file by reference")
-        upload = request.files.get("file")
-        if upload is None:
-            raise Invalid("No file: send the CSV in the multipart field 'file'")
         limit = settings().DATASET_MAX_BYTES
-        raw = upload.read(limit + 1)
+        if request.mimetype == "text/csv":
+            raw = request.stream.read(limit + 1)
+            filename = None
+        elif request.mimetype == "multipart/form-data":
+            upload = request.files.get("file")
+            if upload is None:
+                raise Invalid("No file: send the CSV in the multipart field 'file'")
+            raw = upload.read(limit + 1)
+            filename = upload.filename
+        else:
+            abort(415, "Upload the CSV as multipart/form-data with the file in the field 'file', or as a "
+                       "text/csv body, or send {\"uri\": ...} as JSON to register a file by reference")
         if len(raw) > limit:
             raise TooLarge(f"The dataset is larger than the {limit} bytes allowed (DATASET_MAX_BYTES)")
-        name = form.get("name") or upload.filename or "dataset.csv"
-        return public_dataset(store_upload(g.aid, g.user["_id"], name[:200], raw, form.get("target")))
+        fields = {**query, **form}
+        name = fields.get("name") or filename or "dataset.csv"
+        return public_dataset(store_upload(g.aid, g.user["_id"], name[:200], raw, fields.get("target"),
+                                           fields.get("positiveLabel")))
 
 
 @blp.route("/datasets/count")

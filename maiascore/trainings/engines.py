@@ -24,8 +24,8 @@ from maiascore.modeling.datasets import MIN_ROWS
 from maiascore.modeling.features import internal_names
 from maiascore.modeling.frames import (LABEL, PART, TEST, TRAIN, VALIDATION, empty_encoded, encode_partition,
                                        frame_dataset, hashed_parts, merge_summaries, partition_labels, summarize)
-from maiascore.modeling.training import (MIN_ROWS_PER_CLASS, VALIDATION_SHARE, feature_importance, gain_shares,
-                                         stratified_split)
+from maiascore.modeling.training import (MIN_ROWS_PER_CLASS, VALIDATION_SHARE, confusion_matrix,
+                                         feature_importance, gain_shares, stratified_split)
 from maiascore.trainings.runs import RunAborted
 
 log = logging.getLogger("maiascore.trainings.engines")
@@ -64,7 +64,8 @@ def run(training_run, source, meta):
         _record(training_run, {"engine": LOCAL, "dask": None})
         dataset, target = source.load()
         return train(dataset, target, params=meta.get("params") or {}, test_size=meta.get("testSize", 0.2),
-                     seed=meta.get("seed", 42), progress=training_run.progress)
+                     seed=meta.get("seed", 42), progress=training_run.progress,
+                     positive_label=meta.get("positiveLabel"))
     cfg = settings()
     try:
         client = Client(cfg.DASK_SCHEDULER_ADDRESS, timeout=cfg.DASK_CONNECT_TIMEOUT, set_as_default=False)
@@ -100,16 +101,17 @@ class DaskTraining:
         parsed = client.map(frame_dataset, pieces, target=target)
         del pieces
         summaries = self._gather(client.map(summarize, parsed, target=target))
-        schema, rows, counts = merge_summaries(summaries, target)
+        schema, rows, classes, counts = merge_summaries(summaries, target, self.meta.get("positiveLabel"))
         if rows < MIN_ROWS:
             raise DatasetError(f"file has {rows} data rows; at least {MIN_ROWS} are required")
-        for name in ("bad", "good"):
+        for name in (classes.negative, classes.positive):
             if counts[name] < MIN_ROWS_PER_CLASS:
                 raise DatasetError(f"class '{name}' has only {counts[name]} rows; at least {MIN_ROWS_PER_CLASS} "
                                    "are needed to train, validate and test")
-        parts = self._parts(parsed, summaries, rows)
-        encoded = client.map(encode_partition, parsed, [schema.to_dict()] * len(parsed), [target] * len(parsed),
-                             parts)
+        parts = self._parts(parsed, summaries, rows, classes)
+        count = len(parsed)
+        encoded = client.map(encode_partition, parsed, [schema.to_dict()] * count, [target] * count,
+                             [classes.positive] * count, parts)
         del parsed
         table = dd.from_delayed(encoded, meta=empty_encoded(schema), verify_meta=False)
         names = internal_names(schema)
@@ -124,6 +126,8 @@ class DaskTraining:
                                                table[PART].value_counts()], sync=True)
         metrics = evaluate(np.asarray(labels), np.asarray(proba))
         metrics["featureImportance"] = feature_importance(booster, schema)
+        metrics["positiveLabel"], metrics["negativeLabel"] = classes.positive, classes.negative
+        metrics["confusionMatrix"] = confusion_matrix(metrics["confusion"], classes)
         best_iteration = booster.num_boosted_rounds() - 1
         model = TrainedModel(
             booster_bytes=bytes(booster.save_raw("ubj")), schema=schema, metrics=metrics,
@@ -134,14 +138,16 @@ class DaskTraining:
         self.run_.progress(100)
         return model
 
-    def _parts(self, parsed, summaries, rows):
+    def _parts(self, parsed, summaries, rows, classes):
         """Up to DASK_EXACT_SPLIT_ROWS the local training's stratified split, row for row; above, a
         per-row draw from the seed (no label leaves the cluster)."""
         if rows > settings().DASK_EXACT_SPLIT_ROWS:
             return [hashed_parts(s.rows, self.seed, i, self.test_size, VALIDATION_SHARE)
                     for i, s in enumerate(summaries)]
-        labels = np.concatenate(self._gather(self.client.map(partition_labels, parsed, target=self.target)))
-        train_idx, val_idx, test_idx = stratified_split(labels, self.test_size, self.seed)
+        labels = np.concatenate(self._gather(self.client.map(partition_labels, parsed, target=self.target,
+                                                             positive=classes.positive)))
+        train_idx, val_idx, test_idx = stratified_split(labels, self.test_size, self.seed,
+                                                        (classes.negative, classes.positive))
         parts = np.full(rows, TRAIN, dtype=np.int8)
         parts[val_idx], parts[test_idx] = VALIDATION, TEST
         bounds = np.cumsum([0] + [s.rows for s in summaries])

@@ -11,6 +11,8 @@ import math
 from datetime import datetime, timedelta, timezone
 
 import redis.exceptions
+from bson import ObjectId
+from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
@@ -24,10 +26,12 @@ from maiascore.trainings import engines, sources
 from maiascore.trainings.documents import new_training_doc, next_occurrence
 from maiascore.trainings.parameters import parameters_only
 from maiascore.trainings.runs import RunAborted, TrainingRun
+from maiascore.trainings.slots import ALREADY_HELD, GroupSlot
 from maiascore.trainings.states import FAILED, PENDING, QUEUED, RUNNING, SCHEDULED
 
 log = logging.getLogger("maiascore.trainings.jobs")
 MAX_ATTEMPTS = 2
+SLOT_RETRIES = 1_000_000  # RQ needs a bound; past it the job fails in RQ and the sweep re-submits the training
 
 
 def job_id(training_id):
@@ -60,6 +64,25 @@ def drop_job(training_id):
 
 
 def run_training(training_id):
+    """Runs in a group slot: while the group already runs ``TRAININGS_PER_GROUP`` trainings the job
+    comes back to the queue (same job id) after ``TRAINING_SLOT_RETRY_SECONDS``, the training still queued."""
+    doc = ObjectId.is_valid(training_id) and get_db().trainings.find_one({"_id": ObjectId(training_id)},
+                                                                         {"aid": 1, "status": 1})
+    if not doc or doc["status"] not in PENDING:
+        log.info("training %s is not pending (finished, canceled or running elsewhere): nothing to do", training_id)
+        return "skipped"
+    slot = GroupSlot.take(doc["aid"], training_id)
+    if slot is None:
+        log.info("training %s waits: its group already runs its trainings (TRAININGS_PER_GROUP)", training_id)
+        return Retry(max=SLOT_RETRIES, interval=settings().TRAINING_SLOT_RETRY_SECONDS)
+    with slot:
+        outcome = run_claimed(training_id)
+        if outcome == "skipped" and slot.state == ALREADY_HELD:
+            slot.keep()  # another run of this very training holds the slot
+        return outcome
+
+
+def run_claimed(training_id):
     run = TrainingRun.claim(training_id)
     if run is None:
         log.info("training %s is not due (finished, canceled, running elsewhere or early): nothing to do",

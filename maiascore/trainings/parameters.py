@@ -1,8 +1,8 @@
 """What a training's ``meta`` may say, checked before anything is queued.
 
-``meta`` carries the training's parameters: ``dataset``, ``target``, ``params``
-(whitelisted XGBoost hyper-parameters), ``testSize``, ``seed``, ``activate`` and a
-free-text ``note``. The server adds ``metrics`` after a success; a client echoing a
+``meta`` carries the training's parameters: ``dataset``, ``target``, ``positiveLabel``
+(the target's class whose probability scores report), ``params`` (whitelisted XGBoost
+hyper-parameters), ``testSize``, ``seed``, ``activate`` and a free-text ``note``. The server adds ``metrics`` after a success; a client echoing a
 previous answer back may send it, and it is dropped. Pure: the dataset ``meta`` names is
 resolved by :func:`maiascore.trainings.datasets.resolve`.
 """
@@ -12,7 +12,7 @@ from maiascore.modeling import validate_params
 
 ACTIVATE_MODES = ("always", "if-better", "never")
 DEFAULTS = {"testSize": 0.2, "seed": 42, "activate": "if-better"}
-INPUT_KEYS = ("dataset", "target", "params", "testSize", "seed", "activate", "note", "engine")
+INPUT_KEYS = ("dataset", "target", "positiveLabel", "params", "testSize", "seed", "activate", "note", "engine")
 COMPUTED_KEYS = ("metrics",)
 INTEGER = re.compile(r"^[+-]?\d+$")
 
@@ -39,7 +39,7 @@ def check_meta(meta):
             errors[key] = [f"Unknown key; meta accepts {', '.join(INPUT_KEYS)}."]
             continue
         clean[key] = value
-    for key in ("dataset", "target", "note"):
+    for key in ("dataset", "target", "positiveLabel", "note"):
         value = clean.get(key)
         if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > 1000):
             errors[key] = ["Must be a non-empty text of at most 1000 characters."]

@@ -63,6 +63,21 @@ class Training(MethodView):
         return schemas.public_training(service.get_training(g.aid, training_id), service.active_training_id(g.aid))
 
     @requires(MANAGE_TRAININGS)
+    @blp.arguments(schemas.TrainingUpdateSchema)
+    @blp.doc(requestBody={"required": True,
+                          "content": {ct: {"schema": schemas.TrainingUpdateSchema} for ct in BODY_TYPES}})
+    @blp.response(200, schemas.TrainingSchema)
+    @blp.alt_response(400, schema="Error", description="A field that cannot change, or a bound the new "
+                                                       "parameters break; the message says which")
+    @blp.alt_response(409, schema="Error", description="The training has started: only meta.note can change")
+    def put(self, body, training_id):
+        """Update a training (Strapi's update): ``meta.note`` at any time; the other ``meta`` parameters
+        while it is scheduled or queued; ``scheduledAt`` and ``cron`` while it is scheduled. Fields the
+        server computes may be echoed back unchanged."""
+        doc = service.update_training(g.aid, training_id, g.user["_id"], body)
+        return schemas.public_training(doc, service.active_training_id(g.aid))
+
+    @requires(MANAGE_TRAININGS)
     @blp.response(200, schemas.TrainingSchema)
     @blp.alt_response(409, schema="Error", description="It produced the account group's active model")
     def delete(self, training_id):

@@ -14,9 +14,53 @@ META_DESCRIPTION = (
     "The training's parameters, as an object or as a JSON text (returned in the same shape): "
     "dataset ('reports', 'german-credit' or an uploaded dataset's id), target, params (XGBoost "
     "hyper-parameters from a whitelist), testSize, seed, activate ('always', 'if-better', 'never'), note. "
-    "Any other text is kept as meta.note and the defaults apply. After a success meta.metrics holds "
-    "the held-out metrics.")
+    "Any other text is kept as meta.note and the defaults apply. positiveLabel names the target's class whose "
+    "probability is scoreProbability (needed unless its two labels are a known pair such as good/bad). "
+    "After a success meta.metrics holds the held-out metrics: accuracy, precision, recall, f1, auc, "
+    "confusion and confusionMatrix, the roc and precisionRecall curves (at most 50 points each), "
+    "featureImportance (gain).")
 
+
+def _numbers(*names, kind="number"):
+    return {name: {"type": kind} for name in names}
+
+
+CURVE_POINT = {"type": "object", "properties": _numbers("threshold", "fpr", "tpr")}
+METRICS_DOC = {
+    "type": "object",
+    "description": "Held-out metrics of a succeeded training, on the test part training never saw; 'positive' "
+                   "is positiveLabel, the class whose probability scoreProbability is",
+    "properties": {
+        **_numbers("accuracy", "precision", "recall", "f1", "mae", "rmse", "logloss"),
+        "auc": {"type": "number", "nullable": True},
+        "confusion": {"type": "object", "description": "Counts at threshold 0.5",
+                      "properties": _numbers("tp", "fp", "tn", "fn", kind="integer")},
+        "confusionMatrix": {"type": "object", "description": "The same counts as a matrix: rows the actual "
+                                                             "class, columns the predicted one, negative first",
+                            "properties": {"threshold": {"type": "number"},
+                                           "labels": {"type": "array", "items": {"type": "string"}},
+                                           "matrix": {"type": "array", "items": {"type": "array", "items": {
+                                               "type": "integer"}}}}},
+        "roc": {"type": "array", "maxItems": 50, "items": CURVE_POINT,
+                "description": "ROC curve from threshold 1 down to (1, 1); a row is predicted positive when its "
+                               "probability is at least the threshold"},
+        "precisionRecall": {"type": "array", "maxItems": 50, "description": "Precision-recall curve, same "
+                                                                            "thresholds",
+                            "items": {"type": "object", "properties": _numbers("threshold", "precision",
+                                                                               "recall")}},
+        "featureImportance": {"type": "array", "description": "The ten features of highest average gain per "
+                                                              "split; share: of the model's total gain",
+                              "items": {"type": "object", "properties": {"feature": {"type": "string"},
+                                                                         **_numbers("gain", "share")}}},
+        "positiveLabel": {"type": "string"},
+        "negativeLabel": {"type": "string"},
+        "bestIteration": {"type": "integer"},
+        "rows": {"type": "object", "properties": _numbers("train", "validation", "test", kind="integer")},
+    },
+}
+META_ONE_OF = {
+    "oneOf": [{"type": "string"}, {"type": "object", "properties": {"metrics": METRICS_DOC}}],
+}
 
 COUNT_DESCRIPTION = "Number of matching entries (Strapi's count)"
 COUNT_DOC = {"responses": {"200": {"description": COUNT_DESCRIPTION,
@@ -86,6 +130,35 @@ class TrainingCreateSchema(ma.Schema):
         return data
 
 
+class TrainingUpdateSchema(ma.Schema):
+    """``PUT /trainings/{id}``: the fields a client may change; anything else sent is judged by the
+    service (echoed unchanged: accepted; changed: 400 or 409 with the reason)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    meta = TrainingMeta(allow_none=True, metadata={
+        "description": "Keys given replace the stored ones: note at any time, the other parameters only "
+                       "while the training is scheduled or queued"})
+    scheduledAt = ma.fields.AwareDateTime(default_timezone=timezone.utc, allow_none=True,
+                                          metadata={"description": "A scheduled training's new start (future); "
+                                                                   "null starts it now"})
+    cron = ma.fields.String(allow_none=True, validate=ma.validate.Length(min=1, max=100),
+                            metadata={"description": "A scheduled training's new cron schedule; null stops "
+                                                     "the repetition"})
+
+    check_cron = TrainingCreateSchema.check_cron
+
+    @ma.post_load
+    def clean(self, data, **kwargs):
+        if data.get("meta") is not None:
+            meta, errors = check_meta(data["meta"])
+            if errors:
+                raise ma.ValidationError({"meta": errors})
+            data["meta"] = meta
+        return data
+
+
 class ConfusionSchema(ma.Schema):
     tp = ma.fields.Integer()
     fp = ma.fields.Integer()
@@ -106,7 +179,7 @@ class TrainingSchema(ma.Schema):
     rmse = ma.fields.Float(allow_none=True)
     binaryPath = ma.fields.String(allow_none=True, metadata={"description": "gridfs://models/<id>"})
     version = ma.fields.String(allow_none=True, metadata={"description": "Model version, increasing per group"})
-    meta = ma.fields.Raw(metadata={"description": META_DESCRIPTION})
+    meta = ma.fields.Raw(metadata={"description": META_DESCRIPTION, "oneOf": META_ONE_OF["oneOf"]})
     active = ma.fields.Boolean(metadata={"description": "Its model is the account group's active model"})
     cron = ma.fields.String(allow_none=True)
     scheduledAt = ma.fields.DateTime(allow_none=True)
@@ -126,8 +199,8 @@ class ModelSchema(ma.Schema):
     training = ma.fields.String(metadata={"description": "Id of the training that produced it"})
     active = ma.fields.Boolean()
     binaryPath = ma.fields.String()
-    metrics = ma.fields.Dict(metadata={"description": "Held-out accuracy, precision, mae, rmse, auc, logloss, "
-                                                      "confusion, featureImportance"})
+    metrics = ma.fields.Dict(metadata={"description": "Held-out metrics, as meta.metrics of its training",
+                                       **{k: v for k, v in METRICS_DOC.items() if k != "description"}})
     schema = ma.fields.Dict(metadata={"description": "Feature schema: each feature's type, categories or range"})
     created_at = ma.fields.DateTime()
     activated_at = ma.fields.DateTime(allow_none=True)
@@ -145,6 +218,9 @@ class DatasetSchema(ma.Schema):
     columns = ma.fields.List(ma.fields.Nested(ColumnSchema))
     target = ma.fields.String(allow_none=True, metadata={"description": "Label column (good/bad, 1/0, ...), "
                                                                         "given or recognised by name"})
+    positiveLabel = ma.fields.String(allow_none=True, metadata={
+        "description": "The target's class whose probability is scoreProbability"})
+    negativeLabel = ma.fields.String(allow_none=True, metadata={"description": "The target's other class"})
     size = ma.fields.Integer(metadata={"description": "Bytes"})
     uri = ma.fields.String(allow_none=True, metadata={"description": "Where a data set registered by reference lies"})
     format = ma.fields.String(metadata={"enum": ["csv", "parquet"]})
@@ -191,6 +267,8 @@ def public_dataset(doc):
         "rows": doc["rows"],
         "columns": doc["columns"],
         "target": doc.get("target"),
+        "positiveLabel": doc.get("positiveLabel"),
+        "negativeLabel": doc.get("negativeLabel"),
         "size": doc.get("size"),
         "uri": doc.get("uri"),
         "format": doc.get("format", "csv"),
@@ -208,3 +286,6 @@ class DatasetReferenceSchema(ma.Schema):
                             metadata={"description": "Defaults to the file name"})
     target = ma.fields.String(validate=ma.validate.Length(min=1, max=1000),
                               metadata={"description": "The label column; recognised by name when absent"})
+    positiveLabel = ma.fields.String(validate=ma.validate.Length(min=1, max=1000),
+                                     metadata={"description": "The target's class scores are about; needed "
+                                                              "unless the labels are a known pair (good/bad, ...)"})

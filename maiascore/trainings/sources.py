@@ -28,7 +28,7 @@ from maiascore.modeling import DatasetError, parse_csv
 from maiascore.modeling.datasets import _sniff_delimiter
 from maiascore.modeling.frames import frame_dataset
 from maiascore.trainings import datasets
-from maiascore.trainings.datasets import OBJECT_ID, check_csv, find_dataset
+from maiascore.trainings.datasets import OBJECT_ID, UploadSource, check_csv, find_dataset
 
 SCHEMES = ("file", "s3")
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -42,7 +42,7 @@ def resolve(aid, meta):
     if isinstance(name, str) and OBJECT_ID.match(name):
         doc = find_dataset(aid, name)
         if doc is not None and doc.get("uri"):
-            return UriSource(name, meta.get("target"), doc)
+            return UriSource(name, meta.get("target"), doc, meta.get("positiveLabel"))
     return datasets.resolve(aid, meta)
 
 
@@ -119,8 +119,8 @@ def _parquet_files(fs, path):
     return [path]
 
 
-def read_sample(scheme, path, target=None):
-    """Checks a sample as an upload is checked; returns ``(dataset, facts)`` for the stored reference."""
+def read_sample(scheme, path, target=None, positive=None):
+    """Checks a sample as an upload is checked; returns ``(dataset, classes, facts)`` for the stored reference."""
     fs = _filesystem(scheme)
     if not fs.exists(path):
         raise Invalid("uri: no such file")
@@ -136,7 +136,7 @@ def read_sample(scheme, path, target=None):
             partial = len(sample) > limit
             if partial:
                 sample = sample[: sample.rfind(b"\n", 0, limit) + 1]
-            dataset = check_csv(sample, target)
+            dataset, classes = check_csv(sample, target, positive)
             rows = dataset.row_count if not partial else round(dataset.row_count * size / max(1, consumed))
             delimiter = _sniff_delimiter(sample.decode("utf-8-sig", errors="replace"))
             facts = {"format": "csv", "compression": compression, "delimiter": delimiter, "size": size,
@@ -152,7 +152,7 @@ def read_sample(scheme, path, target=None):
                     raise DatasetError("file is empty")
                 text = io.BytesIO()
                 pa_csv.write_csv(batch, text)
-            dataset = check_csv(text.getvalue(), target)
+            dataset, classes = check_csv(text.getvalue(), target, positive)
             rows = 0
             for name in files:
                 with fs.open(name, "rb") as handle:
@@ -163,12 +163,12 @@ def read_sample(scheme, path, target=None):
         raise Invalid(f"Invalid dataset: {exc}") from None
     except (OSError, ValueError) as exc:  # unreadable gzip, not Parquet, permission denied
         raise Invalid(f"Invalid dataset: the file cannot be read ({type(exc).__name__})") from None
-    return dataset, facts
+    return dataset, classes, facts
 
 
-def register(aid, user_id, uri, name=None, target=None):
+def register(aid, user_id, uri, name=None, target=None, positiveLabel=None):  # noqa: N803  the API's name
     scheme, path = locate(aid, uri)
-    dataset, facts = read_sample(scheme, path, target)
+    dataset, classes, facts = read_sample(scheme, path, target, positiveLabel)
     now = stored_now()
     doc = {
         "_id": ObjectId(),
@@ -178,6 +178,8 @@ def register(aid, user_id, uri, name=None, target=None):
         **facts,
         "columns": [{"name": c, "type": dataset.column_types[c]} for c in dataset.columns],
         "target": dataset.target,
+        "positiveLabel": classes.positive,
+        "negativeLabel": classes.negative,
         "created_at": now,
         "updated_at": now,
         "published_at": now,
@@ -207,19 +209,11 @@ def _checked(aid, doc):
         raise DatasetError(exc.message) from None
 
 
-class UriSource:
-    """A data set registered by URI; loaded whole for the local engine, by partitions on Dask."""
+class UriSource(UploadSource):
+    """A data set registered by URI: checked at POST as an upload is; loaded whole for the local
+    engine, by partitions on Dask."""
 
     by_reference = True
-
-    def __init__(self, name, target, doc):
-        self.name, self.asked, self.doc = name, target, doc
-        self.target = target or doc["target"]
-
-    def errors(self):
-        if self.asked is not None and self.asked not in [c["name"] for c in self.doc["columns"]]:
-            return {"target": [f"The dataset has no column {self.asked!r}."]}
-        return {}
 
     def load(self):
         scheme, path = _checked(self.doc["aid"], self.doc)

@@ -1,6 +1,6 @@
 """RQ settings of a scoring worker: ``rq worker -c maiascore.workers.scoring -w maiascore.workers.Worker``."""
 from config import settings
-from maiascore.queue import ROLES
+from maiascore.queue import ROLES, queue_name
 
 REDIS_URL = settings().REDIS_URL
-QUEUES = list(ROLES["scoring"])
+QUEUES = [queue_name(name) for name in ROLES["scoring"]]

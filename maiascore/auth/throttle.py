@@ -1,0 +1,27 @@
+"""Fixed-window counters in Redis for the throttles of authentication and user management.
+
+Redis trouble fails open (counts read as 0): a throttle protects the service, and losing it
+for a few seconds harms nobody, while failing closed would lock every user out.
+"""
+import redis.exceptions
+
+from maiascore.connections import get_redis, redis_key
+
+
+def bump(name, window=60):
+    """Counts one event in the window that starts at the name's first event; returns the count."""
+    key = redis_key("throttle", name)
+    try:
+        pipe = get_redis().pipeline()
+        pipe.incr(key)
+        pipe.expire(key, window, nx=True)
+        return pipe.execute()[0]
+    except redis.exceptions.RedisError:
+        return 0
+
+
+def count(name):
+    try:
+        return int(get_redis().get(redis_key("throttle", name)) or 0)
+    except redis.exceptions.RedisError:
+        return 0

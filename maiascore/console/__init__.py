@@ -1,0 +1,1 @@
+"""The console: the web page at ``/app`` that people use, built only on the public API."""

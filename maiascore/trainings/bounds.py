@@ -1,0 +1,33 @@
+"""Resource bounds of a training, checked when it is posted so that no tenant can queue a training
+the training workers cannot afford: boosting rounds x tree depth x rows, columns, and the
+distinct feature names of the labelled reports. Each refusal names its setting.
+"""
+from config import settings
+from maiascore.errors import Invalid
+from maiascore.modeling import DEFAULT_PARAMS
+
+
+def work(meta, rows):
+    """The work a training asks for: boosting rounds x max_depth x rows (defaults where not given)."""
+    params = meta.get("params") or {}
+    rounds = params.get("num_boost_round", DEFAULT_PARAMS["num_boost_round"])
+    depth = params.get("max_depth", DEFAULT_PARAMS["max_depth"])
+    return rounds, depth, rounds * depth * rows
+
+
+def check(meta, shape):
+    """Raises ``Invalid`` naming the first bound ``meta`` on data of ``shape`` breaks; None: unknown data."""
+    if shape is None:
+        return
+    cfg = settings()
+    if shape.feature_names is not None and shape.feature_names > cfg.TRAINING_MAX_REPORT_FEATURES:
+        raise Invalid(f"The labelled score reports carry more than {cfg.TRAINING_MAX_REPORT_FEATURES} distinct "
+                      "feature names, the most a training on 'reports' may use (TRAINING_MAX_REPORT_FEATURES)")
+    if shape.columns > cfg.TRAINING_MAX_COLUMNS:
+        raise Invalid(f"The dataset has {shape.columns} columns; a training may use at most "
+                      f"{cfg.TRAINING_MAX_COLUMNS} (TRAINING_MAX_COLUMNS)")
+    rounds, depth, total = work(meta, shape.rows)
+    if total > cfg.TRAINING_WORK_BUDGET:
+        raise Invalid(f"num_boost_round x max_depth x rows = {rounds} x {depth} x {shape.rows} = {total} exceeds "
+                      f"the training budget of {cfg.TRAINING_WORK_BUDGET} (TRAINING_WORK_BUDGET): lower "
+                      "num_boost_round or max_depth, or train on fewer rows")

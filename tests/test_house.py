@@ -1,0 +1,44 @@
+"""The layering rules hold: import contracts, and a worker process free of the web framework."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def test_import_contracts_hold():
+    result = subprocess.run([str(BIN / "lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_a_worker_process_loads_no_web_framework():
+    """What ``rq worker -c maiascore.workers.scoring -w maiascore.workers.Worker`` imports, with every job."""
+    probe = ("import sys, maiascore.workers, maiascore.workers.scoring, maiascore.workers.training;"
+             "print(','.join(sorted(m for m in ('flask', 'flask_smorest', 'webargs', 'werkzeug', 'flask_jwt_extended')"
+             " if m in sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == ""
+
+
+def test_jobs_are_enqueued_as_functions_not_strings():
+    from maiascore.queue import enqueue
+
+    try:
+        enqueue("scores", "maiascore.reports.jobs.score_batch", "x")
+    except TypeError as exc:
+        assert "function itself" in str(exc)
+    else:
+        raise AssertionError("a dotted string was accepted")
+
+
+def test_the_worker_runs_every_domain_sweep():
+    from maiascore.reports.jobs import recover_score_batches, recover_single_reports
+    from maiascore.trainings.jobs import recover_trainings
+    from maiascore.workers import SWEEPS
+
+    assert set(SWEEPS) == {recover_score_batches, recover_single_reports, recover_trainings}

