@@ -106,6 +106,28 @@ class Config:
         self.SCORE_PDO = _env("SCORE_PDO", 20, float)
         self.SCORE_MIN = _env("SCORE_MIN", 300, int)
         self.SCORE_MAX = _env("SCORE_MAX", 850, int)
+        # --- Scale-out (docs/scaling.md) ---
+        # Address of a Dask scheduler (tcp://host:8786). Set: trainings with meta.engine "auto" (the default)
+        # and scoring runs run on that cluster through xgboost.dask; unset: everything runs in the RQ workers.
+        self.DASK_SCHEDULER_ADDRESS = _env("DASK_SCHEDULER_ADDRESS")
+        # Seconds to wait for the scheduler when connecting, before the training fails with that reason.
+        self.DASK_CONNECT_TIMEOUT = _env("DASK_CONNECT_TIMEOUT", 10, int)
+        # Boosting rounds a Dask training runs between two progress reports / cancel checks.
+        self.DASK_ROUNDS_PER_CHUNK = _env("DASK_ROUNDS_PER_CHUNK", 25, int)
+        # Up to this many rows a Dask training splits train/validation/test exactly as a local one (it
+        # gathers one byte of label per row); above it, each row's part is drawn from a hash of the seed.
+        self.DASK_EXACT_SPLIT_ROWS = _env("DASK_EXACT_SPLIT_ROWS", 2_000_000, int)
+        # Bytes per Dask partition when reading a CSV data set (gzip files are one partition each).
+        self.DASK_BLOCKSIZE = _env("DASK_BLOCKSIZE", 64 * 1024 * 1024, int)
+        # Where data sets registered by URI may live, separated by spaces: file:// paths or s3:// prefixes;
+        # "{aid}" stands for the account group's id (file:///data/groups/{aid}/). Empty: no URI data sets.
+        # s3:// needs `pip install s3fs` and credentials in the environment (AWS_*), never in MongoDB.
+        self.DATASET_ROOTS = _env("DATASET_ROOTS", "")
+        # Bytes of a URI data set read at registration to infer and show its schema.
+        self.DATASET_SAMPLE_BYTES = _env("DATASET_SAMPLE_BYTES", 1024 * 1024, int)
+        # Rows scored per RQ job of a scoring run without Dask (one chunk, resumed from its last row).
+        self.SCORING_RUN_CHUNK_ROWS = _env("SCORING_RUN_CHUNK_ROWS", 50_000, int)
+        # --- end of scale-out ---
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
         self.API_TITLE = "MaiaScore"
         self.API_VERSION = "1.0.0"

@@ -6,7 +6,7 @@ from flask_smorest.fields import Upload
 
 from config import settings
 from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
-from maiascore.errors import Invalid, NotFound, TooLarge
+from maiascore.errors import Invalid, NotFound, TooLarge, Unprocessable
 from maiascore.auth.access import requires
 from maiascore.http.api import Blueprint
 from maiascore.http.errors import abort
@@ -15,6 +15,7 @@ from maiascore.trainings import schemas
 from maiascore.trainings.datasets import (LIST_FIELDS, count_datasets, delete_dataset, find_dataset, list_datasets,
                                           store_upload)
 from maiascore.trainings.schemas import public_dataset
+from maiascore.trainings.sources import register
 
 blp = Blueprint("datasets", __name__, description="Upload CSV training data")
 
@@ -50,6 +51,13 @@ def _dataset_or_404(dataset_id):
     return doc
 
 
+def _reference(body):
+    try:
+        return schemas.DatasetReferenceSchema().load(body)
+    except ma.ValidationError as exc:
+        raise Unprocessable("Request validation failed", errors={"json": exc.messages}) from None
+
+
 def _list_query():
     return parse_list_query(request.args, LIST_FIELDS, {"aid": g.aid})
 
@@ -68,14 +76,24 @@ class Datasets(MethodView):
     @blp.doc(requestBody={"required": True, "content": {
         "multipart/form-data": {"schema": DatasetUploadSchema},
         "text/csv": {"schema": {"type": "string"}, "description": "The CSV itself; name, target and "
-                                                                  "positiveLabel in the query string"}}})
+                                                                  "positiveLabel in the query string"},
+        "application/json": {"schema": schemas.DatasetReferenceSchema}}})
     @blp.response(201, schemas.DatasetSchema)
     @blp.alt_response(400, schema="Error", description="Not a usable CSV; the message says why")
+    @blp.alt_response(403, schema="Error", description="The uri is outside this group's DATASET_ROOTS")
     @blp.alt_response(413, schema="Error", description="Larger than DATASET_MAX_BYTES")
     def post(self, query, form):
         """Upload a CSV, as multipart/form-data (field ``file``) or as a ``text/csv`` body
         (``?name=&target=&positiveLabel=``): header row, at least 20 rows, a target column with two
-        labels (named in ``target`` or recognised by name). Column types are inferred."""
+        labels (named in ``target`` or recognised by name). Column types are inferred.
+
+        Or register a file by reference (application/json ``{uri, name, target, positiveLabel}``): a
+        ``file://`` or ``s3://`` CSV (optionally .gz) or Parquet under the server's DATASET_ROOTS; a
+        sample is checked like an upload and the schema shown; trainings read it where it lies (on
+        Dask when configured)."""
+        body = request.get_json(silent=True) if request.mimetype == "application/json" else None
+        if isinstance(body, dict) and "uri" in body:  # by reference (sources.py)
+            return public_dataset(register(g.aid, g.user["_id"], **_reference(body)))
         limit = settings().DATASET_MAX_BYTES
         if request.mimetype == "text/csv":
             raw = request.stream.read(limit + 1)
@@ -88,7 +106,7 @@ class Datasets(MethodView):
             filename = upload.filename
         else:
             abort(415, "Upload the CSV as multipart/form-data with the file in the field 'file', or as a "
-                       "text/csv body")
+                       "text/csv body, or send {\"uri\": ...} as JSON to register a file by reference")
         if len(raw) > limit:
             raise TooLarge(f"The dataset is larger than the {limit} bytes allowed (DATASET_MAX_BYTES)")
         fields = {**query, **form}

@@ -133,6 +133,8 @@ def delete_dataset(aid, doc):
         raise Conflict(f"Training {busy['_id']} still uses this dataset; cancel it (DELETE /trainings/{busy['_id']}) "
                        "or wait for it to finish")
     get_db().datasets.delete_one({"_id": doc["_id"], "aid": aid})
+    if doc.get("uri"):  # registered by reference (trainings.sources): the file is the customer's, left alone
+        return
     try:
         _bucket().delete(doc["gridfs_id"])
     except NoFile:

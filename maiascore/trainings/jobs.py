@@ -20,9 +20,9 @@ from rq.timeouts import JobTimeoutException
 from config import settings
 from maiascore.clock import stored_now, utcnow
 from maiascore.connections import get_db, get_redis
-from maiascore.modeling import DatasetError, train
+from maiascore.modeling import DatasetError
 from maiascore.queue import TRAININGS, enqueue, job_is_live
-from maiascore.trainings import datasets
+from maiascore.trainings import engines, sources
 from maiascore.trainings.documents import new_training_doc, next_occurrence
 from maiascore.trainings.parameters import parameters_only
 from maiascore.trainings.runs import RunAborted, TrainingRun
@@ -92,10 +92,7 @@ def run_claimed(training_id):
     meta = run.meta
     with run:
         try:
-            dataset, target = datasets.resolve(run.aid, meta).load()
-            trained = train(dataset, target, params=meta.get("params") or {}, test_size=meta.get("testSize", 0.2),
-                            seed=meta.get("seed", 42), progress=run.progress,
-                            positive_label=meta.get("positiveLabel"))
+            trained = engines.run(run, sources.resolve(run.aid, meta), meta)  # local or on Dask (engines.py)
             model = run.succeed(trained)
         except RunAborted:
             log.info("training %s was canceled or taken over: stopped", training_id)

@@ -12,7 +12,7 @@ from maiascore.modeling import validate_params
 
 ACTIVATE_MODES = ("always", "if-better", "never")
 DEFAULTS = {"testSize": 0.2, "seed": 42, "activate": "if-better"}
-INPUT_KEYS = ("dataset", "target", "positiveLabel", "params", "testSize", "seed", "activate", "note")
+INPUT_KEYS = ("dataset", "target", "positiveLabel", "params", "testSize", "seed", "activate", "note", "engine")
 COMPUTED_KEYS = ("metrics",)
 INTEGER = re.compile(r"^[+-]?\d+$")
 

@@ -222,6 +222,9 @@ class DatasetSchema(ma.Schema):
         "description": "The target's class whose probability is scoreProbability"})
     negativeLabel = ma.fields.String(allow_none=True, metadata={"description": "The target's other class"})
     size = ma.fields.Integer(metadata={"description": "Bytes"})
+    uri = ma.fields.String(allow_none=True, metadata={"description": "Where a data set registered by reference lies"})
+    format = ma.fields.String(metadata={"enum": ["csv", "parquet"]})
+    rowsEstimated = ma.fields.Boolean(metadata={"description": "rows is estimated from a sample (large CSV)"})
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
     published_at = ma.fields.DateTime(allow_none=True)
@@ -267,4 +270,22 @@ def public_dataset(doc):
         "positiveLabel": doc.get("positiveLabel"),
         "negativeLabel": doc.get("negativeLabel"),
         "size": doc.get("size"),
+        "uri": doc.get("uri"),
+        "format": doc.get("format", "csv"),
+        "rowsEstimated": bool(doc.get("rowsEstimated")),
     }
+
+
+class DatasetReferenceSchema(ma.Schema):
+    """A data set registered by URI (``POST /datasets`` as JSON); see maiascore.trainings.sources."""
+
+    uri = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000),
+                           metadata={"description": "file:///… or s3://… under the server's DATASET_ROOTS: a CSV "
+                                                    "(.csv, .tsv, .txt, optionally .gz) or Parquet file or directory"})
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200),
+                            metadata={"description": "Defaults to the file name"})
+    target = ma.fields.String(validate=ma.validate.Length(min=1, max=1000),
+                              metadata={"description": "The label column; recognised by name when absent"})
+    positiveLabel = ma.fields.String(validate=ma.validate.Length(min=1, max=1000),
+                                     metadata={"description": "The target's class scores are about; needed "
+                                                              "unless the labels are a known pair (good/bad, ...)"})

@@ -14,7 +14,7 @@ from maiascore.clock import stored_now, to_millis, utcnow
 from maiascore.connections import get_db
 from maiascore.errors import Conflict, Invalid, NotFound, Unprocessable
 from maiascore.http.strapi import object_id
-from maiascore.trainings import bounds, datasets, jobs, parameters, registry
+from maiascore.trainings import bounds, engines, jobs, parameters, registry, sources
 from maiascore.trainings.documents import new_training_doc, next_occurrence
 from maiascore.trainings.schemas import TrainingCreateSchema
 from maiascore.trainings.states import ACTIVE, CANCELED, PENDING, QUEUED, SCHEDULED, SUCCEEDED
@@ -66,7 +66,7 @@ def create_training(aid, user_id, body):
     now = stored_now()
     scheduled_at, cron = body.get("scheduledAt"), body.get("cron")
     scheduled_at = scheduled_at and to_millis(scheduled_at.astimezone(timezone.utc))
-    meta_errors = source.errors()
+    meta_errors = {**source.errors(), **engines.check(meta, source)}
     errors = {"meta": meta_errors} if meta_errors else {}
     if scheduled_at is not None and scheduled_at <= now:
         errors["scheduledAt"] = ["Must be in the future; leave it out to start now."]
@@ -87,7 +87,7 @@ def create_training(aid, user_id, body):
 def resolved_meta(aid, checked_meta):
     """The stored meta: defaults filled in, and the dataset, target and positive class it resolves to."""
     meta = parameters.with_defaults(checked_meta)
-    source = datasets.resolve(aid, meta)
+    source = sources.resolve(aid, meta)  # URI data sets first (sources.py), then datasets.resolve
     meta["dataset"] = source.name
     if source.target is not None:
         meta["target"] = source.target
