@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import xgboost as xgb
 from conftest import wait_until
+from maiascore.queue import queue_name
 
 FORM = "application/x-www-form-urlencoded"
 SLOW_PARAMS = {"eta": 0.001, "num_boost_round": 5000, "early_stopping_rounds": 500, "max_depth": 16,
@@ -189,7 +190,7 @@ def test_a_training_scheduled_two_seconds_ahead_runs_after_not_before(cfg, admin
 
     at = datetime.now(timezone.utc) + timedelta(seconds=2)
     training_id = launch(admin, {"dataset": "german-credit"}, scheduledAt=at.isoformat())
-    queue = Queue("trainings", connection=redis.Redis.from_url(cfg.REDIS_URL))
+    queue = Queue(queue_name("trainings"), connection=redis.Redis.from_url(cfg.REDIS_URL))
     assert queue.count == 0 and queue.scheduled_job_registry.get_job_ids() == [f"train-{training_id}"]
     assert training(admin, training_id)["status"] == "scheduled"
     live_worker(queues=("trainings",), scheduler=True)
@@ -258,7 +259,7 @@ def test_the_sweep_resubmits_lost_jobs_and_rescues_then_fails_dead_runs(app, cfg
 
     with app.app_context():
         assert recover_trainings() == (2, 2)
-    queue = Queue("trainings", connection=redis.Redis.from_url(cfg.REDIS_URL))
+    queue = Queue(queue_name("trainings"), connection=redis.Redis.from_url(cfg.REDIS_URL))
     assert sorted(queue.job_ids) == sorted([f"train-{queued}", f"train-{dead_once}"])
     assert queue.scheduled_job_registry.get_job_ids() == [f"train-{scheduled}"]
     assert training(admin, fresh)["status"] == "queued"  # just posted: left alone within the grace period

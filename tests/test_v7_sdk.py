@@ -87,7 +87,7 @@ def test_create_get_list_with_maiascore_metrics(sdk, admin):
     created = create(sdk)
     assert created.dashboard_id.isdigit() and created.title == "From the SDK"
     assert created.aid == str(admin.aid) and created.created_by == str(admin.id)
-    assert created.modified_date.tzinfo is not None and abs(created.modified_date - NOW) < timedelta(minutes=5)
+    assert created.modified_date.tzinfo is not None and abs(created.modified_date - datetime.now(timezone.utc)) < timedelta(minutes=5)
     line, number = (w.actual_instance for w in created.widgets)
     assert line.type == "Time Series: Line" and line.id and line.measure.type == WidgetMeasureType.MEAN
     assert ext(created.widgets[0]) == {"widgetId": line.id, "dataSource": "Score Reports", "metric": "Score"}
