@@ -108,8 +108,11 @@ def test_up_starts_everything_and_the_readme_example_works(stack):
     assert status == 200
     token = json.loads(body)["jwt"]
     status, _, body = http("GET", f"{base}/users/me", headers={"Authorization": f"Bearer {token}"})
-    assert json.loads(body) == {"id": 1, "username": "admin", "email": "admin@example.com", "provider": "local",
-                                "confirmed": True, "blocked": False, "role": "Account Admin"}
+    me = json.loads(body)
+    assert {k: me[k] for k in ("id", "username", "email", "provider", "confirmed", "blocked", "role", "aid")} == {
+        "id": 1, "username": "admin", "email": "admin@example.com", "provider": "local", "confirmed": True,
+        "blocked": False, "role": "Account Admin", "aid": 1}
+    assert "Manage Users" in me["permissions"]
     status, headers, body = http("GET", f"{base}/users/me",
                                  headers={"Authorization": f"Bearer {token}", "Accept": "application/xml"})
     assert headers["Content-Type"].startswith("application/xml")
