@@ -74,11 +74,8 @@ class Config:
         #   take every web thread.
         # AUTH_CACHE_SECONDS: how long a web process trusts a login it has read (header -> user) without
         #   reading MongoDB again; revocation stays immediate through a per-user marker in Redis. 0: off.
-        # BULK_CHUNK_SIZE: reports a bulk POST stores (and queues) per insert, so whatever is stored is
-        #   queued at once even if the request dies half-way.
         self.MAX_WAITS_PER_GROUP = _env("MAX_WAITS_PER_GROUP", 16, int)
         self.AUTH_CACHE_SECONDS = _env("AUTH_CACHE_SECONDS", 30, int)
-        self.BULK_CHUNK_SIZE = _env("BULK_CHUNK_SIZE", 1000, int)
         self.SCORE_BASE_POINTS = _env("SCORE_BASE_POINTS", 600, float)
         self.SCORE_BASE_ODDS = _env("SCORE_BASE_ODDS", 50.0, float)
         self.SCORE_PDO = _env("SCORE_PDO", 20, float)
