@@ -5,17 +5,18 @@ HTTP measurement, default 10), ``BENCH_E2E_REPORTS`` (default 20000),
 ``BENCH_E2E_SINGLE_REPORTS`` (reports posted one by one, default 2000: one job per report
 makes 20,000 take ~15 min per worker count here),
 ``BENCH_TRAINING_SIZES`` (default ``10000,100000,1000000``), ``BENCH_ONLY`` (comma-separated
-sections: post,get,wait,e2e,worker,training).
+sections: post,get,wait,bare,e2e,worker,training).
 """
 import os
 import sys
 import time
 
 from bench import e2e, report, training_bench, web_profile, worker_profile
-from bench.http_scenarios import compare, drain, post_requests, reset_reports, wait_workers
+from bench.http_scenarios import compare, drain, load, post_requests, ratio, reset_reports, wait_workers
 from bench.stack import Stack
 
-SECTIONS = ("post", "get", "wait", "e2e", "worker", "training")
+SECTIONS = ("post", "get", "wait", "bare", "e2e", "worker", "training")
+WAIT_CAP = "64"  # MAX_WAITS_PER_GROUP for the run: one tenant drives 32 waiting clients
 
 
 def options():
@@ -46,7 +47,7 @@ def main():
     opts = options()
     results = {"machine": report.machine_info(), "options": opts}
     started = time.perf_counter()
-    with Stack() as st:
+    with Stack(extra_env={"MAX_WAITS_PER_GROUP": WAIT_CAP}) as st:
         log(f"* stack up, logs in {st.log_dir}")
         st.setup_tenant()
         st.install_model()
@@ -99,6 +100,30 @@ def main():
                 (1, 8), opts["duration"])
             st.stop_workers()
             log(f"  ratio_to_floor {results['wait_latency']['ratio_to_floor']}")
+
+        if "bare" in sections:
+            log("* 7. POST /reports?wait=30 side by side with a bare model server (inplace_predict, nothing stored)")
+            reset_reports(st)
+            for _ in range(2):
+                st.worker(queues=("scores",))
+            wait_workers(st, 2)
+            bare_port, _ = st.web("bench.model_floor:app", "model-floor")
+            results["bare_model_server"] = compare(
+                api_port, post_requests(headers, "/reports?wait=30", prefix="m"),
+                bare_port, post_requests({"Content-Type": "application/json"}, "/invocations", prefix="m"),
+                (1, 8), opts["duration"])
+            log(f"  ratio_to_bare_model_server {results['bare_model_server']['ratio_to_floor']}")
+            by_level = {}
+            for connections in opts["levels"]:
+                waiting = load(api_port, post_requests(headers, "/reports?wait=30", prefix=f"y{connections}"),
+                               connections, opts["duration"])
+                plain = load(api_port, post_requests(headers, prefix=f"z{connections}"), connections,
+                             opts["duration"])
+                by_level[str(connections)] = {"wait": waiting, "plain": plain,
+                                              "ratio": ratio(waiting["rps"], plain["rps"])}
+            results["wait_vs_plain_post"] = {"by_connections": by_level}
+            st.stop_workers()
+            log(f"  ?wait / plain POST: {({c: v['ratio'] for c, v in by_level.items()})}")
 
         if "e2e" in sections:
             log("* 3. end-to-end scoring")

@@ -43,8 +43,11 @@ def compare(product_port, product_requests, floor_port, floor_requests, levels, 
     return {"ratio_to_floor": round(sum(ratios) / len(ratios), 3) if ratios else None, "by_connections": by_level}
 
 
-def _ratio(a, b):
+def ratio(a, b):
     return round(a / b, 3) if a and b else None
+
+
+_ratio = ratio
 
 
 def post_bodies(count=1000, prefix="b"):

@@ -59,7 +59,8 @@ def rows_of(results):
     """(figure, product, floor, ratio) rows for the table."""
     rows = []
     for key, label in (("api_post_reports", "POST /reports"), ("api_get_report", "GET /reports/{id}"),
-                       ("api_list_reports", "GET /reports?_limit=100"), ("wait_latency", "POST /reports?wait=30")):
+                       ("api_list_reports", "GET /reports?_limit=100"), ("wait_latency", "POST /reports?wait=30"),
+                       ("bare_model_server", "POST /reports?wait=30 vs bare model server")):
         section = results.get(key)
         if not section:
             continue
@@ -69,6 +70,11 @@ def rows_of(results):
             rows.append((f"{label} c={connections} p50 / p99 ms", f"{_fmt(p['p50_ms'])} / {_fmt(p['p99_ms'])}",
                          f"{_fmt(f['p50_ms'])} / {_fmt(f['p99_ms'])}",
                          f"{_fmt(level['p50_ratio_to_floor'])} / {_fmt(level['p99_ratio_to_floor'])}"))
+    versus_plain = results.get("wait_vs_plain_post")
+    if versus_plain:
+        for connections, level in versus_plain["by_connections"].items():
+            rows.append((f"?wait vs plain POST /reports c={connections} req/s", _fmt(level["wait"]["rps"]),
+                         _fmt(level["plain"]["rps"]), _fmt(level["ratio"])))
     e2e = results.get("e2e_scoring")
     if e2e:
         for run in e2e["runs"]:

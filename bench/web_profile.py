@@ -31,7 +31,7 @@ def run(st, requests=300):
 
     timers = Timers()
     targets = [
-        (access, "user_from_request", "auth: token -> user (MongoDB reads)"),
+        (access, "_login", "auth: token -> user (cached per process; MongoDB on a miss)"),
         (access, "_count_request", "rate limit (Redis pipeline)"),
         (service, "load_input", "validation (marshmallow)"),
         (batches, "insert_batches", "mongo: insert batch document"),

@@ -101,6 +101,14 @@ class Config:
         self.SWEEP_GRACE_SECONDS = _env("SWEEP_GRACE_SECONDS", 30, int)
         self.BULK_MAX_ITEMS = _env("BULK_MAX_ITEMS", 10000, int)
         self.MAX_WAIT_SECONDS = _env("MAX_WAIT_SECONDS", 30, int)
+        # Waiting, bulk and authentication cost (issue 14), one block:
+        # MAX_WAITS_PER_GROUP: requests of one account group that may wait for a score at once
+        #   (``?wait`` / ``Prefer: wait``); past it 429 with Retry-After, so one tenant's waits cannot
+        #   take every web thread.
+        # AUTH_CACHE_SECONDS: how long a web process trusts a login it has read (header -> user) without
+        #   reading MongoDB again; revocation stays immediate through a per-user marker in Redis. 0: off.
+        self.MAX_WAITS_PER_GROUP = _env("MAX_WAITS_PER_GROUP", 16, int)
+        self.AUTH_CACHE_SECONDS = _env("AUTH_CACHE_SECONDS", 30, int)
         self.SCORE_BASE_POINTS = _env("SCORE_BASE_POINTS", 600, float)
         self.SCORE_BASE_ODDS = _env("SCORE_BASE_ODDS", 50.0, float)
         self.SCORE_PDO = _env("SCORE_PDO", 20, float)

@@ -15,6 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from maiascore.accounts.permissions import ACCOUNT_ADMIN, ROLE_IDS, permissions_of, role_id_for, role_name
 from config import settings
 from maiascore.auth.passwords import hash_password
+from maiascore.auth.revocation import credentials_changed
 from maiascore.auth.throttle import bump
 from maiascore.clock import utcnow
 from maiascore.connections import get_db, next_sequence
@@ -195,6 +196,7 @@ def end_sessions(user_id):
     db.users.update_one({"_id": user_id}, {"$inc": {"credentialEpoch": 1}, "$set": {"updated_at": utcnow()}})
     db.api_tokens.delete_many({"user": user_id})
     db.password_resets.delete_many({"user": user_id})
+    credentials_changed(user_id)
 
 
 def set_password(user_id, password):
@@ -261,6 +263,7 @@ def update_user_in_group(user, aid, changes):
         db.users.update_one({"_id": user["_id"]}, {"$set": update})
     except DuplicateKeyError:
         raise Conflict(USED_IDENTIFIER)
+    credentials_changed(user["_id"])  # role, name or block: cached logins re-read the user
     if leaves_admins and _active_admins(aid) == 0:
         # Another admin left at the same time, past the same check: undo ours, so one stays.
         db.users.update_one({"_id": user["_id"]}, {"$set": {key: user.get(key) for key in update}})
@@ -290,6 +293,7 @@ def remove_user_from_group(user, aid):
         db.users.delete_one({"_id": user["_id"]})
         db.api_tokens.delete_many({"user": user["_id"]})
         db.password_resets.delete_many({"user": user["_id"]})
+        credentials_changed(user["_id"])
 
 
 def ensure_admin(email, password, group_name="Default"):

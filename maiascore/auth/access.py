@@ -14,7 +14,10 @@ from flask import g, request
 from config import settings
 from maiascore.accounts.permissions import permissions_of
 from maiascore.accounts.service import membership
-from maiascore.auth.service import too_many_unauthorized, user_from_authorization
+from maiascore.auth import throttle
+from maiascore.auth.revocation import marker_key
+from maiascore.auth.service import (TOO_MANY_UNAUTHORIZED, cached_login, fresh_login, forget_login,
+                                    too_many_unauthorized, unauthorized_key)
 from maiascore.connections import get_redis, redis_key
 from maiascore.errors import Forbidden, Invalid, RateLimited
 from maiascore.http.errors import abort
@@ -45,8 +48,11 @@ def _resolve_aid(user):
     raise Forbidden("This user belongs to no account group")
 
 
-def _count_request(aid):
-    """Fixed one-minute window per account group, starting at its first request."""
+def _count_request(aid, login, source_ip):
+    """Fixed one-minute window per account group, starting at its first request. In the same round
+    trip, for a login from this process's cache: the user's credentials marker and the address's
+    unauthorized count, which a fresh login checked before reading the database. Returns whether a
+    cached login is still trusted."""
     limit = settings().RATE_LIMIT_PER_MINUTE
     key = redis_key("ratelimit", aid)
     try:
@@ -54,37 +60,58 @@ def _count_request(aid):
         pipe.incr(key)
         pipe.expire(key, 60, nx=True)
         pipe.ttl(key)
-        used, _, ttl = pipe.execute()
+        if login.cached:
+            pipe.get(marker_key(login.user["_id"]))
+            pipe.get(throttle.key(unauthorized_key(source_ip)))
+        replies = pipe.execute()
     except redis.exceptions.RedisError:
-        return  # fail open: the limit protects us, losing it for seconds harms nobody
+        return False  # fail open on the limit; but trust no cached login that Redis cannot confirm
+    used, _, ttl = replies[:3]
+    trusted = True
+    if login.cached:
+        if int(replies[4] or 0) >= settings().UNAUTHORIZED_PER_MINUTE:
+            raise RateLimited(TOO_MANY_UNAUTHORIZED, retry_after=60)
+        trusted = replies[3] == login.marker
     ttl = ttl if ttl and ttl > 0 else 60
     g.rate_limit = (limit, max(limit - used, 0), int(time.time()) + ttl)
     if used > limit:
         raise RateLimited(f"Rate limit of {limit} requests a minute exceeded for account group {aid}",
                           retry_after=ttl)
+    return trusted
 
 
-def user_from_request(req):
-    """The user the request's credentials name, ``None`` without credentials."""
-    return user_from_authorization(req.headers.get("Authorization", ""), req.remote_addr)
+def _login(header, source_ip):
+    """The caller's login: from this process's cache when it holds one, else from the database."""
+    login = cached_login(header)
+    if login is not None:
+        return login
+    if too_many_unauthorized(source_ip):
+        raise RateLimited(TOO_MANY_UNAUTHORIZED, retry_after=60)
+    return fresh_login(header, source_ip)
+
+
+def _enter(login):
+    g.user = login.user
+    g.aid = _resolve_aid(login.user)
+    g.role_id = membership(login.user, g.aid)["roleId"]
+    g.permissions = permissions_of(g.role_id)
 
 
 def authorize(permissions):
-    if too_many_unauthorized(request.remote_addr):
-        raise RateLimited("Too many unauthorized requests from this address; retry in a minute", retry_after=60)
-    user = user_from_request(request)
-    if user is None:
+    header = request.headers.get("Authorization", "")
+    login = _login(header, request.remote_addr)
+    if login is None:
         if _is_thousandeyes():
             # The one answer that needs a header a domain error does not carry.
             abort(401, "Authentication required: HTTP Basic email:token or a Bearer token",
                   headers={"WWW-Authenticate": 'Basic realm="maiascore"'})
         raise Forbidden(STRAPI_NO_CREDENTIALS)
-    aid = _resolve_aid(user)
-    g.user = user
-    g.aid = aid
-    g.role_id = membership(user, aid)["roleId"]
-    g.permissions = permissions_of(g.role_id)
-    _count_request(aid)
+    _enter(login)
+    if not _count_request(g.aid, login, request.remote_addr) and login.cached:
+        # The user's credentials, role or groups changed since it was cached (or Redis could not say):
+        # decide on the database's word. The request was counted against the group it named.
+        forget_login(header)
+        _enter(fresh_login(header, request.remote_addr))
     missing = [p for p in permissions if p not in g.permissions]
     if missing:
         raise Forbidden(f"Forbidden: this operation requires the permission {missing[0]!r}")

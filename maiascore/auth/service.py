@@ -8,14 +8,23 @@ before and after stay interchangeable. One claim is ours: ``epoch``, the user's
 bumps the epoch, and every request compares the claim with the user document it loads
 anyway, so revocation is immediate in every process at no extra round trip (a token without
 the claim counts as epoch 0: tokens from before the switch keep working until a change).
+
+Each web process caches header -> user for ``AUTH_CACHE_SECONDS`` (``fresh_login``,
+``cached_login``), so a request with known credentials reads no database; revocation stays
+immediate through the per-user marker of ``maiascore.auth.revocation``, which the guard compares
+in the round trip it makes to Redis anyway for the rate limit.
 """
 import base64
 import hashlib
 import secrets
+import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Optional
 
 import jwt
+import redis.exceptions
 from bson import ObjectId
 from bson.errors import InvalidId
 
@@ -24,6 +33,7 @@ from maiascore.accounts.permissions import ACCOUNT_ADMIN, REGULAR_USER, ROLE_IDS
 from maiascore.accounts.service import (admit_user_creation, create_account_group, create_user, find_user,
                                         USED_IDENTIFIER, find_user_by_identifier, normalise_email)
 from maiascore.auth.passwords import burn_verification_time, verify_password
+from maiascore.auth.revocation import credentials_changed, read_marker
 from maiascore.auth.throttle import bump as _bump, count as _count
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
@@ -32,7 +42,9 @@ from maiascore.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 TOKEN_PREFIX = "mst_"
 JWT_ALGORITHM = "HS256"  # flask-jwt-extended's default, which the app never changed
 BAD_CREDENTIALS = "Invalid, expired or revoked credentials"
+TOO_MANY_UNAUTHORIZED = "Too many unauthorized requests from this address; retry in a minute"
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most this often per token
+LOGIN_CACHE_ENTRIES = 10000  # per process; past it the oldest login is dropped
 
 
 def admit_credential_attempt(source_ip):
@@ -122,6 +134,7 @@ def revoke_api_token(user, token_id):
     doc = get_db().api_tokens.find_one_and_delete({"_id": oid, "user": user["_id"]})
     if doc is None:
         raise NotFound("Token not found")
+    credentials_changed(user["_id"])  # processes that cached this token drop it at its next use
     return doc
 
 
@@ -153,17 +166,63 @@ def _user_for_api_token(secret):
     return user
 
 
-def _user_for_jwt(token):
+def _jwt_claims(token):
     """Checks signature, ``exp``, ``nbf`` and ``iat`` as flask-jwt-extended's ``decode_token`` does."""
     try:
         claims = jwt.decode(token, settings().JWT_SECRET_KEY, algorithms=[JWT_ALGORITHM],
                             options={"require": ["sub"]})
-        user = find_user(int(claims["sub"]))
-        epoch = claims.get("epoch", 0)
+        return claims, int(claims["sub"])
     except (jwt.PyJWTError, TypeError, ValueError):
-        return None
+        return None, None
+
+
+def _user_for_jwt(token):
+    """``(user, exp)``; ``(None, None)`` for a bad token or one issued before a credentials change."""
+    claims, user_id = _jwt_claims(token)
+    if claims is None:
+        return None, None
+    user = find_user(user_id)
+    epoch = claims.get("epoch", 0)
     if user is None or isinstance(epoch, bool) or epoch != user.get("credentialEpoch", 0):
-        return None  # the password changed, the user was blocked or left a group since: log in again
+        return None, None  # the password changed, the user was blocked or left a group since: log in again
+    return user, claims.get("exp")
+
+
+def _parse_authorization(header):
+    """``(kind, secret, email)``: kind is "jwt", "token" or None (unusable)."""
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return ("token", value, None) if value.startswith(TOKEN_PREFIX) else ("jwt", value, None)
+    if scheme.lower() == "basic" and value:
+        try:
+            email, _, secret = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None, None, None
+        if secret.startswith(TOKEN_PREFIX):
+            return "token", secret, normalise_email(email)
+    return None, None, None
+
+
+def _authenticate(header):
+    """``(user, not_after)``: the user the header names and when its credential expires (epoch
+    seconds, None for API tokens); ``(None, None)`` when it names nobody."""
+    kind, secret, email = _parse_authorization(header)
+    if kind == "jwt":
+        return _user_for_jwt(secret)
+    if kind == "token":
+        user = _user_for_api_token(secret)
+        if user is not None and (email is None or user["email"] == email):
+            return user, None
+    return None, None
+
+
+def _checked(user, source_ip):
+    if user is None:
+        _bump(unauthorized_key(source_ip))
+        raise Unauthenticated(BAD_CREDENTIALS)
+    if user.get("blocked"):
+        raise Unauthenticated("This account is blocked")
     return user
 
 
@@ -172,26 +231,83 @@ def user_from_authorization(header, source_ip):
     (each counted against ``source_ip``)."""
     if not header:
         return None
-    scheme, _, value = header.partition(" ")
-    value = value.strip()
-    user = None
-    if scheme.lower() == "bearer" and value:
-        user = _user_for_api_token(value) if value.startswith(TOKEN_PREFIX) else _user_for_jwt(value)
-    elif scheme.lower() == "basic" and value:
-        try:
-            email, _, secret = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            email, secret = "", ""
-        candidate = _user_for_api_token(secret) if secret.startswith(TOKEN_PREFIX) else None
-        if candidate and candidate["email"] == normalise_email(email):
-            user = candidate
-    if user is None:
-        _bump(f"unauthorized:ip:{source_ip}")
-        raise Unauthenticated(BAD_CREDENTIALS)
-    if user.get("blocked"):
-        raise Unauthenticated("This account is blocked")
-    return user
+    return _checked(_authenticate(header)[0], source_ip)
+
+
+# --- the per-process login cache ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Login:
+    """An authenticated user; ``cached`` logins are trusted only while the user's credentials marker
+    (``maiascore.auth.revocation``) still equals ``marker``."""
+
+    user: dict
+    marker: Optional[bytes]
+    cached: bool
+
+
+_logins = {}  # (database, Authorization header) -> (user, marker, loaded at (monotonic), not_after)
+
+
+def cached_login(header):
+    """The login this process cached for ``header`` within ``AUTH_CACHE_SECONDS``, else None."""
+    cfg = settings()
+    if not header or cfg.AUTH_CACHE_SECONDS <= 0:
+        return None
+    key = (cfg.MONGO_DB_NAME, header)
+    entry = _logins.get(key)
+    if entry is None:
+        return None
+    user, marker, loaded_at, not_after = entry
+    if time.monotonic() - loaded_at >= cfg.AUTH_CACHE_SECONDS or (not_after is not None and time.time() >= not_after):
+        _logins.pop(key, None)
+        return None
+    return Login(dict(user), marker, True)
+
+
+def forget_login(header):
+    _logins.pop((settings().MONGO_DB_NAME, header), None)
+
+
+def _claimed_user_id(header):
+    """Whom the header claims to be, before the user document is read (None: nobody)."""
+    kind, secret, _ = _parse_authorization(header)
+    if kind == "jwt":
+        return _jwt_claims(secret)[1]
+    if kind == "token":
+        doc = get_db().api_tokens.find_one({"hash": _token_hash(secret)}, {"user": 1})
+        return doc["user"] if doc else None
+    return None
+
+
+def fresh_login(header, source_ip):
+    """Authenticates from the database and caches the result; None without credentials.
+
+    The marker is read before the documents that decide (token, user): a change landing in between
+    leaves a cached marker that no longer matches, never a stale login under a current marker."""
+    if not header:
+        return None
+    cfg = settings()
+    marker, cacheable = None, False
+    if cfg.AUTH_CACHE_SECONDS > 0:
+        user_id = _claimed_user_id(header)
+        if user_id is not None:
+            try:
+                marker, cacheable = read_marker(user_id), True
+            except redis.exceptions.RedisError:
+                pass  # unknown marker: serve from the database, cache nothing
+    user, not_after = _authenticate(header)
+    user = _checked(user, source_ip)
+    if cacheable:
+        if len(_logins) >= LOGIN_CACHE_ENTRIES:
+            _logins.pop(next(iter(_logins), None), None)  # the oldest entry
+        _logins[(cfg.MONGO_DB_NAME, header)] = (user, marker, time.monotonic(), not_after)
+    return Login(dict(user), marker, False)
+
+
+def unauthorized_key(source_ip):
+    return f"unauthorized:ip:{source_ip}"
 
 
 def too_many_unauthorized(source_ip):
-    return _count(f"unauthorized:ip:{source_ip}") >= settings().UNAUTHORIZED_PER_MINUTE
+    return _count(unauthorized_key(source_ip)) >= settings().UNAUTHORIZED_PER_MINUTE

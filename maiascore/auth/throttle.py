@@ -8,13 +8,18 @@ import redis.exceptions
 from maiascore.connections import get_redis, redis_key
 
 
+def key(name):
+    """The Redis key of a throttle counter."""
+    return redis_key("throttle", name)
+
+
 def bump(name, window=60):
     """Counts one event in the window that starts at the name's first event; returns the count."""
-    key = redis_key("throttle", name)
+    counter = key(name)
     try:
         pipe = get_redis().pipeline()
-        pipe.incr(key)
-        pipe.expire(key, window, nx=True)
+        pipe.incr(counter)
+        pipe.expire(counter, window, nx=True)
         return pipe.execute()[0]
     except redis.exceptions.RedisError:
         return 0
@@ -22,6 +27,6 @@ def bump(name, window=60):
 
 def count(name):
     try:
-        return int(get_redis().get(redis_key("throttle", name)) or 0)
+        return int(get_redis().get(key(name)) or 0)
     except redis.exceptions.RedisError:
         return 0

@@ -49,6 +49,13 @@ def insert_batches(docs):
         db.score_batches.insert_many(docs, ordered=False)
 
 
+def shrink_batch(batch_id, by):
+    """Fewer reports than announced landed in the batch (duplicates); an empty batch goes."""
+    db = get_db()
+    db.score_batches.update_one({"_id": batch_id}, {"$inc": {"size": -by}, "$set": {"updated_at": utcnow()}})
+    db.score_batches.delete_one({"_id": batch_id, "size": {"$lte": 0}, "status": BATCH_QUEUED})
+
+
 def ensure_batch_doc(batch_id, aid):
     """The batch's document exists (a job that could not be enqueued is found by the sweep through it)."""
     now = utcnow()

@@ -40,9 +40,16 @@ def _list_query(caller):
     return parse_list_query(request.args, schemas.LIST_FIELDS, {"aid": caller.aid})
 
 
-def _waited(doc, query, caller):
-    seconds = waiting.wait_seconds(query.get("wait"), request.headers.get("Prefer"))
-    return service.with_owner(waiting.wait_for_result(doc, seconds, caller), caller)
+def _wait_seconds(query):
+    return waiting.wait_seconds(query.get("wait"), request.headers.get("Prefer"))
+
+
+def _waited(doc, seconds, caller):
+    """The report, once scored when asked to wait; the wait takes one of the group's wait slots."""
+    if seconds > 0 and not waiting.is_settled(doc):
+        with waiting.slot(caller.aid, seconds):
+            doc = waiting.wait_for_result(doc, seconds, caller)
+    return service.with_owner(doc, caller)
 
 
 @blp.route("")
@@ -76,14 +83,19 @@ class Reports(MethodView):
 
         The report is stored with `status: "queued"` before anything else happens. A `uuid`
         already used in the account group returns the stored report and queues nothing.
-        `?wait=N` or `Prefer: wait=N` (seconds, at most 30) answers once the report is scored.
+        `?wait=N` or `Prefer: wait=N` (seconds, at most 30) answers once the report is scored; each
+        account group may have MAX_WAITS_PER_GROUP such requests at once (429 past it, nothing stored).
         """
         body = request_body()
         caller = _caller()
         if isinstance(body, list):
             return service.create_reports(body, caller)
-        doc, _ = service.create_report(body if body is not None else {}, caller)
-        return _waited(doc, query, caller)
+        seconds = _wait_seconds(query)
+        with waiting.slot(caller.aid, seconds):  # before storing: a refused wait stores nothing
+            doc, _ = service.create_report(body if body is not None else {}, caller)
+            if seconds > 0 and not waiting.is_settled(doc):
+                doc = waiting.wait_for_result(doc, seconds, caller)
+        return service.with_owner(doc, caller)
 
 
 @blp.route("/count")
@@ -105,9 +117,10 @@ class Report(MethodView):
     @blp.response(200, schemas.ScoreReportSchema)
     @blp.alt_response(404, schema="Error", description="No such report in the account group")
     def get(self, query, report_id):
-        """One report; `?wait=N` waits up to N seconds for its score."""
+        """One report; `?wait=N` waits up to N seconds for its score (MAX_WAITS_PER_GROUP per group)."""
         caller = _caller()
-        return _waited(service.find_report(report_id, caller), query, caller)
+        seconds = _wait_seconds(query)
+        return _waited(service.find_report(report_id, caller), seconds, caller)
 
     @requires(CREATE_SCORES)
     @blp.arguments(schemas.WaitQuerySchema, location="query")
@@ -118,7 +131,8 @@ class Report(MethodView):
         """Edit `uuid`, `referenceId`, `features` (re-queues scoring), `outcome` (good/bad or 1/0)
         or, with Manage Users, the owner. Only the owner or an Account Admin may edit."""
         caller = _caller()
-        return _waited(service.update_report(report_id, body, caller), query, caller)
+        seconds = _wait_seconds(query)
+        return _waited(service.update_report(report_id, body, caller), seconds, caller)
 
     @requires(CREATE_SCORES)
     @blp.response(200, schemas.ScoreReportSchema, description="The deleted report")
@@ -138,4 +152,5 @@ class Rescore(MethodView):
     def post(self, query, report_id):
         """Score the report again with the account group's current model (owner or Account Admin)."""
         caller = _caller()
-        return _waited(service.rescore_report(report_id, caller), query, caller)
+        seconds = _wait_seconds(query)
+        return _waited(service.rescore_report(report_id, caller), seconds, caller)

@@ -180,10 +180,14 @@ def _item_error(index, error):
 
 
 def create_reports(items, caller):
-    """Bulk create: one ``insert_many``, one batch (and job) per SCORING_BATCH_SIZE reports.
+    """Bulk create, one batch (and job) per SCORING_BATCH_SIZE reports, stored and queued batch by batch.
 
-    Invalid items get an error at their index while the valid ones are kept; an item whose
-    ``uuid`` is already known (stored, or earlier in the same request) gets the known id.
+    Each batch's document is written before its reports and its job enqueued right after them, so a
+    request that dies half-way leaves every stored report in a queued batch the sweep re-enqueues
+    within SWEEP_GRACE_SECONDS, never an orphan. Invalid items get an error at their index while the
+    valid ones are kept; an item whose ``uuid`` is already known (stored, or earlier in the same
+    request) gets the known id and stores nothing, so a retried bulk stores nothing twice (the
+    unique ``(aid, uuid)`` index refuses it; only then are the stored ids looked up).
     """
     cfg = settings()
     if not items:
@@ -210,37 +214,54 @@ def create_reports(items, caller):
         doc_index.append(index)
 
     size = max(1, cfg.SCORING_BATCH_SIZE)
-    batch_ids = [batches.new_batch_id() for _ in range(0, len(docs), size)]
-    for n, doc in enumerate(docs):
-        doc["batch"] = batch_ids[n // size]
-    rejected_positions = _insert_reports(docs)
-
-    known = {}
-    duplicate_uuids = [docs[p]["uuid"] for p in rejected_positions]
-    if duplicate_uuids:
-        for stored in get_db().score_reports.find({"aid": caller.aid, "uuid": {"$in": duplicate_uuids}},
-                                                  {"uuid": 1}):
-            known[stored["uuid"]] = stored["_id"]
-    per_batch = {}
+    refused = []  # uuids already stored: answered with the stored report's id, not stored again
+    for start in range(0, len(docs), size):
+        refused += _store_batch(docs[start:start + size], caller.aid, now)
+    known = _stored_ids(caller.aid, refused)
     for position, doc in enumerate(docs):
         index = doc_index[position]
-        if position in rejected_positions:
-            stored_id = known.get(doc["uuid"])
-            results[index] = ({"index": index, "id": str(stored_id)} if stored_id else _item_error(
-                index, Conflict(BEING_DELETED)))
-            first_by_uuid[doc["uuid"]] = stored_id
+        uuid = doc["uuid"]
+        if uuid is not None and uuid in known:
+            first_by_uuid[uuid] = known[uuid]
+            results[index] = ({"index": index, "id": str(known[uuid])} if known[uuid] else
+                              _item_error(index, Conflict(BEING_DELETED)))
         else:
             results[index] = {"index": index, "id": str(doc["_id"])}
-            per_batch[doc["batch"]] = per_batch.get(doc["batch"], 0) + 1
     for index, uuid in repeats:
         stored_id = first_by_uuid.get(uuid)
         results[index] = {"index": index, "id": str(stored_id)} if stored_id else _item_error(
             index, Conflict(BEING_DELETED))
-
-    batches.insert_batches([batches.batch_doc(b, caller.aid, n, now) for b, n in per_batch.items()])
-    for batch_id in per_batch:
-        enqueue_batch(batch_id, caller.aid)
     return BulkResult(results)
+
+
+FEW_UUIDS = 100
+
+
+def _stored_ids(aid, uuids):
+    """``{uuid: stored report id or None (deleted meanwhile)}``. Many uuids (a retried bulk) are
+    matched in one pass over the group's reports that have one: SecantusDB answers ``$in`` with a
+    collection scan per query whose cost grows with the list, MongoDB with the partial index."""
+    if not uuids:
+        return {}
+    wanted = set(uuids)
+    query = {"aid": aid, "uuid": {"$in": uuids} if len(wanted) <= FEW_UUIDS else {"$type": "string"}}
+    found = {d["uuid"]: d["_id"] for d in get_db().score_reports.find(query, {"uuid": 1}) if d["uuid"] in wanted}
+    return {uuid: found.get(uuid) for uuid in wanted}
+
+
+def _store_batch(docs, aid, now):
+    """Stores one batch: its document first, then its reports, then its job. Returns the uuids refused
+    as already stored (their reports are not stored again)."""
+    batch_id = batches.new_batch_id()
+    for doc in docs:
+        doc["batch"] = batch_id
+    batches.insert_batches([batches.batch_doc(batch_id, aid, len(docs), now)])
+    refused = [docs[p]["uuid"] for p in _insert_reports(docs)]
+    if refused:
+        batches.shrink_batch(batch_id, len(refused))
+    if len(refused) < len(docs):
+        enqueue_batch(batch_id, aid)
+    return refused
 
 
 def _insert_reports(docs):

@@ -3,14 +3,20 @@
 The scoring jobs publish on the channel of a report's ``batch`` value (``batches.notify_scored``);
 the waiter re-reads the report at least every second regardless, so a lost message (or Redis
 down) only costs latency.
+
+A waiting request holds its own thread and one Redis pub/sub connection, nothing else: MongoDB
+connections go back to the pool after each read. Each account group may have at most
+``MAX_WAITS_PER_GROUP`` waits at once (``slot``), so one tenant cannot park every web thread.
 """
+import secrets
 import time
+from contextlib import contextmanager
 
 import redis.exceptions
 
 from config import settings
-from maiascore.connections import get_db, get_redis
-from maiascore.errors import Invalid
+from maiascore.connections import get_db, get_redis, redis_key
+from maiascore.errors import Invalid, RateLimited
 from maiascore.reports import batches
 from maiascore.reports.states import SETTLED
 
@@ -30,6 +36,50 @@ def wait_seconds(query_wait, prefer_header):
             except ValueError:
                 return 0.0
     return 0.0
+
+
+def _slots_key(aid):
+    return redis_key("waits", aid)
+
+
+@contextmanager
+def slot(aid, seconds):
+    """One of the group's ``MAX_WAITS_PER_GROUP`` wait slots for ``seconds``; 429 when all are taken.
+
+    A sorted set of the group's waits scored by their deadlines: a slot a crashed process never
+    gave back counts only until its deadline. Redis down: no cap (the waiter then polls MongoDB)."""
+    if seconds <= 0:
+        yield
+        return
+    limit = settings().MAX_WAITS_PER_GROUP
+    key, member = _slots_key(aid), secrets.token_hex(8)
+    now = time.time()
+    try:
+        pipe = get_redis().pipeline()
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.zadd(key, {member: now + seconds + 5})
+        pipe.zcard(key)
+        pipe.expire(key, int(seconds) + 10)
+        taken = pipe.execute()[2]
+    except redis.exceptions.RedisError:
+        member = None
+        taken = 0
+    try:
+        if taken > limit:
+            raise RateLimited(f"At most {limit} requests of account group {aid} may wait for a score at once "
+                              f"(MAX_WAITS_PER_GROUP); retry later, or without wait and read the report after",
+                              retry_after=1)
+        yield
+    finally:
+        if member is not None:
+            try:
+                get_redis().zrem(key, member)
+            except redis.exceptions.RedisError:
+                pass  # its deadline frees it
+
+
+def is_settled(doc):
+    return doc.get("status") in SETTLED
 
 
 def wait_for_result(doc, seconds, caller):
