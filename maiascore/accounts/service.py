@@ -8,7 +8,6 @@ who else uses the service by probing. Usernames hold no ``@``: an email and a us
 be the same string, so one account can never take another's email as its login.
 """
 import re
-from datetime import timedelta
 
 from pymongo.errors import DuplicateKeyError
 
