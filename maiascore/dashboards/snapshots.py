@@ -6,7 +6,6 @@ later edits or the report's deletion change nothing in it. Stored in
 {widgetId: body}, isShared, isScheduled, createdBy, created_at}``.
 """
 import uuid
-from datetime import timedelta
 
 from pymongo.errors import DocumentTooLarge
 
@@ -15,7 +14,7 @@ from maiascore.connections import get_db
 from maiascore.dashboards.planner import Context, prepare
 from maiascore.dashboards.service import get_report
 from maiascore.dashboards.shaping import widget_data
-from maiascore.dashboards.timerange import TimeRange, check_length, parse_date, parse_time_range, v6_datetime
+from maiascore.dashboards.timerange import TimeRange, check_seconds, parse_date, parse_time_range, v6_datetime
 from maiascore.dashboards.widgets import ID_PATTERN
 from maiascore.errors import Forbidden, Invalid, NotFound
 
@@ -34,8 +33,7 @@ def snapshot_range(body):
         duration = int(raw) if isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit()) else 0
         if isinstance(raw, bool) or duration <= 0:
             raise Invalid("timeSpan.duration must be a positive number of seconds")
-        check_length(timedelta(seconds=duration))
-        return TimeRange(start, start + timedelta(seconds=duration))
+        return TimeRange(start, start + check_seconds(duration, "timeSpan.duration"))
     return parse_time_range(body.get("window"), body.get("from"), body.get("to"))
 
 
