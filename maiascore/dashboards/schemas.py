@@ -7,7 +7,8 @@ values and combinations are allowed is ``widgets.py``'s business.
 """
 import marshmallow as ma
 
-MAX_PAGE = 10**9  # a billion pages of 100 snapshots: far past any group, far inside 64 bits
+from maiascore.dashboards.snapshots import MAX_PAGE
+
 READ_ONLY = {"readOnly": True, "description": "Computed by the server; ignored on input"}
 
 
@@ -238,5 +239,4 @@ class SnapshotListQuerySchema(ma.Schema):
         unknown = ma.EXCLUDE
 
     reportId = IdString(metadata={"description": "Only the snapshots of this report"})
-    # bounded so the skip it becomes stays a 64-bit integer
     page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))

@@ -19,6 +19,7 @@ from maiascore.dashboards.widgets import ID_PATTERN
 from maiascore.errors import Forbidden, Invalid, NotFound
 
 PAGE_SIZE = 100
+MAX_PAGE = 10**9  # a billion pages of 100: far past any group, and a skip far inside 64 bits
 SUMMARY_PROJECTION = {"data": 0}
 
 
@@ -65,6 +66,8 @@ def create_snapshot(aid, user_id, body):
 
 def list_snapshots(aid, report_id=None, page=1):
     """One page, newest first, and whether another follows."""
+    if page > MAX_PAGE:
+        raise Invalid(f"page must be at most {MAX_PAGE}")
     query = {"aid": aid}
     if report_id:
         query["report.reportId"] = str(report_id)
