@@ -21,10 +21,29 @@ def _env(name, default=None, cast=str):
     return cast(raw)
 
 
-class Config:
-    """Production defaults; every value can be overridden by the variable of the same name."""
+class MissingSecretKey(RuntimeError):
+    """A web process without SECRET_KEY: each gunicorn worker would sign JWTs with its own random key."""
 
-    def __init__(self, **overrides):
+
+SECRET_KEY_HELP = (
+    "SECRET_KEY is not set. It signs the API's JWTs and must be the same in every web process, so the web "
+    "app refuses to start without it. Set it once and keep it, e.g.\n"
+    "    export SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')\n"
+    "(`make run` keeps one in var/secret_key; JWT_SECRET_KEY, if set, is used instead.)")
+
+
+class Config:
+    """Production defaults; every value can be overridden by the variable of the same name.
+
+    ``require_secret_key``: the web app signs JWTs, so it refuses to start without a key; workers and
+    the CLI sign none and pass False (they get a throwaway key). MAIASCORE_TESTING waives it too.
+    """
+
+    def __init__(self, require_secret_key=True, **overrides):
+        secret = overrides.get("SECRET_KEY") or overrides.get("JWT_SECRET_KEY") or _env("SECRET_KEY") \
+            or _env("JWT_SECRET_KEY")
+        if not secret and require_secret_key and not _env("MAIASCORE_TESTING", False, bool):
+            raise MissingSecretKey(SECRET_KEY_HELP)
         # VAR_DIR: where `make run` (`maiascore up`) keeps its state, relative to the working directory:
         # the embedded database's data, the generated secret key, logs, and stack.json (the running
         # stack's MONGO_URI / REDIS_URL, written by the launcher and removed when it stops).
@@ -53,6 +72,7 @@ class Config:
         self.JWT_EXPIRES_SECONDS = _env("JWT_EXPIRES_SECONDS", 3600, int)
         self.ALLOW_REGISTRATION = _env("ALLOW_REGISTRATION", False, bool)
         self.MAX_CONTENT_LENGTH = _env("MAX_CONTENT_LENGTH", 16 * 1024 * 1024, int)
+        self.MAX_BODY_KEYS = _env("MAX_BODY_KEYS", 1000, int)
         self.DATASET_MAX_BYTES = _env("DATASET_MAX_BYTES", 8 * 1024 * 1024, int)
         self.RATE_LIMIT_PER_MINUTE = _env("RATE_LIMIT_PER_MINUTE", 240, int)
         self.LOGIN_FAILURES_PER_MINUTE = _env("LOGIN_FAILURES_PER_MINUTE", 10, int)
@@ -160,7 +180,7 @@ class TestConfig(Config):
         defaults = dict(ARGON2_TIME_COST=1, ARGON2_MEMORY_KIB=8192, MONGO_TIMEOUT_MS=2000,
                         SWEEP_GRACE_SECONDS=2, SCORING_LEASE_SECONDS=10, TESTING=True)
         defaults.update(overrides)
-        super().__init__(**defaults)
+        super().__init__(require_secret_key=False, **defaults)
 
 
 def stack_state(var_dir):
@@ -194,7 +214,8 @@ def settings():
         return flask.current_app.config["MAIASCORE"]
     global _process_settings
     if _process_settings is None:
-        _process_settings = TestConfig() if _env("MAIASCORE_TESTING", False, bool) else Config()
+        testing = _env("MAIASCORE_TESTING", False, bool)
+        _process_settings = TestConfig() if testing else Config(require_secret_key=False)
     return _process_settings
 
 

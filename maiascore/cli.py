@@ -12,6 +12,7 @@ import time
 import click
 from flask.cli import FlaskGroup
 
+from config import Config
 from maiascore.accounts.service import (account_groups_by_id, add_user_to_group, create_account_group,
                                         ensure_admin, find_user_by_identifier, membership)
 from maiascore.app import create_app
@@ -33,7 +34,9 @@ class MaiaScoreGroup(FlaskGroup):
             raise click.ClickException(f"{exc.message}{detail}") from exc
 
 
-@click.group(cls=MaiaScoreGroup, create_app=lambda: create_app(), add_default_commands=True)
+# The CLI signs no JWTs, so it runs without SECRET_KEY (next to `make run`, in another shell).
+@click.group(cls=MaiaScoreGroup, create_app=lambda: create_app(Config(require_secret_key=False)),
+             add_default_commands=True)
 def cli():
     """MaiaScore administration."""
 

@@ -7,6 +7,8 @@ values and combinations are allowed is ``widgets.py``'s business.
 """
 import marshmallow as ma
 
+from maiascore.dashboards.snapshots import MAX_PAGE
+
 READ_ONLY = {"readOnly": True, "description": "Computed by the server; ignored on input"}
 
 
@@ -237,7 +239,7 @@ class SnapshotListQuerySchema(ma.Schema):
         unknown = ma.EXCLUDE
 
     reportId = IdString(metadata={"description": "Only the snapshots of this report"})
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
 
 
 class WidgetMetricOptionSchema(ma.Schema):

@@ -6,7 +6,6 @@ later edits or the report's deletion change nothing in it. Stored in
 {widgetId: body}, isShared, isScheduled, createdBy, created_at}``.
 """
 import uuid
-from datetime import timedelta
 
 from pymongo.errors import DocumentTooLarge
 
@@ -15,11 +14,12 @@ from maiascore.connections import get_db
 from maiascore.dashboards.planner import Context, prepare
 from maiascore.dashboards.service import get_report
 from maiascore.dashboards.shaping import widget_data
-from maiascore.dashboards.timerange import TimeRange, check_length, parse_date, parse_time_range, v6_datetime
+from maiascore.dashboards.timerange import TimeRange, check_seconds, parse_date, parse_time_range, v6_datetime
 from maiascore.dashboards.widgets import ID_PATTERN
 from maiascore.errors import Forbidden, Invalid, NotFound
 
 PAGE_SIZE = 100
+MAX_PAGE = 10**9  # a billion pages of 100: far past any group, and a skip far inside 64 bits
 SUMMARY_PROJECTION = {"data": 0}
 
 
@@ -34,8 +34,7 @@ def snapshot_range(body):
         duration = int(raw) if isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit()) else 0
         if isinstance(raw, bool) or duration <= 0:
             raise Invalid("timeSpan.duration must be a positive number of seconds")
-        check_length(timedelta(seconds=duration))
-        return TimeRange(start, start + timedelta(seconds=duration))
+        return TimeRange(start, start + check_seconds(duration, "timeSpan.duration"))
     return parse_time_range(body.get("window"), body.get("from"), body.get("to"))
 
 
@@ -67,6 +66,8 @@ def create_snapshot(aid, user_id, body):
 
 def list_snapshots(aid, report_id=None, page=1):
     """One page, newest first, and whether another follows."""
+    if page > MAX_PAGE:
+        raise Invalid(f"page must be at most {MAX_PAGE}")
     query = {"aid": aid}
     if report_id:
         query["report.reportId"] = str(report_id)

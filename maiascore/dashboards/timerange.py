@@ -14,6 +14,9 @@ BIN_SIZES = ((timedelta(days=1), 300), (timedelta(days=14), 3600), (timedelta(da
 WINDOW_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 WINDOW_PATTERN = re.compile(r"^([0-9]+)([smhdw]?)$")
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}Z?$")
+# Dates outside these make bin arithmetic leave datetime's range (year 1 minus a bin, year 9999 plus a day).
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 
 
 def v6_datetime(value):
@@ -54,17 +57,25 @@ def parse_date(raw, name):
         value = datetime.fromisoformat(text.rstrip("Z").replace(" ", "T"))
     except ValueError:
         raise Invalid(f"{name} {raw!r} is not a valid date-time")
-    return value.replace(tzinfo=timezone.utc)
+    value = value.replace(tzinfo=timezone.utc)
+    if not EARLIEST <= value < LATEST:
+        raise Invalid(f"{name} must be between {v6_datetime(EARLIEST)} and {v6_datetime(LATEST)}, not {raw!r}")
+    return value
 
 
 def parse_window(raw):
     match = WINDOW_PATTERN.match((raw or "").strip())
     if not match:
         raise Invalid(f"window must be a number followed by s, m, h, d or w (e.g. 12h, 7d), not {raw!r}")
-    seconds = int(match.group(1)) * WINDOW_UNITS[match.group(2)]
+    digits = match.group(1).lstrip("0")
+    if len(digits) > 12:  # beyond any 93 days in any unit, and beyond timedelta's range
+        raise Invalid(f"window {raw!r} spans more than 93 days; at most 93 days are served")
+    seconds = int(digits or 0) * WINDOW_UNITS[match.group(2)]
     if seconds <= 0:
         raise Invalid("window must be longer than zero")
-    return timedelta(seconds=seconds)
+    length = timedelta(seconds=seconds)
+    check_length(length)
+    return length
 
 
 def parse_time_range(window=None, start=None, end=None, now=None):
@@ -84,6 +95,13 @@ def parse_time_range(window=None, start=None, end=None, now=None):
         begin, finish = now - length, now
     check_length(finish - begin)
     return TimeRange(begin, finish)
+
+
+def check_seconds(seconds, name):
+    """A length in seconds as a timedelta, refused before timedelta overflows on it."""
+    if seconds > MAX_RANGE.total_seconds():
+        raise Invalid(f"{name} spans {seconds / 86400:g} days; at most 93 days are served")
+    return timedelta(seconds=seconds)
 
 
 def check_length(length):

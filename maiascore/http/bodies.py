@@ -3,9 +3,12 @@
 JSON, XML (``<item>`` or ``<items><item/>...``), form-encoded (including a JSON text
 sent under the form content type, as the seeds' snippets do) and multipart all end up
 as the same Python structure, which marshmallow then types. XML with a DTD is refused
-before parsing, which shuts out entity expansion and external entities.
+before parsing, which shuts out entity expansion, external entities and injected default
+attributes. Every object (JSON, XML element, form) holds at most MAX_BODY_KEYS keys, so a
+body of a million unknown keys costs one short 400, not a million validation errors; JSON
+numbers beyond a double and lone surrogates are refused here, before anything stores them.
 """
-import json
+import re
 
 import xmltodict
 from flask import g, request
@@ -13,7 +16,9 @@ from webargs.core import missing as _MISSING_WEBARGS
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from maiascore.http.errors import validation_error
+from config import settings
+from maiascore.http.errors import ApiError, validation_error, validation_status
+from maiascore.http.fields import UnsafeJSON, strict_json
 from maiascore.http.formats import XML_TYPES
 
 _MISSING = object()
@@ -27,23 +32,64 @@ def _decode(raw):
         raise BadRequest("Request body is not valid UTF-8")
 
 
-def _reject_constants(token):
-    raise ValueError(f"{token} is not valid JSON")
+# expat honours a declaration wherever it stands (after a 5 KB comment too), so the whole text is searched.
+_DECLARATION = re.compile(r"<!\s*(?:DOCTYPE|ENTITY|ATTLIST|ELEMENT)", re.IGNORECASE)
+
+
+def _too_many_keys(limit):
+    return BadRequest(f"An object in the body has more than {limit} keys; at most {limit} are accepted "
+                      "(MAX_BODY_KEYS)")
+
+
+def _nested(path, message):
+    errors = [message]
+    for part in reversed(path):
+        errors = {part: errors}
+    return errors
 
 
 def parse_json_text(text):
     try:
-        return json.loads(text, parse_constant=_reject_constants)
+        return strict_json(text, settings().MAX_BODY_KEYS)
+    except UnsafeJSON as exc:
+        if exc.status == 400:
+            raise BadRequest(f"Malformed JSON body: {exc.message}")
+        where = ".".join(str(part) for part in exc.path) or "body"
+        raise ApiError(validation_status(), f"Request validation failed: {where}: {exc.message}",
+                       errors={"json": _nested(exc.path, exc.message)} if exc.path else None)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"Malformed JSON body: {exc}")
 
 
+class _TooManyKeys(Exception):
+    pass
+
+
+def _bounded_dict(limit):
+    """The dict xmltodict builds elements with, refusing the key past ``limit`` (children or attributes)."""
+
+    class BoundedDict(dict):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if len(self) > limit:
+                raise _TooManyKeys()
+
+        def __setitem__(self, key, value):
+            if len(self) >= limit and key not in self:
+                raise _TooManyKeys()
+            super().__setitem__(key, value)
+
+    return BoundedDict
+
+
 def parse_xml_text(text):
-    head = text[:4096].upper()
-    if "<!DOCTYPE" in head or "<!ENTITY" in text.upper():
+    if _DECLARATION.search(text):
         raise BadRequest("XML with a DOCTYPE or entity declarations is not accepted")
+    limit = settings().MAX_BODY_KEYS
     try:
-        doc = xmltodict.parse(text, disable_entities=True, force_cdata=False)
+        doc = xmltodict.parse(text, disable_entities=True, force_cdata=False, dict_constructor=_bounded_dict(limit))
+    except _TooManyKeys:
+        raise _too_many_keys(limit)
     except Exception as exc:  # expat raises several unrelated types
         raise BadRequest(f"Malformed XML body: {exc}")
     if not isinstance(doc, dict) or len(doc) != 1:
@@ -57,6 +103,9 @@ def parse_xml_text(text):
 
 def _form_fields():
     data = {}
+    limit = settings().MAX_BODY_KEYS
+    if len(request.form) > limit:
+        raise _too_many_keys(limit)
     for key in request.form.keys():
         values = request.form.getlist(key)
         data[key] = values if len(values) > 1 else values[0]

@@ -18,6 +18,7 @@ from maiascore import errors as domain
 from maiascore.http.formats import is_v7
 
 log = logging.getLogger("maiascore.errors")
+MAX_LISTED_ERRORS = 50
 
 
 class ApiError(HTTPException):
@@ -97,7 +98,49 @@ def validation_error(messages):
     return ApiError(validation_status(), "Request validation failed", errors=messages)
 
 
+def _is_item(value):
+    return isinstance(value, dict) and isinstance(value.get("message"), str)
+
+
+def _count(errors):
+    if isinstance(errors, dict) and not _is_item(errors):
+        return sum(_count(value) for value in errors.values())
+    if isinstance(errors, (list, tuple)):
+        return sum(_count(value) for value in errors)
+    return 1
+
+
+def _take(errors, budget):
+    if isinstance(errors, dict) and not _is_item(errors):
+        kept = {}
+        for key, value in errors.items():
+            if budget[0] <= 0:
+                break
+            kept[key] = _take(value, budget)
+        return kept
+    if isinstance(errors, (list, tuple)):
+        kept = []
+        for value in errors:
+            if budget[0] <= 0:
+                break
+            kept.append(_take(value, budget))
+        return kept
+    budget[0] -= 1
+    return errors
+
+
+def bound_errors(errors, limit=MAX_LISTED_ERRORS):
+    """``(the first `limit` messages in their nesting, how many there were)``: an answer never grows with
+    the number of mistakes in a body."""
+    total = _count(errors)
+    return (errors if total <= limit else _take(errors, [limit])), total
+
+
 def error_response(code, message, errors=None, headers=None):
+    if errors:
+        errors, total = bound_errors(errors)
+        if total > MAX_LISTED_ERRORS:
+            message = f"{message} ({total} errors; the first {MAX_LISTED_ERRORS} are listed)"
     if is_v7():
         if code == 401:
             headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="maiascore"'}

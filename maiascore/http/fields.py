@@ -1,7 +1,86 @@
-"""marshmallow fields for the shapes the seeds' clients send."""
+"""marshmallow fields for the shapes the seeds' clients send, and the strict JSON reading they share
+with the request bodies."""
 import json
+import math
+import re
 
 import marshmallow as ma
+
+from config import settings
+
+# A lone surrogate or a NUL can only enter through a \u escape: when none is there, nothing is walked.
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")
+
+
+class UnsafeJSON(ValueError):
+    """JSON that parses but cannot be kept; ``path`` (keys and indexes) names where, ``status`` says
+    whether the text itself is at fault (400) or a value in it (422, as a field error)."""
+
+    def __init__(self, message, path=(), status=422):
+        super().__init__(message)
+        self.message, self.path, self.status = message, tuple(path), status
+
+
+def _reject_constant(token):
+    raise UnsafeJSON(f"{token} is not valid JSON", status=400)
+
+
+def _storable(text):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _first_unsafe(data):
+    """(path, reason) of the first value nobody can store: an infinite number, a lone surrogate, a NUL in a key."""
+    stack = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return path, "Numbers must be finite; this one is beyond the range of a double."
+        if isinstance(value, str) and not _storable(value):
+            return path, "Texts must be valid Unicode; this one holds a lone surrogate (\\ud800-\\udfff)."
+        if isinstance(value, dict):
+            for key, item in reversed(list(value.items())):
+                if not _storable(key) or "\x00" in key:
+                    return (*path, key.encode("utf-8", "replace").decode("utf-8")), \
+                        "Names must be valid Unicode without NUL characters."
+                stack.append(((*path, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*path, index), item) for index, item in reversed(list(enumerate(value))))
+    return None
+
+
+def strict_json(text, max_keys=None):
+    """Parse JSON refusing what would be stored wrongly or answered as invalid JSON later.
+
+    NaN/Infinity are not JSON; ``1e999`` is JSON but becomes infinity; ``"\\ud800"`` is JSON but no
+    UTF-8 text; an object of a million keys costs a million validation errors. Each raises
+    :class:`UnsafeJSON` (``ValueError``, ``RecursionError`` for malformed or too deep texts).
+    """
+    max_keys = settings().MAX_BODY_KEYS if max_keys is None else max_keys
+    overflow = []
+
+    def number(token):
+        value = float(token)
+        if math.isinf(value):
+            overflow.append(token)
+        return value
+
+    def bounded(pairs):
+        if len(pairs) > max_keys:
+            raise UnsafeJSON(f"An object in the JSON text has {len(pairs)} keys; at most {max_keys} are accepted "
+                             "(MAX_BODY_KEYS)", status=400)
+        return dict(pairs)
+
+    data = json.loads(text, parse_constant=_reject_constant, parse_float=number, object_pairs_hook=bounded)
+    if overflow or _SUSPECT_ESCAPE.search(text):
+        found = _first_unsafe(data)
+        if found:
+            raise UnsafeJSON(found[1], found[0])
+    return data
 
 
 class JSONObject(ma.fields.Field):
@@ -20,8 +99,11 @@ class JSONObject(ma.fields.Field):
             if text == "":
                 return {}
             try:
-                parsed = json.loads(text)
-            except ValueError:
+                parsed = strict_json(text)
+            except UnsafeJSON as exc:
+                where = ".".join(str(part) for part in exc.path)
+                raise ma.ValidationError(f"{exc.message}{f' (at {where})' if where else ''}")
+            except (ValueError, RecursionError):
                 raise self.make_error("invalid")
             if isinstance(parsed, dict):
                 return parsed

@@ -8,7 +8,10 @@ single after-request step so no view knows about it.
 ``application/json`` and ``application/problem+json`` (the official SDK sends the first)
 and labels its answers ``application/hal+json``, its errors ``application/problem+json``.
 """
+import functools
 import json
+import re
+from xml.parsers import expat
 
 import xmltodict
 from flask import g, request
@@ -81,6 +84,19 @@ def response_format():
     return fmt
 
 
+# What XML 1.0 cannot carry at all, not even as a character reference (NUL, most C0 controls, lone
+# surrogates, U+FFFE/U+FFFF): JSON answers keep such a character, XML answers show U+FFFD instead.
+_ILLEGAL_XML_CHARS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NAME_START = ("A-Z_a-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c-\u200d"
+               "\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff")
+_NOT_NAME_CHAR = re.compile(f"[^{_NAME_START}\\-.0-9\u00b7\u0300-\u036f\u203f-\u2040]")
+_NAME_START_CHAR = re.compile(f"[{_NAME_START}]")
+
+
+def _xml_text(text):
+    return _ILLEGAL_XML_CHARS.sub("\ufffd", text)
+
+
 def _xml_safe(value):
     if isinstance(value, dict):
         return {_xml_name(k): _xml_safe(v) for k, v in value.items()}
@@ -90,14 +106,32 @@ def _xml_safe(value):
         return "true" if value else "false"
     if value is None:
         return None
-    return str(value)
+    return _xml_text(str(value))
+
+
+_NOT_ASCII_NAME_CHAR = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
 def _xml_name(key):
-    key = str(key)
-    safe = "".join(c if c.isalnum() or c in "_-." else "_" for c in key)
-    if not safe or not (safe[0].isalpha() or safe[0] == "_"):
+    """An XML Name (no colon: no namespaces) for any key; ``x²`` or ``@role`` would break the document."""
+    return _name(str(key))
+
+
+def _expat_accepts(name):
+    try:
+        expat.ParserCreate().Parse(f"<{name}/>", True)
+    except expat.ExpatError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _name(key):
+    safe = _NOT_NAME_CHAR.sub("_", key)
+    if not safe or not _NAME_START_CHAR.match(safe[0]):
         safe = "_" + safe
+    if not _expat_accepts(safe):  # expat follows XML 1.0 4th edition: fewer letters than the 5th edition's ranges
+        safe = _NOT_ASCII_NAME_CHAR.sub("_", safe)
     return safe
 
 

@@ -13,6 +13,7 @@ import string
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
+from maiascore.dashboards.timerange import EARLIEST, LATEST
 from maiascore.errors import Invalid
 
 EXTENSION = "maiascore"
@@ -93,7 +94,14 @@ def parse_query_date(raw, name):
                       errors=[{"code": "INVALID_VALUE", "field": name, "message": "not an ISO-8601 date-time"}])
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        value = value.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        value = EARLIEST - timedelta(days=1)
+    if not EARLIEST <= value < LATEST:
+        raise Invalid(f"{name} must be between {EARLIEST:%Y-%m-%dT%H:%M:%SZ} and {LATEST:%Y-%m-%dT%H:%M:%SZ}, "
+                      f"not {raw!r}", errors=[{"code": "INVALID_VALUE", "field": name, "message": "out of range"}])
+    return value
 
 
 def v6_query_date(value):

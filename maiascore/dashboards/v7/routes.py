@@ -176,7 +176,7 @@ class Snapshots(MethodView):
     def get(self, query):
         """The group's snapshots, newest first, 100 a page; the next page's cursor is in ``_links.next.href``."""
         cursor = query.get("cursor") or "1"
-        if not cursor.isdigit() or int(cursor) < 1:
+        if not cursor.isdigit() or len(cursor) > 18 or int(cursor) < 1:  # 18 digits: int() never balks
             abort(400, "cursor is not one this API gave; take it from _links.next.href",
                   errors={"query": {"cursor": ["not a cursor this API gave"]}})
         page = int(cursor)
