@@ -35,6 +35,10 @@ class Text(ma.fields.String):
         value = super()._deserialize(value, attr, data, **kwargs)
         return value.strip() or None
 
+    def _validate(self, value):
+        if value is not None:  # a blank text became None: nothing to measure
+            super()._validate(value)
+
 
 class Features(JSONObject):
     """Feature name to a scalar value; sent as an object, a JSON text (forms) or XML child elements."""

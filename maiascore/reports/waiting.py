@@ -8,6 +8,7 @@ A waiting request holds its own thread and one Redis pub/sub connection, nothing
 connections go back to the pool after each read. Each account group may have at most
 ``MAX_WAITS_PER_GROUP`` waits at once (``slot``), so one tenant cannot park every web thread.
 """
+import math
 import secrets
 import time
 from contextlib import contextmanager
@@ -32,9 +33,10 @@ def wait_seconds(query_wait, prefer_header):
         name, _, value = preference.strip().partition("=")
         if name.strip().lower() == "wait":
             try:
-                return min(max(float(value.strip().strip('"')), 0.0), float(limit))
+                seconds = float(value.strip().strip('"'))
             except ValueError:
                 return 0.0
+            return 0.0 if math.isnan(seconds) else min(max(seconds, 0.0), float(limit))  # a hint of nothing
     return 0.0
 
 

@@ -76,13 +76,18 @@ def count_datasets(query):
 def check_csv(raw, target, positive=None):
     """Parses and checks an upload as training will; returns the dataset and its two classes, or
     raises ``DatasetError`` with the reason."""
+    limit = settings().TRAINING_MAX_COLUMNS
+    header = raw[:raw.find(b"\n")] if b"\n" in raw else raw
+    if max(header.count(separator) for separator in (b",", b";", b"\t")) >= limit:
+        # checked before parsing: a header of a million columns must not cost the web process seconds
+        raise DatasetError(f"the header has more than {limit} columns; at most {limit} are allowed "
+                           "(TRAINING_MAX_COLUMNS)")
     dataset = parse_csv(raw, target)
     if dataset.target is None:
         raise DatasetError("no target column: name the label column in the 'target' field (columns: "
                            f"{', '.join(dataset.columns)})")
     if len(dataset.columns) < 2:
         raise DatasetError("the file has no feature column besides the target")
-    limit = settings().TRAINING_MAX_COLUMNS
     if len(dataset.columns) > limit:
         raise DatasetError(f"the file has {len(dataset.columns)} columns; at most {limit} are allowed "
                            "(TRAINING_MAX_COLUMNS)")
