@@ -454,3 +454,14 @@ def test_cards_of_one_source_and_range_share_one_aggregation(seeded, monkeypatch
     cards = {c["cardId"]: c["value"] for c in body["reportDataComponentData"]["data"]}
     first_day = scores(seeded["docs"][:24])
     assert cards == {"cnt01": 48, "mean1": 615, "medi1": nearest_rank(first_day, 0.5), "auc01": None, "lastd": 24}
+
+
+def test_the_default_range_ends_after_now_so_a_report_stored_this_second_counts():
+    from maiascore.dashboards.timerange import parse_time_range
+
+    now = datetime(2024, 3, 4, 12, 0, 0, 250000, tzinfo=timezone.utc)
+    stored = now - timedelta(milliseconds=100)  # created a moment ago, in the same second
+    span = parse_time_range(window="1h", now=now)
+    assert span.start <= stored < span.end
+    exact = datetime(2024, 3, 4, 12, 0, 0, tzinfo=timezone.utc)
+    assert parse_time_range(window="1h", now=exact).end == exact

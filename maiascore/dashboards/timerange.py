@@ -80,7 +80,9 @@ def parse_window(raw):
 
 def parse_time_range(window=None, start=None, end=None, now=None):
     """v6 time ranges: ``window`` or ``from`` (with an optional ``to``); 7 days by default."""
-    now = (now or utcnow()).replace(microsecond=0)
+    now = now or utcnow()
+    if now.microsecond:  # whole seconds, rounded up: a report stored a moment ago is inside the range
+        now = now.replace(microsecond=0) + timedelta(seconds=1)
     if window and (start or end):
         raise Invalid("window and from/to are mutually exclusive: send one or the other")
     if end and not start:
