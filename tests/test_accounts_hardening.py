@@ -22,10 +22,10 @@ def new_user(admin, name, email, role="Regular User", password="long-enough-pw")
 
 def test_a_username_cannot_look_like_an_email(cfg, admin):
     r = new_user(admin, "newhire@example.com", "decoy@example.com")
-    assert r.status_code == 400 and "name" in r.get_json()["errors"]["json"]
+    assert r.status_code == 400 and "name" in r.get_json()["errors"]
     r = admin.post("/auth/local/register", json={"username": "newhire@example.com", "email": "d2@example.com",
                                                  "password": "long-enough-pw"})
-    assert r.status_code == 422 and "username" in r.get_json()["errors"]["json"]
+    assert r.status_code == 422 and "username" in r.get_json()["errors"]
     member = new_user(admin, "member1", "member1@example.com").get_json()["users"][0]["uid"]
     r = admin.post(f"/v6/users/{member}/update", json={"name": "newhire@example.com"})
     assert r.status_code == 400

@@ -147,11 +147,11 @@ def test_invalid_widgets_answer_400_naming_widget_and_allowed_values(admin, widg
 
 def test_schema_errors_are_400_with_detail(admin):
     body = create(admin, widgets=[{"type": "Table", **SCORE, "limit": "many"}], status=400)
-    assert body["errors"]["json"]["widgets"]["0"]["limit"]
+    assert body["errors"]["widgets"]["0"]["limit"]
     r = admin.post("/v6/reports/create", json={"widgets": []})
-    assert r.status_code == 400 and "title" in r.get_json()["errors"]["json"]
+    assert r.status_code == 400 and "title" in r.get_json()["errors"]
     r = admin.post("/v6/reports/create", json={"title": "x", "colour": "red"})
-    assert r.status_code == 400 and "colour" in r.get_json()["errors"]["json"]
+    assert r.status_code == 400 and "colour" in r.get_json()["errors"]
     r = admin.post("/v6/reports/create", data="{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.get_json()["code"] == 400
 

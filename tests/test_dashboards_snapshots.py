@@ -90,7 +90,7 @@ def test_bad_timespans_are_400(admin, report, body, fragment):
 
 def test_snapshot_needs_an_existing_report_of_the_group(admin, report, make_actor):
     r = admin.post("/v6/report-snapshots/create", json={"snapshotName": "x"})
-    assert r.status_code == 400 and "reportId" in r.get_json()["errors"]["json"]
+    assert r.status_code == 400 and "reportId" in r.get_json()["errors"]
     assert snapshot(admin, "999999", status=404)["code"] == 404
     stranger = make_actor("Account Admin")
     assert snapshot(stranger, report["reportId"], status=404)["code"] == 404

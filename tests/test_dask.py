@@ -94,7 +94,7 @@ def test_a_group_reaches_only_its_own_root(make_actor, roots):
     assert_error(register(alice, "file://otherhost/data.csv"), 400, "this host")
     assert_error(alice.post("/datasets", json={"name": "no uri"}), 415, "uri")
     r = alice.post("/datasets", json={"uri": 5, "colour": "red"})
-    assert r.status_code == 422 and set(r.get_json()["errors"]["json"]) == {"uri", "colour"}
+    assert r.status_code == 422 and set(r.get_json()["errors"]) == {"uri", "colour"}
 
 
 def test_no_roots_means_no_uri_data_sets(admin, cfg):
@@ -123,7 +123,7 @@ def test_the_dask_engine_needs_a_cluster_and_a_uri_data_set(admin, cfg, roots):
     r = admin.post("/trainings", json={"meta": {"dataset": "german-credit", "engine": "dask"}})
     assert r.status_code == 422 and "registered by URI" in str(r.get_json()["errors"])
     r = admin.post("/trainings", json={"meta": {"dataset": "german-credit", "engine": "gpu"}})
-    assert r.status_code == 422 and "engine" in r.get_json()["errors"]["json"]["meta"]
+    assert r.status_code == 422 and "engine" in r.get_json()["errors"]["meta"]
 
 
 def test_a_training_on_dask_matches_a_local_one(admin, cfg, roots, dask_cluster, monkeypatch, run_worker, db):

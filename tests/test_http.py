@@ -220,3 +220,14 @@ def test_filter_values_beyond_64_bits_answer_400(admin):
     r = admin.get("/reports?score=100000000000000000000000000000")
     assert r.status_code == 400
     assert r.get_json()["code"] == 400
+
+
+def test_validation_errors_have_one_shape_whatever_the_route_read(admin):
+    """Field -> messages, not nested under the request part webargs read (POST and PUT alike)."""
+    created = admin.post("/reports", json={"referenceId": "shape", "outcome": "maybe"})
+    assert created.status_code == 422 and set(created.get_json()["errors"]) == {"outcome"}
+    ok = admin.post("/reports", json={"referenceId": "shape"})
+    changed = admin.put(f"/reports/{ok.get_json()['id']}", json={"outcome": "maybe"})
+    assert changed.status_code == 422 and set(changed.get_json()["errors"]) == {"outcome"}
+    v6 = admin.post("/v6/reports/create", json={"title": "x", "colour": "red"})
+    assert v6.status_code == 400 and "colour" in v6.get_json()["errors"]

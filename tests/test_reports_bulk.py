@@ -6,6 +6,8 @@ import time
 import redis
 from rq import Queue
 
+from maiascore.queue import queue_name
+
 LIMIT = 10000
 FEATURES = 100
 
@@ -38,7 +40,7 @@ def test_a_bulk_at_the_limit_answers_every_id_queues_everything_and_a_retry_stor
     batch_docs = {b["_id"]: b for b in db.score_batches.find({"aid": admin.aid})}
     assert {d["batch"] for d in stored.values()} == set(batch_docs)
     assert sum(b["size"] for b in batch_docs.values()) == LIMIT
-    queue = Queue("scores", connection=redis.Redis.from_url(cfg.REDIS_URL))
+    queue = Queue(queue_name("scores"), connection=redis.Redis.from_url(cfg.REDIS_URL))
     assert sorted(queue.job_ids) == sorted(f"score-{b}" for b in batch_docs)
 
     # The client never heard back (say) and retries the very same body: the same ids, nothing stored twice.

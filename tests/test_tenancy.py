@@ -74,11 +74,11 @@ def test_a_group_at_its_wait_cap_is_refused_while_other_groups_and_healthz_still
 
 
 def test_prefer_wait_takes_a_slot_too(cfg, client, make_actor, db):
-    from maiascore.connections import get_redis
+    from maiascore.connections import get_redis, redis_key
 
     cfg.MAX_WAITS_PER_GROUP = 1
     actor = make_actor("Regular User")
-    get_redis().zadd(f"waits:{actor.aid}", {"held-elsewhere": 4102444800})  # a wait of another process
+    get_redis().zadd(redis_key("waits", actor.aid), {"held-elsewhere": 4102444800})  # a wait of another process
     r = actor.post("/reports", json={"referenceId": "p"}, headers={"Prefer": "wait=5"})
     assert r.status_code == 429 and r.headers["Retry-After"] == "1"
     assert actor.post("/reports", json={"referenceId": "p"}).status_code == 200  # no wait, no slot

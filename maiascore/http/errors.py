@@ -95,7 +95,7 @@ def problem_body(code, message, errors=None):
 
 
 def validation_error(messages):
-    return ApiError(validation_status(), "Request validation failed", errors=messages)
+    return ApiError(validation_status(), "Request validation failed", errors=field_errors(messages))
 
 
 def _is_item(value):
@@ -156,12 +156,27 @@ def error_response(code, message, errors=None, headers=None):
     return response
 
 
+WEBARGS_LOCATIONS = frozenset({"json", "form", "json_or_form", "query", "querystring", "files", "headers",
+                               "cookies", "view_args", "path"})
+
+
+def field_errors(errors):
+    """One shape for validation detail, field -> messages: webargs nests it under the location it read
+    (``{"json": {"outcome": [...]}}``), a service's own check does not."""
+    if isinstance(errors, dict) and errors and set(errors) <= WEBARGS_LOCATIONS:
+        merged = {}
+        for detail in errors.values():
+            merged.update(detail if isinstance(detail, dict) else {"_schema": detail})
+        return merged
+    return errors
+
+
 def handle_http_exception(error):
     if isinstance(error, ApiError):
         return error_response(error.code, error.message, error.errors, error.extra_headers)
     data = getattr(error, "data", None) or {}
     message = data.get("message") or error.description or error.name
-    errors = data.get("errors") or data.get("messages")
+    errors = field_errors(data.get("errors") or data.get("messages"))
     if error.code == 422 and errors:
         return error_response(validation_status(), "Request validation failed", errors)
     if error.code == 413:
