@@ -33,37 +33,49 @@ def bucket():
 # --- reports ------------------------------------------------------------------------------------
 
 def write_reports(run, keys, records, results):
-    """One upsert per row, keyed by (aid, uuid): a key seen before (this run resumed, an earlier run,
-    a report posted by hand) is updated in place, never duplicated. Returns the rows written."""
+    """One report per row, keyed by (aid, uuid): a key seen before (this run resumed, an earlier run,
+    a report posted by hand) is updated in place, never duplicated. New keys go in one
+    ``insert_many``, known ones in one ``bulk_write`` by ``_id``. Returns the rows written."""
     if not keys:
         return 0
+    db = get_db()
     now = utcnow()
-    token = batches.new_batch_id()
-    writes = []
-    for key, features, result in zip(keys, records, results):
-        writes.append(UpdateOne(
-            {"aid": run["aid"], "uuid": key},
-            {"$set": {"features": features, "status": PROCESSED, "processed": True, "score": result["score"],
-                      "scoreProbability": result["scoreProbability"], "scoreConfidence": result["scoreConfidence"],
-                      "scoreVersion": result["scoreVersion"], "explanation": result["explanation"],
-                      "warnings": result["warnings"], "error": None, "processed_at": now, "updated_at": now,
-                      "updated_by": run["created_by"]},
-             "$setOnInsert": {"aid": run["aid"], "uuid": key, "referenceId": key, "type": "reference",
-                              "users_permissions_user": run["created_by"], "outcome": None, "lane": drains.BATCH,
-                              "batch": token, "created_at": now, "published_at": now,
-                              "created_by": run["created_by"]},
-             "$inc": {"scoringRuns": 1}},
-            upsert=True))
-    for attempt in range(3):
+    scored = {key: _scored_fields(run, features, result, now) for key, features, result in zip(keys, records, results)}
+    for _ in range(3):
+        known = {doc["uuid"]: doc["_id"] for doc in db.score_reports.find(
+            {"aid": run["aid"], "uuid": {"$in": list(scored)}}, {"uuid": 1})}
+        if known:
+            db.score_reports.bulk_write([UpdateOne({"_id": known[key]}, {"$set": scored[key], "$inc": {"scoringRuns": 1}})
+                                         for key in known], ordered=False)
+        fresh = [_new_report(run, key, fields, now) for key, fields in scored.items() if key not in known]
+        if not fresh:
+            return len(keys)
         try:
-            get_db().score_reports.bulk_write(writes, ordered=False)
-            return len(writes)
-        except BulkWriteError as exc:  # two upserts of one new key raced: the retry updates the winner's
+            db.score_reports.insert_many(fresh, ordered=False)
+            return len(keys)
+        except BulkWriteError as exc:  # another writer created some of these keys meanwhile: update those
             errors = exc.details.get("writeErrors", [])
-            if attempt == 2 or any(e.get("code") != DUPLICATE_KEY for e in errors):
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
-            writes = [writes[e["index"]] for e in errors]
-    return len(keys)
+            raced = {fresh[e["index"]]["uuid"] for e in errors}
+            scored = {key: fields for key, fields in scored.items() if key in raced}
+    raise RuntimeError("score reports kept colliding with concurrent writers")
+
+
+def _scored_fields(run, features, result, now):
+    return {"features": features, "status": PROCESSED, "processed": True, "score": result["score"],
+            "scoreProbability": result["scoreProbability"], "scoreConfidence": result["scoreConfidence"],
+            "scoreVersion": result["scoreVersion"], "explanation": result["explanation"],
+            "warnings": result["warnings"], "error": None, "processed_at": now, "updated_at": now,
+            "updated_by": run["created_by"]}
+
+
+def _new_report(run, key, fields, now):
+    """The shape ``maiascore.reports.service`` stores, already scored."""
+    return {"_id": ObjectId(), "aid": run["aid"], "uuid": key, "referenceId": key, "type": "reference",
+            "users_permissions_user": run["created_by"], "outcome": None, "lane": drains.BATCH,
+            "batch": batches.new_batch_id(), "scoringRuns": 1, **fields, "created_at": now, "published_at": now,
+            "created_by": run["created_by"]}
 
 
 # --- result file --------------------------------------------------------------------------------
