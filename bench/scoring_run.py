@@ -79,6 +79,7 @@ def main():
     os.environ["DATASET_ROOTS"] = roots
     with Stack("scoring-run", extra_env={"DATASET_ROOTS": roots}) as stack:
         stack.setup_tenant()
+        # imported once the stack has set MONGO_URI and friends: connections read them on first use
         from maiascore.connections import get_db
         from maiascore.scoring_runs import service
         from maiascore.trainings import sources

@@ -8,6 +8,10 @@ from importlib import resources
 
 import pandas as pd
 import pytest
+from bson import ObjectId
+
+from maiascore.connections import get_db
+from maiascore.modeling import ScoringModel
 
 from tests.conftest import wait_until
 from tests.dask_fixtures import dask_cluster  # noqa: F401  the session's Dask cluster
@@ -30,8 +34,6 @@ def upload(actor, raw, name="applicants.csv"):
 
 
 def expected_scores(rows=1000):
-    from maiascore.modeling import ScoringModel
-
     model = trained_model()
     scorer = ScoringModel.from_bytes(model.booster_bytes, model.schema.to_dict(), "x")
     records = [{k: v for k, v in r.items() if k != "creditability"} for r in GERMAN.to_dict("records")]
@@ -40,10 +42,6 @@ def expected_scores(rows=1000):
 
 def finished(actor, run_id, timeout=60):
     """Polls MongoDB (the API's rate limit is not what is tested), then answers with the API's view."""
-    from bson import ObjectId
-
-    from maiascore.connections import get_db
-
     runs = get_db().scoring_runs
     assert wait_until(lambda: runs.find_one({"_id": ObjectId(run_id),
                                              "status": {"$in": ["succeeded", "failed", "canceled"]}}),
@@ -189,7 +187,7 @@ def test_a_killed_worker_is_resumed_without_scoring_a_row_twice(admin, db, cfg, 
     run_id = admin.post("/scoring-runs", json={"dataset": dataset,
                                                "output": {"kind": "reports", "rowKey": "ref"}}).get_json()["id"]
     worker = live_worker(queues=("trainings",))
-    oid = __import__("bson").ObjectId(run_id)
+    oid = ObjectId(run_id)
     assert wait_until(lambda: 0 < db.scoring_runs.find_one({"_id": oid})["rowsDone"] < 3000,
                       timeout=60, interval=0.02)
     os.killpg(worker.pid, signal.SIGKILL)
