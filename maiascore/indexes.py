@@ -38,6 +38,7 @@ INDEXES = {
         IndexModel([("aid", ASC), ("training", ASC)], unique=True),
         IndexModel([("aid", ASC), ("created_at", DESC)]),
     ],
+    "scoring_runs": [IndexModel([("aid", ASC), ("created_at", DESC)]), IndexModel([("status", ASC)])],
     "datasets": [
         IndexModel([("aid", ASC), ("created_at", DESC)]),
     ],

@@ -38,7 +38,8 @@ def test_jobs_are_enqueued_as_functions_not_strings():
 
 def test_the_worker_runs_every_domain_sweep():
     from maiascore.reports.jobs import recover_score_batches, recover_single_reports
+    from maiascore.scoring_runs.jobs import recover_scoring_runs
     from maiascore.trainings.jobs import recover_trainings
     from maiascore.workers import SWEEPS
 
-    assert set(SWEEPS) == {recover_score_batches, recover_single_reports, recover_trainings}
+    assert set(SWEEPS) == {recover_score_batches, recover_single_reports, recover_trainings, recover_scoring_runs}

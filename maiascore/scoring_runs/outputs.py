@@ -1,0 +1,169 @@
+"""Where a chunk's scores go: score reports (upserted by uuid = row key) or a part of the result file.
+
+Both writes are idempotent per chunk, which is what makes a run resumable: a chunk scored
+again after a worker was killed upserts the same reports (never a second report for a key)
+or replaces its own part. The file is assembled from the parts once every chunk is done.
+"""
+import io
+import tempfile
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from bson import ObjectId
+from gridfs import GridFSBucket
+from gridfs.errors import NoFile
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
+
+from maiascore.clock import utcnow
+from maiascore.connections import get_db
+from maiascore.reports import batches, drains
+from maiascore.reports.states import PROCESSED
+from maiascore.scoring_runs.states import CSV
+
+BUCKET = "scoring_runs"
+DUPLICATE_KEY = 11000
+MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+
+
+def bucket():
+    return GridFSBucket(get_db(), BUCKET)
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+def write_reports(run, keys, records, results):
+    """One report per row, keyed by (aid, uuid): a key seen before (this run resumed, an earlier run,
+    a report posted by hand) is updated in place, never duplicated. New keys go in one
+    ``insert_many``, known ones in one ``bulk_write`` by ``_id``. Returns the rows written."""
+    if not keys:
+        return 0
+    db = get_db()
+    now = utcnow()
+    scored = {key: _scored_fields(run, features, result, now) for key, features, result in zip(keys, records, results)}
+    for _ in range(3):
+        known = {doc["uuid"]: doc["_id"] for doc in db.score_reports.find(
+            {"aid": run["aid"], "uuid": {"$in": list(scored)}}, {"uuid": 1})}
+        if known:
+            db.score_reports.bulk_write([UpdateOne({"_id": known[key]}, {"$set": scored[key], "$inc": {"scoringRuns": 1}})
+                                         for key in known], ordered=False)
+        fresh = [_new_report(run, key, fields, now) for key, fields in scored.items() if key not in known]
+        if not fresh:
+            return len(keys)
+        try:
+            db.score_reports.insert_many(fresh, ordered=False)
+            return len(keys)
+        except BulkWriteError as exc:  # another writer created some of these keys meanwhile: update those
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            raced = {fresh[e["index"]]["uuid"] for e in errors}
+            scored = {key: fields for key, fields in scored.items() if key in raced}
+    raise RuntimeError("score reports kept colliding with concurrent writers")
+
+
+def _scored_fields(run, features, result, now):
+    return {"features": features, "status": PROCESSED, "processed": True, "score": result["score"],
+            "scoreProbability": result["scoreProbability"], "scoreConfidence": result["scoreConfidence"],
+            "scoreVersion": result["scoreVersion"], "explanation": result["explanation"],
+            "warnings": result["warnings"], "error": None, "processed_at": now, "updated_at": now,
+            "updated_by": run["created_by"]}
+
+
+def _new_report(run, key, fields, now):
+    """The shape ``maiascore.reports.service`` stores, already scored."""
+    return {"_id": ObjectId(), "aid": run["aid"], "uuid": key, "referenceId": key, "type": "reference",
+            "users_permissions_user": run["created_by"], "outcome": None, "lane": drains.BATCH,
+            "batch": batches.new_batch_id(), "scoringRuns": 1, **fields, "created_at": now, "published_at": now,
+            "created_by": run["created_by"]}
+
+
+# --- result file --------------------------------------------------------------------------------
+
+def write_part(run, chunk, table, fmt):
+    """The chunk's part of the result file; a part of the same chunk from an earlier attempt is replaced."""
+    buffer = io.BytesIO()
+    if fmt == CSV:
+        table.to_csv(buffer, index=False)
+    else:
+        pq.write_table(pa.Table.from_pandas(table, preserve_index=False), buffer)
+    store = bucket()
+    new_id = store.upload_from_stream(f"{run['_id']}-part-{chunk:06d}.{fmt}", buffer.getvalue(),
+                                      metadata={"aid": run["aid"], "run": run["_id"], "chunk": chunk,
+                                                "rows": len(table)})
+    for old in get_db()[f"{BUCKET}.files"].find({"metadata.run": run["_id"], "metadata.chunk": chunk,
+                                                 "_id": {"$ne": new_id}}, {"_id": 1}):
+        _delete(store, old["_id"])
+
+
+def _parts(run_id):
+    return list(get_db()[f"{BUCKET}.files"].find({"metadata.run": run_id, "metadata.chunk": {"$exists": True}},
+                                                 {"_id": 1, "metadata": 1}).sort("metadata.chunk", 1))
+
+
+def assemble(run, fmt):
+    """Joins the parts in chunk order into the result file (spooled on local disk), stores it, drops
+    the parts. Returns ``(file id, size, rows)``; run again after a crash it assembles again."""
+    store = bucket()
+    parts = _parts(run["_id"])
+    rows = sum(part["metadata"].get("rows", 0) for part in parts)
+    with tempfile.TemporaryFile() as out:
+        if fmt == CSV:
+            for n, part in enumerate(parts):
+                data = store.open_download_stream(part["_id"]).read()
+                if n:
+                    data = data[data.index(b"\n") + 1:]
+                out.write(data)
+        else:
+            writer = None
+            for part in parts:
+                table = pq.read_table(io.BytesIO(store.open_download_stream(part["_id"]).read()))
+                if writer is None:
+                    schema = _widened(table.schema)
+                    writer = pq.ParquetWriter(out, schema)
+                writer.write_table(table.cast(schema))
+            if writer is not None:
+                writer.close()
+        size = out.tell()
+        out.seek(0)
+        filename = f"scoring-run-{run['_id']}.{fmt}"
+        file_id = store.upload_from_stream(filename, out, metadata={"aid": run["aid"], "run": run["_id"],
+                                                                   "result": True})
+    return {"fileId": file_id, "filename": filename, "format": fmt, "size": size, "rows": rows}
+
+
+def drop_parts(run_id):
+    store = bucket()
+    for part in _parts(run_id):
+        _delete(store, part["_id"])
+
+
+def _widened(schema):
+    """A key column that was all missing in the first part is text in the file."""
+    return pa.schema([pa.field(f.name, pa.string() if pa.types.is_null(f.type) else f.type) for f in schema])
+
+
+def open_result(result):
+    return bucket().open_download_stream(ObjectId(result["fileId"]))
+
+
+def delete_files(run_id):
+    """The run's result file and any part left over."""
+    store = bucket()
+    for doc in get_db()[f"{BUCKET}.files"].find({"metadata.run": run_id}, {"_id": 1}):
+        _delete(store, doc["_id"])
+
+
+def _delete(store, file_id):
+    try:
+        store.delete(file_id)
+    except NoFile:
+        pass
+
+
+def drop_other_results(run_id, keep):
+    """Result files of earlier attempts that were assembled but never recorded."""
+    store = bucket()
+    for doc in get_db()[f"{BUCKET}.files"].find({"metadata.run": run_id, "metadata.result": True,
+                                                 "_id": {"$ne": keep}}, {"_id": 1}):
+        _delete(store, doc["_id"])

@@ -1,0 +1,42 @@
+"""A data set read a chunk of rows at a time, as pandas frames of the file's cells (CSV as text,
+Parquet typed), in the same order on every read: a resumed run skips the chunks it finished."""
+import io
+
+import fsspec
+import pandas as pd
+import pyarrow.parquet as pq
+from gridfs import GridFSBucket
+from gridfs.errors import NoFile
+
+from maiascore.connections import get_db
+from maiascore.modeling import DatasetError
+from maiascore.modeling.datasets import _sniff_delimiter
+from maiascore.trainings import datasets, sources
+
+
+def chunks(doc, rows):
+    """Frames of at most ``rows`` rows of the data set ``doc`` (uploaded or registered by URI)."""
+    if not doc.get("uri"):
+        try:
+            raw = GridFSBucket(get_db(), datasets.BUCKET).open_download_stream(doc["gridfs_id"]).read()
+        except NoFile:
+            raise DatasetError(f"the file of dataset {doc['_id']} is missing; upload it again") from None
+        delimiter = _sniff_delimiter(raw[:65536].decode("utf-8-sig", errors="replace"))
+        yield from _csv(io.BytesIO(raw), delimiter, rows, None)
+        return
+    scheme, path = sources._checked(doc["aid"], doc)  # access checked again at every read
+    fs = fsspec.filesystem(scheme)
+    if doc["format"] == "csv":
+        with fs.open(path, "rb") as handle:
+            yield from _csv(handle, doc.get("delimiter") or ",", rows, doc.get("compression"))
+        return
+    for name in sources._parquet_files(fs, path):
+        with fs.open(name, "rb") as handle:
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=rows):
+                yield batch.to_pandas()
+
+
+def _csv(handle, delimiter, rows, compression):
+    """Cells as text, as an upload's are read (the upload's rules decide missing and numeric)."""
+    yield from pd.read_csv(handle, sep=delimiter, dtype=str, keep_default_na=False, na_filter=False,
+                           encoding="utf-8-sig", chunksize=rows, compression=compression)
