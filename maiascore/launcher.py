@@ -123,7 +123,7 @@ def run_stack(var_dir=None, port=None, web_workers=None):
     sys.stdout.reconfigure(line_buffering=True)  # our lines and the children's, in order, in a log file too
     for signum in (signal.SIGTERM, signal.SIGHUP):  # stopped like Ctrl-C, at any point: no orphans
         signal.signal(signum, _interrupt)
-    cfg = Config()
+    cfg = Config(require_secret_key=False)  # the key is settled below, before the web app starts
     var_dir = Path(var_dir or cfg.VAR_DIR).resolve()
     running = stack_state(var_dir)
     if running:

@@ -166,8 +166,9 @@ def stack(servers, tmp_path_factory):
             time.sleep(0.3)
         yield base, tmp
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(60)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(60)
         log.close()
 
 

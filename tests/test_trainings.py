@@ -267,4 +267,4 @@ def test_launch_training_is_the_clis_entry_point(app, admin, db):
     assert public_training(training)["status"] == "queued"
     with pytest.raises(Unprocessable) as caught:
         launch_training(admin.aid, admin.user, {"meta": {"seed": "x"}})
-    assert "seed" in caught.value.errors["json"]["meta"]
+    assert "seed" in caught.value.errors["meta"]

@@ -56,7 +56,7 @@ def parse_json_text(text):
             raise BadRequest(f"Malformed JSON body: {exc.message}")
         where = ".".join(str(part) for part in exc.path) or "body"
         raise ApiError(validation_status(), f"Request validation failed: {where}: {exc.message}",
-                       errors={"json": _nested(exc.path, exc.message)} if exc.path else None)
+                       errors=_nested(exc.path, exc.message) if exc.path else None)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"Malformed JSON body: {exc}")
 

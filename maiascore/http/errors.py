@@ -211,7 +211,7 @@ def handle_domain_error(error):
     headers = {}
     if getattr(error, "retry_after", None) is not None:
         headers["Retry-After"] = str(error.retry_after)
-    return error_response(code, error.message, error.errors, headers)
+    return error_response(code, error.message, field_errors(error.errors), headers)
 
 
 def handle_unavailable(error):

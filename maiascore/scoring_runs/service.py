@@ -42,7 +42,7 @@ LIST_FIELDS = {
 
 
 def _invalid(field, message):
-    return Unprocessable(VALIDATION_FAILED, errors={"json": {field: [message]}})
+    return Unprocessable(VALIDATION_FAILED, errors={field: [message]})
 
 
 def create_run(aid, user_id, body):

@@ -55,7 +55,7 @@ def _reference(body):
     try:
         return schemas.DatasetReferenceSchema().load(body)
     except ma.ValidationError as exc:
-        raise Unprocessable("Request validation failed", errors={"json": exc.messages}) from None
+        raise Unprocessable("Request validation failed", errors=exc.messages) from None
 
 
 def _list_query():

@@ -49,7 +49,7 @@ def launch_training(aid, user, body):
     try:
         loaded = TrainingCreateSchema().load(body)
     except ma.ValidationError as exc:
-        raise Unprocessable(VALIDATION_FAILED, errors={"json": exc.messages}) from None
+        raise Unprocessable(VALIDATION_FAILED, errors=exc.messages) from None
     training, _ = create_training(aid, user["_id"], loaded)
     return training
 
@@ -71,7 +71,7 @@ def create_training(aid, user_id, body):
     if scheduled_at is not None and scheduled_at <= now:
         errors["scheduledAt"] = ["Must be in the future; leave it out to start now."]
     if errors:
-        raise Unprocessable(VALIDATION_FAILED, errors={"json": errors})
+        raise Unprocessable(VALIDATION_FAILED, errors=errors)
     bounds.check(meta, source.shape())
     if cron and scheduled_at is None:
         scheduled_at = next_occurrence(cron, now)
@@ -239,7 +239,7 @@ def meta_changes(aid, doc, meta):
     resolved, source = resolved_meta(aid, merged)
     errors = source.errors()
     if errors:
-        raise Unprocessable(VALIDATION_FAILED, errors={"json": {"meta": errors}})
+        raise Unprocessable(VALIDATION_FAILED, errors={"meta": errors})
     bounds.check(resolved, source.shape())
     return {"meta": resolved}
 
@@ -258,6 +258,6 @@ def schedule_changes(doc, body):
     if "scheduledAt" not in body and cron and cron != doc.get("cron"):
         scheduled_at = next_occurrence(cron, now)
     if scheduled_at is not None and scheduled_at <= now:
-        raise Unprocessable(VALIDATION_FAILED, errors={"json": {"scheduledAt": [
-            "Must be in the future; null starts the training now."]}})
+        raise Unprocessable(VALIDATION_FAILED, errors={"scheduledAt": [
+            "Must be in the future; null starts the training now."]})
     return {"scheduledAt": scheduled_at, "cron": cron, "status": SCHEDULED if scheduled_at else QUEUED}
