@@ -4,10 +4,14 @@ Environment: ``BENCH_QUICK=1`` (a ~2-minute smoke run), ``BENCH_DURATION`` (seco
 HTTP measurement, default 10), ``BENCH_E2E_REPORTS`` (default 20000),
 ``BENCH_E2E_SINGLE_REPORTS`` (reports posted one by one, default 2000: one job per report
 makes 20,000 take ~15 min per worker count here),
-``BENCH_TRAINING_SIZES`` (default ``10000,100000,1000000``), ``BENCH_ONLY`` (comma-separated
-sections: post,get,wait,bare,e2e,worker,training).
+``BENCH_TRAINING_SIZES`` (default ``10000,100000,1000000``), ``BENCH_RUN_ROWS`` (rows of the
+batch scoring run, default 1000000), ``BENCH_DASK_ROWS`` (rows of the Dask training comparison,
+default ``1000000,5000000``), ``BENCH_ONLY`` (comma-separated sections:
+post,get,wait,bare,e2e,worker,training,runs,dask).
 """
+import json
 import os
+import subprocess
 import sys
 import time
 
@@ -15,7 +19,8 @@ from bench import e2e, report, training_bench, web_profile, worker_profile
 from bench.http_scenarios import compare, drain, load, post_requests, ratio, reset_reports, wait_workers
 from bench.stack import Stack
 
-SECTIONS = ("post", "get", "wait", "bare", "e2e", "worker", "training")
+SECTIONS = ("post", "get", "wait", "bare", "e2e", "worker", "training", "runs", "dask")
+STACK_SECTIONS = SECTIONS[:7]  # the sections measured on the shared stack; runs and dask start their own
 WAIT_CAP = "64"  # MAX_WAITS_PER_GROUP for the run: one tenant drives 32 waiting clients
 
 
@@ -35,8 +40,19 @@ def options():
         "training_breakdown_rows": 10000 if quick else 100000,
         "profile_bulk_batches": 1 if quick else 3,
         "profile_singles": 50 if quick else 300,
+        "run_rows": int(os.environ.get("BENCH_RUN_ROWS", 100_000 if quick else 1_000_000)),
+        "dask_rows": [int(s) for s in os.environ.get("BENCH_DASK_ROWS", "100000" if quick else "1000000,5000000")
+                      .split(",") if s.strip()],
         "sections": [s.strip() for s in only.split(",")] if only else list(SECTIONS),
     }
+
+
+def json_lines(module, *args):
+    """A benchmark that starts its own servers, in a child process: its JSON lines."""
+    out = subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True)
+    if out.returncode:
+        return [{"error": (out.stderr or out.stdout)[-2000:]}]
+    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
 
 def log(message):
@@ -47,6 +63,23 @@ def main():
     opts = options()
     results = {"machine": report.machine_info(), "options": opts}
     started = time.perf_counter()
+    if set(opts["sections"]) & set(STACK_SECTIONS):
+        on_stack(opts, results)
+    if "runs" in opts["sections"]:
+        log(f"* 8. batch scoring run of {opts['run_rows']:,} rows to Parquet vs pyarrow + inplace_predict")
+        results["scoring_run"] = json_lines("bench.scoring_run", "--rows", opts["run_rows"])[-1]
+        log(f"  {results['scoring_run']}")
+    if "dask" in opts["sections"]:
+        results["dask_training"] = {}
+        for rows in opts["dask_rows"]:
+            log(f"* 9. training on {rows:,} rows: Dask (2 workers) vs local engine vs xgboost.train")
+            results["dask_training"][str(rows)] = json_lines("bench.dask_training", "--rows", rows)
+            log(f"  {results['dask_training'][str(rows)]}")
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    return finish(results, started)
+
+
+def on_stack(opts, results):
     with Stack(extra_env={"MAX_WAITS_PER_GROUP": WAIT_CAP}) as st:
         log(f"* stack up, logs in {st.log_dir}")
         st.setup_tenant()
@@ -140,7 +173,8 @@ def main():
             results["training"] = training_bench.run(st, api_port, opts["training_sizes"],
                                                      opts["training_breakdown_rows"], log=log)
 
-    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+
+def finish(results, started):
     results["seconds"] = round(time.perf_counter() - started, 1)
     path = report.save(results)
     print()

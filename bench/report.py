@@ -103,6 +103,25 @@ def rows_of(results):
                          _fmt(part["xgboost_train_seconds"]), f"x{_fmt(part['ratio'])}"))
             rows.append((f"training {int(size):,} rows: peak RSS MB", _fmt(part["worker_peak_rss_mb"]),
                          _fmt(part["xgboost_peak_rss_mb"]), "-"))
+    run = results.get("scoring_run")
+    if run and "error" not in run:
+        rows.append((f"scoring run {run['rows']:,} rows to Parquet: rows/s (vs pyarrow + inplace_predict)",
+                     _fmt(run["run_rows_per_s"]), _fmt(run["floor_rows_per_s"]),
+                     _fmt(run["run_rows_per_s"] / run["floor_rows_per_s"])))
+    elif run:
+        rows.append(("scoring run", "failed", "-", "-"))
+    for size, engines in (results.get("dask_training") or {}).items():
+        by_engine = {line.get("engine"): line for line in engines}
+        floor = by_engine.get("xgboost")
+        if not floor or any("error" in line for line in engines):
+            rows.append((f"training {int(size):,} rows on Dask", "failed", "-", "-"))
+            continue
+        for engine in ("dask", "local"):
+            line = by_engine[engine]
+            rows.append((f"training {int(size):,} rows, {engine} engine: s (vs xgboost.train)", _fmt(line["seconds"]),
+                         _fmt(floor["seconds"]), f"x{_fmt(line['seconds'] / floor['seconds'])}"))
+            rows.append((f"training {int(size):,} rows, {engine} engine: coordinator peak RSS MiB",
+                         _fmt(line["peak_rss_mib"]), _fmt(floor["peak_rss_mib"]), "-"))
     return rows
 
 
