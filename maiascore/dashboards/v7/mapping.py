@@ -58,21 +58,22 @@ class Links:
 # --- small conversions -------------------------------------------------------------------
 
 
-def iso(value):
-    """ISO-8601 in UTC with a ``Z``, what the SDK's pydantic models parse as a datetime."""
+def _utc_text(value, layout):
+    """``value`` in UTC (a naive one already is, as MongoDB gives it back) as ``layout`` says; None stays None."""
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(timezone.utc).strftime(layout)
+
+
+def iso(value):
+    """ISO-8601 in UTC with a ``Z``, what the SDK's pydantic models parse as a datetime."""
+    return _utc_text(value, "%Y-%m-%dT%H:%M:%SZ")
 
 
 def v6_text(value):
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return _utc_text(value, "%Y-%m-%d %H:%M:%S")
 
 
 def from_v6_text(text):
