@@ -27,6 +27,10 @@ from maiascore.connections import get_db, get_redis
 from maiascore.queue import job_is_live
 
 
+class RunAborted(Exception):
+    """The document was canceled, or another attempt took it over: stop without writing."""
+
+
 @dataclass(frozen=True)
 class Kind:
     """One collection of leased documents: where they are, their states, how their jobs and logs name them."""

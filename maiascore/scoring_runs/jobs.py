@@ -14,7 +14,6 @@ import logging
 import redis.exceptions
 from distributed import as_completed
 from pymongo import ReturnDocument
-from rq.timeouts import JobTimeoutException
 
 from config import settings
 from maiascore import leases
@@ -28,16 +27,13 @@ from maiascore.scoring_runs.states import CANCELED, FAILED, FILE, QUEUED, REPORT
 from maiascore.trainings import registry, sources
 from maiascore.trainings.datasets import find_dataset
 from maiascore.trainings.engines import EngineFailed, dask_client
+from maiascore.trainings.runs import RunAborted, settle
 
 log = logging.getLogger("maiascore.scoring_runs.jobs")
 LEASES = leases.Kind("scoring_runs", "scoring run", "scoring-run", log, queued=QUEUED, running=RUNNING, failed=FAILED,
                      canceled=CANCELED)
 MAX_ATTEMPTS = 5
 LOCAL, DASK = "local", "dask"
-
-
-class RunAborted(Exception):
-    """Canceled, or taken over by another attempt: stop without writing."""
 
 
 def job_id(run_id):
@@ -99,24 +95,7 @@ def run_scoring(run_id):
     if run is None:
         log.info("scoring run %s is not queued (finished, canceled or running elsewhere): nothing to do", run_id)
         return "skipped"
-    with run:
-        try:
-            Scoring(run).run()
-        except RunAborted:
-            log.info("scoring run %s was canceled or taken over: stopped", run_id)
-            return "aborted"
-        except (DatasetError, ValueError) as exc:
-            run.fail(f"Invalid dataset: {exc}" if isinstance(exc, DatasetError) else str(exc))
-            return "failed"
-        except JobTimeoutException:
-            run.fail(f"The run exceeded the {settings().TRAINING_JOB_TIMEOUT} s limit (TRAINING_JOB_TIMEOUT)")
-            return "failed"
-        except Exception as exc:
-            log.exception("scoring run %s failed", run_id)
-            run.fail(f"The run failed unexpectedly ({type(exc).__name__}); the worker log names scoring run "
-                     f"{run_id}")
-            return "failed"
-    return "succeeded"
+    return settle(run, lambda: Scoring(run).run(), "The run")[0]
 
 
 class Scoring:

@@ -13,18 +13,16 @@ from datetime import datetime, timezone
 import redis.exceptions
 from bson import ObjectId
 from rq import Retry
-from rq.timeouts import JobTimeoutException
 
 from config import settings
 from maiascore import leases
 from maiascore.clock import stored_now, utcnow
 from maiascore.connections import get_db
-from maiascore.modeling import DatasetError
 from maiascore.queue import TRAININGS, enqueue
 from maiascore.trainings import engines, sources
 from maiascore.trainings.documents import new_training_doc, next_occurrence
 from maiascore.trainings.parameters import parameters_only
-from maiascore.trainings.runs import LEASES, RunAborted, TrainingRun
+from maiascore.trainings.runs import LEASES, TrainingRun, settle
 from maiascore.trainings.slots import ALREADY_HELD, GroupSlot
 from maiascore.trainings.states import PENDING, QUEUED, SCHEDULED
 
@@ -84,26 +82,11 @@ def run_claimed(training_id):
         return "skipped"
     schedule_successor(run.doc)
     meta = run.meta
-    with run:
-        try:
-            trained = engines.run(run, sources.resolve(run.aid, meta), meta)  # local or on Dask (engines.py)
-            model = run.succeed(trained)
-        except RunAborted:
-            log.info("training %s was canceled or taken over: stopped", training_id)
-            return "aborted"
-        except (DatasetError, ValueError) as exc:
-            run.fail(f"Invalid dataset: {exc}" if isinstance(exc, DatasetError) else str(exc))
-            return "failed"
-        except JobTimeoutException:
-            run.fail(f"Training exceeded the {settings().TRAINING_JOB_TIMEOUT} s limit (TRAINING_JOB_TIMEOUT)")
-            return "failed"
-        except Exception as exc:
-            log.exception("training %s failed", training_id)
-            run.fail(f"Training failed unexpectedly ({type(exc).__name__}); the worker log names training "
-                     f"{training_id}")
-            return "failed"
-    log.info("training %s succeeded: model version %s", training_id, model["version"])
-    return "succeeded"
+    outcome, model = settle(run, lambda: run.succeed(engines.run(run, sources.resolve(run.aid, meta), meta)),
+                            "Training")  # local or on Dask (engines.py)
+    if outcome == "succeeded":
+        log.info("training %s succeeded: model version %s", training_id, model["version"])
+    return outcome
 
 
 def schedule_successor(doc):

@@ -8,9 +8,14 @@ conditional on it, and a heartbeat keeps ``heartbeatAt`` fresh while the run liv
 import logging
 import time
 
+from rq.timeouts import JobTimeoutException
+
+from config import settings
 from maiascore import leases
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
+from maiascore.leases import RunAborted
+from maiascore.modeling import DatasetError
 from maiascore.trainings import registry
 from maiascore.trainings.states import CANCELED, FAILED, QUEUED, RUNNING, SCHEDULED, SUCCEEDED
 
@@ -19,8 +24,30 @@ LEASES = leases.Kind("trainings", "training", "train", logging.getLogger("maiasc
 PROGRESS_INTERVAL_SECONDS = 0.5
 
 
-class RunAborted(Exception):
-    """The training was canceled, or another run took it over: stop without writing."""
+def settle(run, work, subject):
+    """Runs ``work()`` while the claimed ``run`` (a :class:`maiascore.leases.Lease`) heartbeats; returns the
+    job's outcome ("succeeded", "aborted" or "failed", the reason recorded on the document) and what
+    ``work`` returned. ``subject`` opens the errors people read ("Training", "The run"): the training
+    and the scoring-run jobs end alike."""
+    kind = run.kind
+    with run:
+        try:
+            result = work()
+        except RunAborted:
+            kind.log.info("%s %s was canceled or taken over: stopped", kind.noun, run.id)
+            return "aborted", None
+        except (DatasetError, ValueError) as exc:
+            run.fail(f"Invalid dataset: {exc}" if isinstance(exc, DatasetError) else str(exc))
+            return "failed", None
+        except JobTimeoutException:
+            run.fail(f"{subject} exceeded the {settings().TRAINING_JOB_TIMEOUT} s limit (TRAINING_JOB_TIMEOUT)")
+            return "failed", None
+        except Exception as exc:
+            kind.log.exception("%s %s failed", kind.noun, run.id)
+            run.fail(f"{subject} failed unexpectedly ({type(exc).__name__}); the worker log names {kind.noun} "
+                     f"{run.id}")
+            return "failed", None
+    return "succeeded", result
 
 
 class TrainingRun(leases.Lease):
