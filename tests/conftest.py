@@ -5,10 +5,12 @@ import itertools
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from werkzeug.serving import make_server
 
 from maiascore import devstack
 
@@ -106,6 +108,18 @@ class Actor:
         r = self.post("/users/me/tokens", json={"name": "test"})
         assert r.status_code == 201, r.get_json()
         return r.get_json()["token"]
+
+
+@pytest.fixture
+def server(app):
+    """The test's app behind a real threaded HTTP server on a free port, as gunicorn's threaded workers
+    serve it: for the browser, the SDKs and calls that must not share one test client."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(10)
 
 
 @pytest.fixture

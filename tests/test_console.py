@@ -9,12 +9,10 @@ show are written there (that is how the committed ones were made).
 import json
 import os
 import re
-import threading
 from pathlib import Path
 
 import pytest
 from bson import ObjectId
-from werkzeug.serving import make_server
 
 from conftest import wait_until
 from maiascore.accounts.permissions import ROLE_IDS
@@ -41,17 +39,6 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield chromium
         chromium.close()
-
-
-@pytest.fixture
-def server(app):
-    """The test's app behind a real HTTP server on a free port."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(10)
 
 
 class Console:

@@ -5,11 +5,9 @@ import hashlib
 import os
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 CLIENTS = Path(__file__).resolve().parent.parent / "clients"
 NODE = shutil.which("node")
@@ -48,22 +46,11 @@ def node_modules():
     _npm_ci()
 
 
-@pytest.fixture
-def live_server(app):
-    """The app behind a real HTTP server on a free port, as the SDK needs."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
 @pytest.mark.parametrize("suite", SUITES)
-def test_sdk_suite(suite, node_modules, live_server, make_actor):
+def test_sdk_suite(suite, node_modules, server, make_actor):
     admin = make_actor("Account Admin")
     env = {key: value for key, value in os.environ.items() if "proxy" not in key.lower()}
-    env.update(MAIASCORE_URL=live_server, MAIASCORE_IDENTIFIER=admin.email, MAIASCORE_PASSWORD=admin.password,
+    env.update(MAIASCORE_URL=server, MAIASCORE_IDENTIFIER=admin.email, MAIASCORE_PASSWORD=admin.password,
                NO_COLOR="1", SDK_DEBUG="1")
     result = subprocess.run([NODE, "--test", "--test-reporter=spec", f"test/{suite}"],
                             cwd=CLIENTS, env=env, capture_output=True, text=True, timeout=240)

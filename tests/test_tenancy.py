@@ -6,20 +6,8 @@ import threading
 import urllib.error
 import urllib.request
 
-import pytest
-from werkzeug.serving import make_server
 
 WAIT = 6
-
-
-@pytest.fixture
-def server(app):
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(10)
 
 
 def call(url, actor=None, body=None, timeout=30):

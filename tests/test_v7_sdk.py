@@ -1,6 +1,5 @@
 """/v7 dashboards driven by the official ThousandEyes SDK, unchanged, against a real HTTP server."""
 import json
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,20 +13,9 @@ from thousandeyes_sdk.dashboards.models import (ApiContextFilterRequest, ApiData
                                                 CloneDashboardRequest, Dashboard, GenerateDashboardSnapshotRequest, LegacyDurationUnit,
                                                 UpdateSnapshotExpirationDateApiRequest, ValidationError,
                                                 UnauthorizedError, Error, WidgetMeasureType, ApiWidgetMeasure)
-from werkzeug.serving import make_server
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 SCORES = (10, 20, 30, 40)
-
-
-@pytest.fixture
-def server(app):
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join()
 
 
 class Sdk:

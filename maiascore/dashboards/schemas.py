@@ -46,6 +46,16 @@ FILTERS_DOC = {"description": "Property (Score Version, Type, Status, User, Outc
                               "Score Version also takes 'active'"}
 
 
+# Widget fields v6 and v7 (v7/schemas.py) define alike: one definition, one documentation.
+WIDGET_TYPE = ma.fields.String(
+    required=True, metadata={"description": "Table, Multi Metric Table, Number, Pie Chart, Time Series: Line, "
+                                            "Time Series: Stacked Area, Box and Whiskers, Bar Chart: Stacked, "
+                                            "Bar Chart: Grouped"})
+VISUAL_MODE = ma.fields.String(allow_none=True, metadata={"description": "Full or Half screen"})
+SORT_BY = ma.fields.String(allow_none=True, metadata={"description": "Value or Alphabetical"})
+SORT_DIRECTION = ma.fields.String(allow_none=True, metadata={"description": "Ascending or Descending"})
+
+
 class NumberCardSchema(ma.Schema):
     id = IdString(allow_none=True, metadata={"description": "5 letters or digits, unique within the report"})
     description = ma.fields.String(allow_none=True)
@@ -68,12 +78,9 @@ class MultiMetricColumnSchema(ma.Schema):
 class WidgetSchema(ma.Schema):
     id = IdString(allow_none=True, metadata={"description": "5 letters or digits, unique within the report; "
                                                             "generated when missing"})
-    type = ma.fields.String(required=True, metadata={"description": "Table, Multi Metric Table, Number, Pie Chart, "
-                                                                    "Time Series: Line, Time Series: Stacked Area, "
-                                                                    "Box and Whiskers, Bar Chart: Stacked, "
-                                                                    "Bar Chart: Grouped"})
+    type = WIDGET_TYPE
     title = ma.fields.String(allow_none=True)
-    visualMode = ma.fields.String(allow_none=True, metadata={"description": "Full or Half screen"})
+    visualMode = VISUAL_MODE
     dataSource = ma.fields.String(allow_none=True, metadata={"description": "Score Reports or Trainings"})
     metricGroup = ma.fields.String(allow_none=True)
     metric = ma.fields.String(allow_none=True)
@@ -82,8 +89,8 @@ class WidgetSchema(ma.Schema):
     fixedTimespan = IdString(allow_none=True, metadata={"description": "Seconds, ending at the range's end"})
     groupBy = ma.fields.String(allow_none=True, metadata={"description": "Score Version, Type, Status, User or "
                                                                          "Outcome"})
-    sortBy = ma.fields.String(allow_none=True, metadata={"description": "Value or Alphabetical"})
-    sortDirection = ma.fields.String(allow_none=True, metadata={"description": "Ascending or Descending"})
+    sortBy = SORT_BY
+    sortDirection = SORT_DIRECTION
     limit = ma.fields.Integer(allow_none=True)
     numberCards = ma.fields.List(ma.fields.Nested(NumberCardSchema), allow_none=True)
     multiMetricColumns = ma.fields.List(ma.fields.Nested(MultiMetricColumnSchema), allow_none=True)

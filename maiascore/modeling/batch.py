@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import NumericColumn
-from .features import FeatureMatrix, _feature_values, category_text, to_dmatrix
+from .features import FeatureMatrix, _feature_values, category_text, empty_matrix, outside_range, to_dmatrix
 from .frames import frame_dataset
 from .scoring import ScoreScale, ScoringModel
 
@@ -24,12 +24,7 @@ SCORE, PROBABILITY, CONFIDENCE, VERSION = "score", "probability", "confidence", 
 
 def table_matrix(schema, dataset) -> FeatureMatrix:
     """:func:`build_matrix`'s values and masks, read straight from typed columns (no diagnostics)."""
-    n, width = dataset.row_count, len(schema.features)
-    values = np.full((n, width), np.nan, dtype=np.float32)
-    missing = np.zeros((n, width), dtype=bool)
-    unseen = np.zeros((n, width), dtype=bool)
-    invalid = np.zeros((n, width), dtype=bool)
-    out_of_range = np.zeros((n, width), dtype=bool)
+    values, missing, unseen, invalid, out_of_range = empty_matrix(dataset.row_count, len(schema.features))
     for j, feature in enumerate(schema.features):
         column = dataset.data.get(feature.name)
         if column is None:
@@ -43,11 +38,7 @@ def table_matrix(schema, dataset) -> FeatureMatrix:
             unseen[:, j] = lost
             continue
         invalid[:, j] = lost
-        with np.errstate(invalid="ignore"):  # compared in float64, as single scoring does
-            if feature.min is not None:
-                out_of_range[:, j] |= numbers < feature.min
-            if feature.max is not None:
-                out_of_range[:, j] |= numbers > feature.max
+        out_of_range[:, j] = outside_range(feature, numbers)  # compared in float64, as single scoring does
     return FeatureMatrix(values, [], missing, unseen, invalid, out_of_range)
 
 

@@ -160,17 +160,30 @@ def dataset_matrix(schema: FeatureSchema, dataset: Dataset, rows: np.ndarray | N
     return values
 
 
+def empty_matrix(n: int, width: int) -> tuple[np.ndarray, ...]:
+    """A matrix's values (all NaN) and its missing, unseen, invalid and out-of-range masks (all False),
+    for the record and the table encoders to fill alike."""
+    return (np.full((n, width), np.nan, dtype=np.float32),
+            *(np.zeros((n, width), dtype=bool) for _ in range(4)))
+
+
+def outside_range(feature: Feature, numbers: np.ndarray) -> np.ndarray:
+    """Which numbers lie outside the range the feature saw in training (NaN never does)."""
+    outside = np.zeros(len(numbers), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if feature.min is not None:
+            outside |= numbers < feature.min
+        if feature.max is not None:
+            outside |= numbers > feature.max
+    return outside
+
+
 def build_matrix(schema: FeatureSchema, records: list[dict]) -> FeatureMatrix:
     """Encode records column by column; bad cells become NaN and a diagnostic, never an error."""
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             raise ValueError(f"record {i + 1} is not an object")
-    n, width = len(records), len(schema.features)
-    values = np.full((n, width), np.nan, dtype=np.float32)
-    missing = np.zeros((n, width), dtype=bool)
-    unseen = np.zeros((n, width), dtype=bool)
-    invalid = np.zeros((n, width), dtype=bool)
-    out_of_range = np.zeros((n, width), dtype=bool)
+    values, missing, unseen, invalid, out_of_range = empty_matrix(len(records), len(schema.features))
 
     for j, feature in enumerate(schema.features):
         column = [record.get(feature.name) for record in records]
@@ -180,11 +193,7 @@ def build_matrix(schema: FeatureSchema, records: list[dict]) -> FeatureMatrix:
         else:
             numbers, missing[:, j], invalid[:, j] = _numeric_column(column)
             values[:, j] = numbers
-            with np.errstate(invalid="ignore"):
-                if feature.min is not None:
-                    out_of_range[:, j] |= numbers < feature.min
-                if feature.max is not None:
-                    out_of_range[:, j] |= numbers > feature.max
+            out_of_range[:, j] = outside_range(feature, numbers)
 
     known = set(schema.names)
     if schema.target is not None:

@@ -10,45 +10,34 @@ upserted by uuid, a file part replaces its earlier copy). Safe to run twice: onl
 claims the document (``runId``) writes, a canceled or finished run is left alone.
 """
 import logging
-import threading
-import uuid
-from datetime import timedelta
 
 import redis.exceptions
-from bson import ObjectId
-from bson.errors import InvalidId
-from distributed import Client, as_completed
+from distributed import as_completed
 from pymongo import ReturnDocument
-from rq.exceptions import NoSuchJobError
-from rq.job import Job
-from rq.timeouts import JobTimeoutException
 
 from config import settings
+from maiascore import leases
 from maiascore.clock import utcnow
-from maiascore.connections import get_db, get_redis
+from maiascore.connections import get_db
 from maiascore.modeling import DatasetError
 from maiascore.modeling.batch import score_chunk
-from maiascore.queue import TRAININGS, enqueue, job_is_live
+from maiascore.queue import TRAININGS, enqueue
 from maiascore.scoring_runs import outputs, reading
-from maiascore.scoring_runs.states import FAILED, FILE, QUEUED, REPORTS, RUNNING, SUCCEEDED
+from maiascore.scoring_runs.states import CANCELED, FAILED, FILE, QUEUED, REPORTS, RUNNING, SUCCEEDED
 from maiascore.trainings import registry, sources
 from maiascore.trainings.datasets import find_dataset
+from maiascore.trainings.engines import EngineFailed, dask_client
+from maiascore.trainings.runs import RunAborted, settle
 
 log = logging.getLogger("maiascore.scoring_runs.jobs")
+LEASES = leases.Kind("scoring_runs", "scoring run", "scoring-run", log, queued=QUEUED, running=RUNNING, failed=FAILED,
+                     canceled=CANCELED)
 MAX_ATTEMPTS = 5
 LOCAL, DASK = "local", "dask"
 
 
-class RunAborted(Exception):
-    """Canceled, or taken over by another attempt: stop without writing."""
-
-
-class EngineFailed(ValueError):
-    """The Dask cluster failed the run; the message is the reason."""
-
-
 def job_id(run_id):
-    return f"scoring-run-{run_id}"
+    return LEASES.job_id(run_id)
 
 
 def submit(doc):
@@ -61,67 +50,26 @@ def submit(doc):
 
 
 def drop_job(run_id):
-    try:
-        Job.fetch(job_id(run_id), connection=get_redis()).delete()
-    except NoSuchJobError:
-        pass
-    except redis.exceptions.RedisError as exc:
-        log.warning("could not remove the job of scoring run %s: %s", run_id, type(exc).__name__)
+    leases.drop_job(LEASES, run_id)
 
 
-class Claimed:
+class Claimed(leases.Lease):
     """One attempt at a run, from its claim to its last write; heartbeats while it lives."""
 
+    kind = LEASES
+
     def __init__(self, doc):
-        self.doc, self.id, self.run_id = doc, doc["_id"], doc["runId"]
+        super().__init__(doc)
         self.done = set(doc.get("chunksDone") or [])
         self.rows_done = doc.get("rowsDone", 0)
-        self.lost = threading.Event()
-        self._stop = threading.Event()
-        self._beat_thread = None
 
     @classmethod
     def claim(cls, run_id):
-        try:
-            oid = ObjectId(run_id)
-        except (InvalidId, TypeError):
-            return None
         now = utcnow()
-        doc = get_db().scoring_runs.find_one_and_update(
-            {"_id": oid, "status": QUEUED},
-            {"$set": {"status": RUNNING, "runId": uuid.uuid4().hex, "heartbeatAt": now, "updated_at": now},
-             "$inc": {"attempts": 1}},
-            return_document=ReturnDocument.AFTER)
+        doc = leases.claim(LEASES, run_id, now, {"status": QUEUED})
         if doc is not None and doc.get("startedAt") is None:
-            get_db().scoring_runs.update_one({"_id": oid, "startedAt": None}, {"$set": {"startedAt": now}})
+            get_db().scoring_runs.update_one({"_id": doc["_id"], "startedAt": None}, {"$set": {"startedAt": now}})
         return None if doc is None else cls(doc)
-
-    @property
-    def owned(self):
-        return {"_id": self.id, "runId": self.run_id, "status": RUNNING}
-
-    def write(self, fields, extra=None):
-        return get_db().scoring_runs.update_one({**self.owned, **(extra or {})},
-                                                {"$set": fields}).matched_count == 1
-
-    def __enter__(self):
-        self._beat_thread = threading.Thread(target=self._beat, name=f"heartbeat-{self.id}", daemon=True)
-        self._beat_thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._stop.set()
-        self._beat_thread.join(timeout=5)
-        return False
-
-    def _beat(self):
-        while not self._stop.wait(settings().TRAINING_HEARTBEAT_SECONDS):
-            try:
-                if not self.write({"heartbeatAt": utcnow()}):
-                    self.lost.set()
-                    return
-            except Exception:  # a missed beat is retried on the next one
-                log.warning("heartbeat of scoring run %s failed", self.id, exc_info=True)
 
     def chunk_done(self, chunk, rows):
         """Records a written chunk; raises RunAborted once the run is canceled or taken over."""
@@ -141,34 +89,13 @@ class Claimed:
         self.done.add(chunk)
         self.rows_done = done_rows
 
-    def fail(self, reason):
-        now = utcnow()
-        self.write({"status": FAILED, "error": reason, "finishedAt": now, "updated_at": now})
-
 
 def run_scoring(run_id):
     run = Claimed.claim(run_id)
     if run is None:
         log.info("scoring run %s is not queued (finished, canceled or running elsewhere): nothing to do", run_id)
         return "skipped"
-    with run:
-        try:
-            Scoring(run).run()
-        except RunAborted:
-            log.info("scoring run %s was canceled or taken over: stopped", run_id)
-            return "aborted"
-        except (DatasetError, ValueError) as exc:
-            run.fail(f"Invalid dataset: {exc}" if isinstance(exc, DatasetError) else str(exc))
-            return "failed"
-        except JobTimeoutException:
-            run.fail(f"The run exceeded the {settings().TRAINING_JOB_TIMEOUT} s limit (TRAINING_JOB_TIMEOUT)")
-            return "failed"
-        except Exception as exc:
-            log.exception("scoring run %s failed", run_id)
-            run.fail(f"The run failed unexpectedly ({type(exc).__name__}); the worker log names scoring run "
-                     f"{run_id}")
-            return "failed"
-    return "succeeded"
+    return settle(run, lambda: Scoring(run).run(), "The run")[0]
 
 
 class Scoring:
@@ -218,17 +145,8 @@ class Scoring:
         self.run_.chunk_done(chunk, rows)
 
     def on_dask(self):
-        cfg = settings()
-        try:
-            client = Client(cfg.DASK_SCHEDULER_ADDRESS, timeout=cfg.DASK_CONNECT_TIMEOUT, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            raise EngineFailed(f"The Dask cluster at {cfg.DASK_SCHEDULER_ADDRESS} cannot be reached "
-                               f"({type(exc).__name__})") from None
-        try:
-            with client.as_current():
-                self._dask(client)
-        finally:
-            client.close()  # drops every future of this run: a cancel stops its partitions at once
+        with dask_client() as client:  # closed after: a cancel stops the run's partitions at once
+            self._dask(client)
 
     def _dask(self, client):
         """Partition-parallel: each Dask worker reads its partitions and scores them with the booster
@@ -293,40 +211,17 @@ def recover_scoring_runs():
 
     Returns ``(resubmitted, rescued)``.
     """
-    db = get_db()
-    cfg = settings()
-    now = utcnow()
-    settled = now - timedelta(seconds=cfg.SWEEP_GRACE_SECONDS)
-    stale = now - timedelta(seconds=3 * cfg.TRAINING_HEARTBEAT_SECONDS)
-    resubmitted = rescued = 0
-    for doc in db.scoring_runs.find({"status": QUEUED, "updated_at": {"$lt": settled}}, {"_id": 1}):
-        if not job_is_live(job_id(doc["_id"])):
-            submit(doc)
-            resubmitted += 1
-    for doc in db.scoring_runs.find({"status": RUNNING, "heartbeatAt": {"$lt": settled}},
-                                    {"runId": 1, "attempts": 1, "heartbeatAt": 1, "rowsDone": 1}):
-        if doc["heartbeatAt"] < stale or not job_is_live(job_id(doc["_id"])):
-            rescue(doc, now)
-            rescued += 1
+    resubmitted, rescued = leases.sweep(LEASES, {"status": QUEUED}, {"_id": 1}, submit, rescue, {"rowsDone": 1})
     if resubmitted or rescued:
         log.warning("scoring-run sweep: %s queued runs re-submitted, %s lost runs resumed", resubmitted, rescued)
     return resubmitted, rescued
 
 
 def rescue(doc, now):
-    db = get_db()
-    owned = {"_id": doc["_id"], "runId": doc["runId"], "status": RUNNING}
     lost_at = doc["heartbeatAt"].isoformat(timespec="seconds")
-    if doc.get("attempts", 0) >= MAX_ATTEMPTS:
-        db.scoring_runs.update_one(owned, {"$set": {
-            "status": FAILED, "finishedAt": now, "updated_at": now,
-            "error": f"The worker running this scoring run stopped (last heartbeat {lost_at}) on {MAX_ATTEMPTS} "
-                     "attempts; launch it again"}})
-        return
-    requeued = db.scoring_runs.update_one(owned, {"$set": {
-        "status": QUEUED, "runId": None, "updated_at": now,
-        "error": f"The worker running this scoring run stopped (last heartbeat {lost_at}); resumed after row "
-                 f"{doc.get('rowsDone', 0)}"}})
-    if requeued.modified_count:
-        drop_job(doc["_id"])
+    failed = (f"The worker running this scoring run stopped (last heartbeat {lost_at}) on {MAX_ATTEMPTS} "
+              "attempts; launch it again")
+    requeued = {"error": f"The worker running this scoring run stopped (last heartbeat {lost_at}); resumed after "
+                         f"row {doc.get('rowsDone', 0)}"}
+    if leases.requeue(LEASES, doc, now, MAX_ATTEMPTS, failed, requeued):
         submit({"_id": doc["_id"]})

@@ -6,15 +6,15 @@ sweep in :mod:`maiascore.scoring_runs.jobs`.
 from datetime import datetime
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 
 from config import settings
-from maiascore.clock import stored_now, utcnow
+from maiascore import leases
+from maiascore.clock import stored_now
 from maiascore.connections import get_db
 from maiascore.errors import Conflict, NotFound, Unprocessable
 from maiascore.http.strapi import object_id
 from maiascore.scoring_runs import jobs, outputs
-from maiascore.scoring_runs.states import ACTIVE, CANCELED, FILE, QUEUED, REPORTS, SUCCEEDED
+from maiascore.scoring_runs.states import ACTIVE, FILE, QUEUED, REPORTS, SUCCEEDED
 from maiascore.trainings import registry
 from maiascore.trainings.datasets import find_dataset
 
@@ -131,11 +131,7 @@ def delete_run(aid, run_id, user_id):
     for _ in range(3):  # the status may move under us; each pass re-reads it
         doc = get_run(aid, run_id)
         if doc["status"] in ACTIVE:
-            now = utcnow()
-            canceled = db.scoring_runs.find_one_and_update(
-                {"_id": doc["_id"], "status": doc["status"]},
-                {"$set": {"status": CANCELED, "finishedAt": now, "updated_at": now, "updated_by": user_id}},
-                return_document=ReturnDocument.AFTER)
+            canceled = leases.cancel(jobs.LEASES, doc, user_id)
             if canceled is None:
                 continue
             if doc["status"] == QUEUED:

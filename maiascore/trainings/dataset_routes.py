@@ -24,10 +24,8 @@ class DatasetUploadSchema(ma.Schema):
     """The multipart form of an upload; here, not in schemas.py, because ``Upload`` is flask-smorest's."""
 
     file = Upload(metadata={"description": "The CSV (UTF-8; comma, semicolon or tab separated; header row)"})
-    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200),
-                            metadata={"description": "Defaults to the file name"})
-    target = ma.fields.String(validate=ma.validate.Length(min=1, max=1000),
-                              metadata={"description": "The label column; recognised by name when absent"})
+    name = schemas.DATASET_NAME
+    target = schemas.DATASET_TARGET
     positiveLabel = ma.fields.String(validate=ma.validate.Length(min=1, max=1000),
                                      metadata={"description": "The target's class whose probability is "
                                                               "scoreProbability; needed unless the two labels "

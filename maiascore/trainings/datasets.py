@@ -105,21 +105,25 @@ def store_upload(aid, user_id, name, raw, target=None, positive=None):
         dataset, classes = check_csv(raw, target, positive)
     except DatasetError as exc:
         raise Invalid(f"Invalid dataset: {exc}") from None
-    now = stored_now()
     oid = ObjectId()
     gridfs_id = _bucket().upload_from_stream(f"{oid}.csv", raw, metadata={"aid": aid, "dataset": str(oid)})
+    return insert_dataset(aid, user_id, name, dataset, classes, oid=oid, rows=dataset.row_count, size=len(raw),
+                          sha256=hashlib.sha256(raw).hexdigest(), gridfs_id=gridfs_id)
+
+
+def insert_dataset(aid, user_id, name, dataset, classes, oid=None, **fields):
+    """Stores a data set, uploaded or registered by URI: one document shape for the routes and the jobs.
+    ``fields``: what only its kind has (the GridFS file, the URI and the file's facts)."""
+    now = stored_now()
     doc = {
-        "_id": oid,
+        "_id": oid or ObjectId(),
         "aid": aid,
         "name": name,
-        "rows": dataset.row_count,
+        **fields,
         "columns": [{"name": c, "type": dataset.column_types[c]} for c in dataset.columns],
         "target": dataset.target,
         "positiveLabel": classes.positive,
         "negativeLabel": classes.negative,
-        "size": len(raw),
-        "sha256": hashlib.sha256(raw).hexdigest(),
-        "gridfs_id": gridfs_id,
         "created_at": now,
         "updated_at": now,
         "published_at": now,

@@ -11,6 +11,7 @@ The model, its schema and metrics are what a local training would give on the sa
 import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import dask.dataframe as dd
 import numpy as np
@@ -35,8 +36,26 @@ POLL_SECONDS = 0.25
 
 
 class EngineFailed(ValueError):
-    """The cluster failed the training (unreachable, a worker lost); the message is the reason.
-    A ValueError, so the job records it as the training's error as it does a bad parameter."""
+    """The cluster failed the training or scoring run (unreachable, a worker lost); the message is the
+    reason. A ValueError, so the job records it as the error as it does a bad parameter."""
+
+
+@contextmanager
+def dask_client(unreachable=""):
+    """A client of ``DASK_SCHEDULER_ADDRESS``, current inside the block and closed after it: closing
+    releases every future the block made, so a cancel drops its partitions at once. ``unreachable``
+    ends the error when the cluster cannot be reached."""
+    cfg = settings()
+    try:
+        client = Client(cfg.DASK_SCHEDULER_ADDRESS, timeout=cfg.DASK_CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise EngineFailed(f"The Dask cluster at {cfg.DASK_SCHEDULER_ADDRESS} cannot be reached "
+                           f"({type(exc).__name__}){unreachable}") from None
+    try:
+        with client.as_current():
+            yield client
+    finally:
+        client.close()
 
 
 def check(meta, source):
@@ -66,17 +85,8 @@ def run(training_run, source, meta):
         return train(dataset, target, params=meta.get("params") or {}, test_size=meta.get("testSize", 0.2),
                      seed=meta.get("seed", 42), progress=training_run.progress,
                      positive_label=meta.get("positiveLabel"))
-    cfg = settings()
-    try:
-        client = Client(cfg.DASK_SCHEDULER_ADDRESS, timeout=cfg.DASK_CONNECT_TIMEOUT, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise EngineFailed(f"The Dask cluster at {cfg.DASK_SCHEDULER_ADDRESS} cannot be reached "
-                           f"({type(exc).__name__}); the training did not start") from None
-    try:
-        with client.as_current():
-            return DaskTraining(training_run, client, source, meta).run()
-    finally:
-        client.close()  # releases every future of this training: a cancel drops its partitions at once
+    with dask_client("; the training did not start") as client:
+        return DaskTraining(training_run, client, source, meta).run()
 
 
 def _record(training_run, fields):

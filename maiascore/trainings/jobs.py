@@ -8,26 +8,23 @@ training document, not Redis, is the truth, so a lost job is re-created from it
 """
 import logging
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import redis.exceptions
 from bson import ObjectId
 from rq import Retry
-from rq.exceptions import NoSuchJobError
-from rq.job import Job
-from rq.timeouts import JobTimeoutException
 
 from config import settings
+from maiascore import leases
 from maiascore.clock import stored_now, utcnow
-from maiascore.connections import get_db, get_redis
-from maiascore.modeling import DatasetError
-from maiascore.queue import TRAININGS, enqueue, job_is_live
+from maiascore.connections import get_db
+from maiascore.queue import TRAININGS, enqueue
 from maiascore.trainings import engines, sources
 from maiascore.trainings.documents import new_training_doc, next_occurrence
 from maiascore.trainings.parameters import parameters_only
-from maiascore.trainings.runs import RunAborted, TrainingRun
+from maiascore.trainings.runs import LEASES, TrainingRun, settle
 from maiascore.trainings.slots import ALREADY_HELD, GroupSlot
-from maiascore.trainings.states import FAILED, PENDING, QUEUED, RUNNING, SCHEDULED
+from maiascore.trainings.states import PENDING, QUEUED, SCHEDULED
 
 log = logging.getLogger("maiascore.trainings.jobs")
 MAX_ATTEMPTS = 2
@@ -35,7 +32,7 @@ SLOT_RETRIES = 1_000_000  # RQ needs a bound; past it the job fails in RQ and th
 
 
 def job_id(training_id):
-    return f"train-{training_id}"
+    return LEASES.job_id(training_id)
 
 
 def _whole_second_after(moment):
@@ -55,12 +52,7 @@ def submit(doc):
 
 def drop_job(training_id):
     """Removes a pending training's job; if Redis is away, the job finds the training canceled and does nothing."""
-    try:
-        Job.fetch(job_id(training_id), connection=get_redis()).delete()
-    except NoSuchJobError:
-        pass
-    except redis.exceptions.RedisError as exc:
-        log.warning("could not remove the job of training %s: %s", training_id, type(exc).__name__)
+    leases.drop_job(LEASES, training_id)
 
 
 def run_training(training_id):
@@ -90,26 +82,11 @@ def run_claimed(training_id):
         return "skipped"
     schedule_successor(run.doc)
     meta = run.meta
-    with run:
-        try:
-            trained = engines.run(run, sources.resolve(run.aid, meta), meta)  # local or on Dask (engines.py)
-            model = run.succeed(trained)
-        except RunAborted:
-            log.info("training %s was canceled or taken over: stopped", training_id)
-            return "aborted"
-        except (DatasetError, ValueError) as exc:
-            run.fail(f"Invalid dataset: {exc}" if isinstance(exc, DatasetError) else str(exc))
-            return "failed"
-        except JobTimeoutException:
-            run.fail(f"Training exceeded the {settings().TRAINING_JOB_TIMEOUT} s limit (TRAINING_JOB_TIMEOUT)")
-            return "failed"
-        except Exception as exc:
-            log.exception("training %s failed", training_id)
-            run.fail(f"Training failed unexpectedly ({type(exc).__name__}); the worker log names training "
-                     f"{training_id}")
-            return "failed"
-    log.info("training %s succeeded: model version %s", training_id, model["version"])
-    return "succeeded"
+    outcome, model = settle(run, lambda: run.succeed(engines.run(run, sources.resolve(run.aid, meta), meta)),
+                            "Training")  # local or on Dask (engines.py)
+    if outcome == "succeeded":
+        log.info("training %s succeeded: model version %s", training_id, model["version"])
+    return outcome
 
 
 def schedule_successor(doc):
@@ -138,40 +115,18 @@ def recover_trainings():
 
     Returns ``(resubmitted, rescued)``.
     """
-    db = get_db()
-    cfg = settings()
-    now = utcnow()
-    settled = now - timedelta(seconds=cfg.SWEEP_GRACE_SECONDS)
-    stale = now - timedelta(seconds=3 * cfg.TRAINING_HEARTBEAT_SECONDS)
-    resubmitted = rescued = 0
-    for doc in db.trainings.find({"status": {"$in": list(PENDING)}, "updated_at": {"$lt": settled}},
-                                 {"status": 1, "scheduledAt": 1}):
-        if not job_is_live(job_id(doc["_id"])):
-            submit(doc)
-            resubmitted += 1
-    for doc in db.trainings.find({"status": RUNNING, "heartbeatAt": {"$lt": settled}},
-                                 {"runId": 1, "attempts": 1, "heartbeatAt": 1}):
-        if doc["heartbeatAt"] < stale or not job_is_live(job_id(doc["_id"])):
-            rescue(doc, now)
-            rescued += 1
+    resubmitted, rescued = leases.sweep(LEASES, {"status": {"$in": list(PENDING)}},
+                                        {"status": 1, "scheduledAt": 1}, submit, rescue)
     if resubmitted or rescued:
         log.warning("training sweep: %s pending trainings re-submitted, %s lost runs rescued", resubmitted, rescued)
     return resubmitted, rescued
 
 
 def rescue(doc, now):
-    db = get_db()
-    owned = {"_id": doc["_id"], "runId": doc["runId"], "status": RUNNING}
     lost_at = doc["heartbeatAt"].isoformat(timespec="seconds")
-    if doc.get("attempts", 0) >= MAX_ATTEMPTS:
-        db.trainings.update_one(owned, {"$set": {
-            "status": FAILED, "finishedAt": now, "updated_at": now,
-            "error": f"The worker running this training stopped (killed or lost; last heartbeat {lost_at}) "
-                     f"on {MAX_ATTEMPTS} attempts; launch it again"}})
-        return
-    requeued = db.trainings.update_one(owned, {"$set": {
-        "status": QUEUED, "runId": None, "progress": 0, "updated_at": now,
-        "error": f"The worker running this training stopped (last heartbeat {lost_at}); re-queued"}})
-    if requeued.modified_count:
-        drop_job(doc["_id"])
+    failed = (f"The worker running this training stopped (killed or lost; last heartbeat {lost_at}) "
+              f"on {MAX_ATTEMPTS} attempts; launch it again")
+    requeued = {"progress": 0, "error": f"The worker running this training stopped (last heartbeat {lost_at}); "
+                                        "re-queued"}
+    if leases.requeue(LEASES, doc, now, MAX_ATTEMPTS, failed, requeued):
         submit({"_id": doc["_id"], "status": QUEUED})

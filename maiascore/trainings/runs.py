@@ -1,90 +1,72 @@
 """One execution of a training inside a worker, from its atomic claim to its last write.
 
-A claim moves the training from ``queued`` (or ``scheduled``, once ``scheduledAt`` has
-passed) to ``running`` and stamps it with a fresh ``runId``. Every later write is
-conditional on that ``runId`` and on ``running``: a canceled training, or a run
-superseded after its worker was presumed dead, finds its writes refused and stops.
-A heartbeat thread keeps ``heartbeatAt`` fresh while the run lives, which is how the
-recovery sweep tells a long training from a dead worker.
+A claim (:func:`maiascore.leases.claim`) moves the training from ``queued`` (or ``scheduled``,
+once ``scheduledAt`` has passed) to ``running`` under a fresh ``runId``; every later write is
+conditional on it, and a heartbeat keeps ``heartbeatAt`` fresh while the run lives
+(:class:`maiascore.leases.Lease`, shared with scoring runs).
 """
 import logging
-import threading
 import time
-import uuid
 
-from bson import ObjectId
-from bson.errors import InvalidId
-from pymongo import ReturnDocument
+from rq.timeouts import JobTimeoutException
 
 from config import settings
+from maiascore import leases
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
+from maiascore.leases import RunAborted
+from maiascore.modeling import DatasetError
 from maiascore.trainings import registry
-from maiascore.trainings.states import FAILED, QUEUED, RUNNING, SCHEDULED, SUCCEEDED
+from maiascore.trainings.states import CANCELED, FAILED, QUEUED, RUNNING, SCHEDULED, SUCCEEDED
 
-log = logging.getLogger("maiascore.trainings.run")
+LEASES = leases.Kind("trainings", "training", "train", logging.getLogger("maiascore.trainings.jobs"),
+                     queued=QUEUED, running=RUNNING, failed=FAILED, canceled=CANCELED)
 PROGRESS_INTERVAL_SECONDS = 0.5
 
 
-class RunAborted(Exception):
-    """The training was canceled, or another run took it over: stop without writing."""
+def settle(run, work, subject):
+    """Runs ``work()`` while the claimed ``run`` (a :class:`maiascore.leases.Lease`) heartbeats; returns the
+    job's outcome ("succeeded", "aborted" or "failed", the reason recorded on the document) and what
+    ``work`` returned. ``subject`` opens the errors people read ("Training", "The run"): the training
+    and the scoring-run jobs end alike."""
+    kind = run.kind
+    with run:
+        try:
+            result = work()
+        except RunAborted:
+            kind.log.info("%s %s was canceled or taken over: stopped", kind.noun, run.id)
+            return "aborted", None
+        except (DatasetError, ValueError) as exc:
+            run.fail(f"Invalid dataset: {exc}" if isinstance(exc, DatasetError) else str(exc))
+            return "failed", None
+        except JobTimeoutException:
+            run.fail(f"{subject} exceeded the {settings().TRAINING_JOB_TIMEOUT} s limit (TRAINING_JOB_TIMEOUT)")
+            return "failed", None
+        except Exception as exc:
+            kind.log.exception("%s %s failed", kind.noun, run.id)
+            run.fail(f"{subject} failed unexpectedly ({type(exc).__name__}); the worker log names {kind.noun} "
+                     f"{run.id}")
+            return "failed", None
+    return "succeeded", result
 
 
-class TrainingRun:
+class TrainingRun(leases.Lease):
+    kind = LEASES
+
     def __init__(self, doc):
-        self.doc = doc
-        self.id = doc["_id"]
+        super().__init__(doc)
         self.aid = doc["aid"]
-        self.run_id = doc["runId"]
         self.meta = doc.get("meta") or {}
-        self.lost = threading.Event()
-        self._stop = threading.Event()
-        self._heartbeat = None
         self._last_progress = (0, 0.0)
 
     @classmethod
     def claim(cls, training_id):
         """The run, or None if the training is not due (finished, canceled, running elsewhere, or early)."""
-        try:
-            oid = ObjectId(training_id)
-        except (InvalidId, TypeError):
-            return None
         now = utcnow()
-        doc = get_db().trainings.find_one_and_update(
-            {"_id": oid, "$or": [{"status": QUEUED},
-                                 {"status": SCHEDULED, "scheduledAt": {"$lte": now}}]},
-            {"$set": {"status": RUNNING, "runId": uuid.uuid4().hex, "startedAt": now, "heartbeatAt": now,
-                      "progress": 0, "updated_at": now},
-             "$inc": {"attempts": 1}},
-            return_document=ReturnDocument.AFTER)
+        doc = leases.claim(LEASES, training_id, now,
+                           {"$or": [{"status": QUEUED}, {"status": SCHEDULED, "scheduledAt": {"$lte": now}}]},
+                           {"startedAt": now, "progress": 0})
         return None if doc is None else cls(doc)
-
-    @property
-    def owned(self):
-        return {"_id": self.id, "runId": self.run_id, "status": RUNNING}
-
-    def __enter__(self):
-        self._heartbeat = threading.Thread(target=self._beat, name=f"heartbeat-{self.id}", daemon=True)
-        self._heartbeat.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._stop.set()
-        self._heartbeat.join(timeout=5)
-        return False
-
-    def _beat(self):
-        interval = settings().TRAINING_HEARTBEAT_SECONDS
-        while not self._stop.wait(interval):
-            try:
-                if not self._write({"heartbeatAt": utcnow()}):
-                    self.lost.set()
-                    return
-            except Exception:  # a missed beat is retried on the next one
-                log.warning("heartbeat of training %s failed", self.id, exc_info=True)
-
-    def _write(self, fields):
-        return get_db().trainings.update_one(self.owned, {"$set": fields}).matched_count == 1
 
     def progress(self, percent):
         """XGBoost callback: at most one write every PROGRESS_INTERVAL_SECONDS; raises once the run is lost."""
@@ -96,7 +78,7 @@ class TrainingRun:
             return
         self._last_progress = (percent, now)
         stamp = utcnow()
-        if not self._write({"progress": int(percent), "heartbeatAt": stamp, "updated_at": stamp}):
+        if not self.write({"progress": int(percent), "heartbeatAt": stamp, "updated_at": stamp}):
             self.lost.set()
             raise RunAborted()
 
@@ -119,7 +101,7 @@ class TrainingRun:
         model = registry.store_model(self.aid, self.id, version, trained.booster_bytes, trained.schema.to_dict(),
                                      metrics)
         now = utcnow()
-        done = self._write({
+        done = self.write({
             "status": SUCCEEDED, "progress": 100, "error": None, "finishedAt": now, "updated_at": now,
             "accuracy": metrics["accuracy"], "precission": metrics["precision"], "mae": metrics["mae"],
             "rmse": metrics["rmse"], "binaryPath": model["binaryPath"], "version": model["version"],
@@ -131,8 +113,3 @@ class TrainingRun:
         if registry.is_better(self.aid, metrics, self.meta.get("activate", "if-better")):
             registry.activate(self.aid, self.id)
         return model
-
-    def fail(self, reason):
-        now = utcnow()
-        self._write({"status": FAILED, "error": reason, "finishedAt": now, "updated_at": now})
-

@@ -276,16 +276,21 @@ def public_dataset(doc):
     }
 
 
+# A data set's name and label column, alike whether it is uploaded or registered by URI.
+DATASET_NAME = ma.fields.String(validate=ma.validate.Length(min=1, max=200),
+                                metadata={"description": "Defaults to the file name"})
+DATASET_TARGET = ma.fields.String(validate=ma.validate.Length(min=1, max=1000),
+                                  metadata={"description": "The label column; recognised by name when absent"})
+
+
 class DatasetReferenceSchema(ma.Schema):
     """A data set registered by URI (``POST /datasets`` as JSON); see maiascore.trainings.sources."""
 
     uri = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000),
                            metadata={"description": "file:///… or s3://… under the server's DATASET_ROOTS: a CSV "
                                                     "(.csv, .tsv, .txt, optionally .gz) or Parquet file or directory"})
-    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200),
-                            metadata={"description": "Defaults to the file name"})
-    target = ma.fields.String(validate=ma.validate.Length(min=1, max=1000),
-                              metadata={"description": "The label column; recognised by name when absent"})
+    name = DATASET_NAME
+    target = DATASET_TARGET
     positiveLabel = ma.fields.String(validate=ma.validate.Length(min=1, max=1000),
                                      metadata={"description": "The target's class scores are about; needed "
                                                               "unless the labels are a known pair (good/bad, ...)"})

@@ -10,6 +10,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from maiascore import leases
 from maiascore.clock import stored_now, to_millis, utcnow
 from maiascore.connections import get_db
 from maiascore.errors import Conflict, Invalid, NotFound, Unprocessable
@@ -17,7 +18,7 @@ from maiascore.http.strapi import object_id
 from maiascore.trainings import bounds, engines, jobs, parameters, registry, sources
 from maiascore.trainings.documents import new_training_doc, next_occurrence
 from maiascore.trainings.schemas import TrainingCreateSchema
-from maiascore.trainings.states import ACTIVE, CANCELED, PENDING, QUEUED, SCHEDULED, SUCCEEDED
+from maiascore.trainings.states import ACTIVE, PENDING, QUEUED, SCHEDULED, SUCCEEDED
 
 VALIDATION_FAILED = "Request validation failed"
 LIST_FIELDS = {
@@ -118,11 +119,7 @@ def delete_training(aid, training_id, user_id):
     for _ in range(3):  # the status may move under us; each pass re-reads it
         doc = get_training(aid, training_id)
         if doc["status"] in ACTIVE:
-            now = utcnow()
-            canceled = db.trainings.find_one_and_update(
-                {"_id": doc["_id"], "status": doc["status"]},
-                {"$set": {"status": CANCELED, "finishedAt": now, "updated_at": now, "updated_by": user_id}},
-                return_document=ReturnDocument.AFTER)
+            canceled = leases.cancel(jobs.LEASES, doc, user_id)
             if canceled is None:
                 continue
             if doc["status"] in PENDING:

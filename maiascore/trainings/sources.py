@@ -18,11 +18,8 @@ import fsspec
 import pandas as pd
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from bson import ObjectId
 
 from config import settings
-from maiascore.clock import stored_now
-from maiascore.connections import get_db
 from maiascore.errors import Forbidden, Invalid
 from maiascore.modeling import DatasetError, parse_csv
 from maiascore.modeling.datasets import _sniff_delimiter
@@ -169,25 +166,8 @@ def read_sample(scheme, path, target=None, positive=None):
 def register(aid, user_id, uri, name=None, target=None, positiveLabel=None):  # noqa: N803  the API's name
     scheme, path = locate(aid, uri)
     dataset, classes, facts = read_sample(scheme, path, target, positiveLabel)
-    now = stored_now()
-    doc = {
-        "_id": ObjectId(),
-        "aid": aid,
-        "name": (name or posixpath.basename(path.rstrip("/")) or "dataset")[:200],
-        "uri": uri.strip(),
-        **facts,
-        "columns": [{"name": c, "type": dataset.column_types[c]} for c in dataset.columns],
-        "target": dataset.target,
-        "positiveLabel": classes.positive,
-        "negativeLabel": classes.negative,
-        "created_at": now,
-        "updated_at": now,
-        "published_at": now,
-        "created_by": user_id,
-        "updated_by": user_id,
-    }
-    get_db().datasets.insert_one(doc)
-    return doc
+    return datasets.insert_dataset(aid, user_id, (name or posixpath.basename(path.rstrip("/")) or "dataset")[:200],
+                                   dataset, classes, uri=uri.strip(), **facts)
 
 
 def read_frame(aid, doc, target):

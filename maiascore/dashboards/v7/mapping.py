@@ -58,21 +58,22 @@ class Links:
 # --- small conversions -------------------------------------------------------------------
 
 
-def iso(value):
-    """ISO-8601 in UTC with a ``Z``, what the SDK's pydantic models parse as a datetime."""
+def _utc_text(value, layout):
+    """``value`` in UTC (a naive one already is, as MongoDB gives it back) as ``layout`` says; None stays None."""
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(timezone.utc).strftime(layout)
+
+
+def iso(value):
+    """ISO-8601 in UTC with a ``Z``, what the SDK's pydantic models parse as a datetime."""
+    return _utc_text(value, "%Y-%m-%dT%H:%M:%SZ")
 
 
 def v6_text(value):
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return _utc_text(value, "%Y-%m-%d %H:%M:%S")
 
 
 def from_v6_text(text):
@@ -227,15 +228,20 @@ def _part_in(raw, field):
     if raw.get("description") is not None:
         part["description"] = raw["description"]
     _metric_in(raw, ext, part)
+    _measured_in(raw, ext, field, part)
+    return part, _extras(raw, PART_KEYS)
+
+
+def _measured_in(raw, ext, field, out):
+    """What a widget and its cards or columns carry alike into their v6 body: measure, filters, fixed timespan."""
     measure = _measure_in(raw.get("measure"), field)
     if measure:
-        part["measure"] = measure
+        out["measure"] = measure
     if raw.get("filters"):
-        part["filters"] = raw["filters"]
+        out["filters"] = raw["filters"]
     seconds = _timespan_in(raw.get("fixedTimespan"), ext, field)
     if seconds is not None:
-        part["fixedTimespan"] = seconds
-    return part, _extras(raw, PART_KEYS)
+        out["fixedTimespan"] = seconds
 
 
 def _widget_in(raw, field):
@@ -259,14 +265,7 @@ def _widget_in(raw, field):
     group_by = _own(ext.get("groupBy"), raw.get("groupBy"), raw.get("rowGroupBy"))
     if group_by is not None:
         widget["groupBy"] = group_by
-    measure = _measure_in(raw.get("measure"), field)
-    if measure:
-        widget["measure"] = measure
-    if raw.get("filters"):
-        widget["filters"] = raw["filters"]
-    seconds = _timespan_in(raw.get("fixedTimespan"), ext, field)
-    if seconds is not None:
-        widget["fixedTimespan"] = seconds
+    _measured_in(raw, ext, field, widget)
     part_extras = []
     for key in ("numberCards", "multiMetricColumns"):
         if raw.get(key) is None:
@@ -359,20 +358,25 @@ def clone_in(doc, overrides):
 # --- dashboards out ----------------------------------------------------------------------
 
 
+def _measured_out(stored, ext, out):
+    """What a widget and its cards or columns answer alike: measure, filters, fixed timespan (:func:`_measured_in`)."""
+    measure = _measure_out(stored.get("measure"))
+    if measure:
+        out["measure"] = measure
+    if stored.get("filters"):
+        out["filters"] = stored["filters"]
+    timespan = _timespan_out(stored.get("fixedTimespan"), ext)
+    if timespan:
+        out["fixedTimespan"] = timespan
+
+
 def _part_out(part, part_extras, kind):
     ext = {key: part[key] for key in ("dataSource", "metric", "metricGroup") if part.get(key)}
     out = dict(part_extras.get(part["id"], {}))
     out["id"] = part["id"]
     if kind == NUMBER and part.get("description") is not None:
         out["description"] = part["description"]
-    measure = _measure_out(part.get("measure"))
-    if measure:
-        out["measure"] = measure
-    if part.get("filters"):
-        out["filters"] = part["filters"]
-    timespan = _timespan_out(part.get("fixedTimespan"), ext)
-    if timespan:
-        out["fixedTimespan"] = timespan
+    _measured_out(part, ext, out)
     out[EXTENSION] = ext
     return out
 
@@ -383,14 +387,7 @@ def widget_out(widget, part_extras, self_href):
     out = dict(part_extras.get(widget["id"], {}))
     out.update({"id": widget["id"], "type": widget["type"], "title": widget.get("title") or widget["type"],
                 "visualMode": widget.get("visualMode") or "Full", "isEmbedded": bool(widget.get("isEmbedded"))})
-    measure = _measure_out(widget.get("measure"))
-    if measure:
-        out["measure"] = measure
-    if widget.get("filters"):
-        out["filters"] = widget["filters"]
-    timespan = _timespan_out(widget.get("fixedTimespan"), ext)
-    if timespan:
-        out["fixedTimespan"] = timespan
+    _measured_out(widget, ext, out)
     for key in ("sortBy", "sortDirection", "limit"):
         if widget.get(key) is not None:
             out[key] = widget[key]

@@ -43,13 +43,25 @@ def _problems(*codes):
     return decorate
 
 
+def _data_out(body, widget, base):
+    """A widget's data linked to ``base``, its cards and columns below it."""
+    links = _links()
+    return mapping.widget_data_out(body, widget, links.url(base),
+                                   lambda kind, part_id: links.url(f"{base}/{kind}/{part_id}"))
+
+
 def _widget_data(dashboard_id, widget_id, query):
     window, start, end = mapping.range_in(query)
     body, widget = service.widget_data(g.aid, dashboard_id, widget_id, window, start, end)
-    links = _links()
-    base = f"/dashboards/{dashboard_id}/widgets/{widget_id}"
-    return mapping.widget_data_out(body, widget, links.url(base),
-                                   lambda kind, part_id: links.url(f"{base}/{kind}/{part_id}"))
+    return _data_out(body, widget, f"/dashboards/{dashboard_id}/widgets/{widget_id}")
+
+
+def _widget_part(part_out, noun, part_id, dashboard_id, widget_id, query):
+    """One card or column of a widget's data (``part_out`` picks it); 404 when the widget has none so named."""
+    part = part_out(_widget_data(dashboard_id, widget_id, query), part_id)
+    if part is None:
+        abort(404, f"{noun} {part_id} not found in widget {widget_id} of dashboard {dashboard_id}")
+    return _hal(part)
 
 
 @blp.route("/dashboards")
@@ -147,10 +159,7 @@ class CardData(MethodView):
     @_problems(400, 404)
     def get(self, query, dashboard_id, widget_id, card_id):
         """One card of a Number widget."""
-        card = mapping.card_out(_widget_data(dashboard_id, widget_id, query), card_id)
-        if card is None:
-            abort(404, f"Card {card_id} not found in widget {widget_id} of dashboard {dashboard_id}")
-        return _hal(card)
+        return _widget_part(mapping.card_out, "Card", card_id, dashboard_id, widget_id, query)
 
 
 @blp.route("/dashboards/<dashboard_id>/widgets/<widget_id>/columns/<column_id>")
@@ -161,10 +170,7 @@ class ColumnData(MethodView):
     @_problems(400, 404)
     def get(self, query, dashboard_id, widget_id, column_id):
         """One column of a Multi Metric Table."""
-        column = mapping.column_out(_widget_data(dashboard_id, widget_id, query), column_id)
-        if column is None:
-            abort(404, f"Column {column_id} not found in widget {widget_id} of dashboard {dashboard_id}")
-        return _hal(column)
+        return _widget_part(mapping.column_out, "Column", column_id, dashboard_id, widget_id, query)
 
 
 @blp.route("/dashboard-snapshots")
@@ -236,10 +242,7 @@ class SnapshotWidgetData(MethodView):
     def get(self, snapshot_id, widget_id):
         """A widget's data as frozen in the snapshot."""
         body, widget = service.snapshot_widget_data(g.aid, snapshot_id, widget_id)
-        links = _links()
-        base = f"/dashboard-snapshots/{snapshot_id}/widgets/{widget_id}"
-        return _hal(mapping.widget_data_out(body, widget, links.url(base),
-                                            lambda kind, part_id: links.url(f"{base}/{kind}/{part_id}")))
+        return _hal(_data_out(body, widget, f"/dashboard-snapshots/{snapshot_id}/widgets/{widget_id}"))
 
 
 @blp.route("/dashboards/filters")

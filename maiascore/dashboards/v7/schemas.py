@@ -6,7 +6,7 @@ are built in ``mapping.py``; the schemas here type-check input and document both
 """
 import marshmallow as ma
 
-READ_ONLY = {"readOnly": True, "description": "Computed by the server; ignored on input"}
+from maiascore.dashboards.schemas import READ_ONLY, SORT_BY, SORT_DIRECTION, VISUAL_MODE, WIDGET_TYPE
 EXTENSION_DOC = {"description": "MaiaScore's own {widgetId, dataSource, metric, metricGroup, groupBy, "
                                 "fixedTimespanSeconds}: ThousandEyes closes dataSource, metric and groupBy to its "
                                 "own values, so these travel here. dataSource: Score Reports or Trainings; "
@@ -79,18 +79,15 @@ class V7ColumnSchema(Loose):
 
 class V7WidgetSchema(Loose):
     id = ma.fields.String(metadata=READ_ONLY)
-    type = ma.fields.String(required=True, metadata={"description": "Table, Multi Metric Table, Number, Pie Chart, "
-                                                                    "Time Series: Line, Time Series: Stacked Area, "
-                                                                    "Box and Whiskers, Bar Chart: Stacked, "
-                                                                    "Bar Chart: Grouped"})
+    type = WIDGET_TYPE
     title = ma.fields.String(allow_none=True)
-    visualMode = ma.fields.String(allow_none=True, metadata={"description": "Full or Half screen"})
+    visualMode = VISUAL_MODE
     isEmbedded = ma.fields.Boolean(allow_none=True)
     measure = ma.fields.Nested(V7MeasureSchema, allow_none=True)
     fixedTimespan = ma.fields.Nested(V7DurationSchema, allow_none=True)
     filters = FILTERS
-    sortBy = ma.fields.String(allow_none=True, metadata={"description": "Value or Alphabetical"})
-    sortDirection = ma.fields.String(allow_none=True, metadata={"description": "Ascending or Descending"})
+    sortBy = SORT_BY
+    sortDirection = SORT_DIRECTION
     limit = ma.fields.Integer(allow_none=True)
     numberCards = ma.fields.List(ma.fields.Nested(V7CardSchema), allow_none=True)
     multiMetricColumns = ma.fields.List(ma.fields.Nested(V7ColumnSchema), allow_none=True)
