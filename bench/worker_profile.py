@@ -63,6 +63,7 @@ def instrumented():
         timers.wrap(scoring, "_renew_lease", "mongo: renew lease"),
         timers.wrap(scoring, "_finish", "mongo+redis: finish batch and publish"),
         timers.wrap(scoring, "_scoring_model", "model cache lookup / load from GridFS"),
+        timers.wrap(scoring, "active_model", "mongo: active model lookup (find_one)"),
         timers.wrap(Cursor, "_refresh", "mongo: read reports (find by batch)"),
         timers.wrap(Collection, "bulk_write", "mongo: write results (bulk_write)"),
         timers.wrap(Collection, "find_one", "mongo: active model lookup (find_one)"),
@@ -150,13 +151,40 @@ def profile_jobs(st, batch_ids):
     return wall, breakdown, out.getvalue()
 
 
+def profile_drains(st, count):
+    """The single-report path as a worker runs it: one report queued, then ``drain_group`` scores it;
+    ``count`` times. Returns (wall seconds of the drains alone, breakdown, cProfile top)."""
+    from maiascore.reports.jobs import drain_group
+
+    profiler = cProfile.Profile()
+    wall = 0.0
+    merged = defaultdict(float)
+    for _ in range(count):
+        create_batches(st, 1, 1)
+        with instrumented() as timers:
+            started = time.perf_counter()
+            profiler.enable()
+            drain_group(st.aid)
+            profiler.disable()
+            wall += time.perf_counter() - started
+        for label, seconds in timers.seconds.items():
+            merged[label] += seconds
+    breakdown = {label: round(seconds, 4) for label, seconds in sorted(merged.items(), key=lambda item: -item[1])}
+    breakdown["other (Redis lease, result objects, explanations)"] = round(wall - sum(merged.values()), 4)
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
+    return wall, breakdown, out.getvalue()
+
+
 def queue_overhead(st, jobs=300):
     """Seconds per job a real worker spends around a no-op job (dequeue, bookkeeping, result)."""
     from rq import Queue
     from rq.job import Job
 
+    from maiascore.queue import queue_name
+
     st.flush_queues()
-    q = Queue("scores", connection=st.redis_client())
+    q = Queue(queue_name("scores"), connection=st.redis_client())
     started = time.perf_counter()
     ids = [q.enqueue(noop, job_timeout=60, result_ttl=3600).id for _ in range(jobs)]
     enqueue_seconds = (time.perf_counter() - started) / jobs
@@ -209,8 +237,8 @@ def run(st, bulk_size=1000, bulk_batches=3, singles=200, log=print):
     }
     log(f"  bulk job: {out['bulk']['job_ms_per_report']} ms/report, {out['bulk']['ratio']}x raw inplace_predict")
 
-    single_ids = create_batches(st, singles, 1)
-    wall1, breakdown1, top1 = profile_jobs(st, single_ids)
+    wall1, breakdown1, top1 = profile_drains(st, singles)
+    single_ids = [d["batch"] for d in st.db().score_reports.find({"aid": st.aid, "lane": "single"}, {"batch": 1})]
     xgb1 = 0.0
     for batch_id in single_ids[:50]:
         x, _, _ = raw_predict_seconds(st, [batch_id], repeat=3)

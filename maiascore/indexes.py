@@ -16,7 +16,9 @@ INDEXES = {
                    partialFilterExpression={"uuid": {"$type": "string"}}),
         IndexModel([("aid", ASC), ("created_at", DESC)]),  # sorts on created_at, published_at and id
         IndexModel([("aid", ASC), ("processed_at", DESC)]),  # the latest scored first
-        IndexModel([("batch", ASC), ("status", ASC)]),
+        # a batch's queued reports; with _id it also serves the scoring write's guarded point update
+        # {_id, batch, status} as one exact lookup on engines that plan by the filter's field set
+        IndexModel([("batch", ASC), ("status", ASC), ("_id", ASC)]),
         # a group's reports by status; a drain's read: {aid, status: "queued", lane: "single"} oldest first
         IndexModel([("aid", ASC), ("status", ASC), ("lane", ASC), ("_id", ASC)]),
         IndexModel([("status", ASC), ("updated_at", ASC)]),
@@ -70,6 +72,15 @@ INDEXES = {
 }
 
 
+# Indexes an earlier version created that one above now serves: dropped at start.
+SUPERSEDED = {"score_reports": ["batch_1_status_1"]}
+
+
 def ensure_indexes(db):
     for name, models in INDEXES.items():
         db[name].create_indexes(models)
+    for name, index_names in SUPERSEDED.items():
+        present = set(db[name].index_information())
+        for index_name in index_names:
+            if index_name in present:
+                db[name].drop_index(index_name)
