@@ -6,7 +6,8 @@ HTTP measurement, default 10), ``BENCH_E2E_REPORTS`` (default 20000),
 makes 20,000 take ~15 min per worker count here),
 ``BENCH_TRAINING_SIZES`` (default ``10000,100000,1000000``), ``BENCH_RUN_ROWS`` (rows of the
 batch scoring run, default 1000000), ``BENCH_DASK_ROWS`` (rows of the Dask training comparison,
-default ``1000000,5000000``), ``BENCH_ONLY`` (comma-separated sections:
+default ``1000000,5000000``), ``BENCH_MONGO_URI`` (a MongoDB instead of the embedded
+server), ``BENCH_ONLY`` (comma-separated sections:
 post,get,wait,bare,e2e,worker,training,runs,dask).
 """
 import json

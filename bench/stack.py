@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import psutil
+from pymongo import MongoClient
 
 from maiascore import devstack
 from maiascore.launcher import gunicorn_command
@@ -39,7 +40,14 @@ class Stack:
         self.children = []
         self.workers = []
         self.started_workers = 0
-        self.mongo, mongo_uri = devstack.start_secantus(":memory:", self.log_dir / "secantus.log")
+        # BENCH_MONGO_URI: measure against that MongoDB (its database maiascore_bench is dropped and
+        # refilled); unset, an embedded MongoDB-protocol server of the run's own
+        mongo_uri = os.environ.get("BENCH_MONGO_URI")
+        self.mongo = None
+        if not mongo_uri:
+            self.mongo, mongo_uri = devstack.start_secantus(":memory:", self.log_dir / "secantus.log")
+        else:
+            MongoClient(mongo_uri).drop_database(DB_NAME)
         self.redis_port = devstack.free_port()
         self.redis, redis_url = devstack.start_redis(self.redis_port, self.log_dir / "redis.log")
         self.env = dict(os.environ)
@@ -107,7 +115,8 @@ class Stack:
         self.children.clear()
         self.workers.clear()
         self.redis.stop()
-        self.mongo.stop()
+        if self.mongo is not None:
+            self.mongo.stop()
 
     def __enter__(self):
         return self
