@@ -8,7 +8,7 @@ makes 20,000 take ~15 min per worker count here),
 batch scoring run, default 1000000), ``BENCH_DASK_ROWS`` (rows of the Dask training comparison,
 default ``1000000,5000000``), ``BENCH_MONGO_URI`` (a MongoDB instead of the embedded
 server), ``BENCH_ONLY`` (comma-separated sections:
-post,get,wait,bare,e2e,worker,training,runs,dask).
+post,get,wait,bare,attack,e2e,worker,training,runs,dask).
 """
 import json
 import os
@@ -16,12 +16,12 @@ import subprocess
 import sys
 import time
 
-from bench import e2e, report, training_bench, web_profile, worker_profile
+from bench import attack, e2e, report, training_bench, web_profile, worker_profile
 from bench.http_scenarios import compare, drain, load, post_requests, ratio, reset_reports, wait_workers
 from bench.stack import Stack
 
-SECTIONS = ("post", "get", "wait", "bare", "e2e", "worker", "training", "runs", "dask")
-STACK_SECTIONS = SECTIONS[:7]  # the sections measured on the shared stack; runs and dask start their own
+SECTIONS = ("post", "get", "wait", "bare", "attack", "e2e", "worker", "training", "runs", "dask")
+STACK_SECTIONS = SECTIONS[:8]  # the sections measured on the shared stack; runs and dask start their own
 WAIT_CAP = "64"  # MAX_WAITS_PER_GROUP for the run: one tenant drives 32 waiting clients
 
 
@@ -158,6 +158,11 @@ def on_stack(opts, results):
             results["wait_vs_plain_post"] = {"by_connections": by_level}
             st.stop_workers()
             log(f"  ?wait / plain POST: {({c: v['ratio'] for c, v in by_level.items()})}")
+
+        if "attack" in sections:
+            log("* 10. /healthz while one tenant waits on reports behind its own 10,000-report bulk")
+            results["healthz_under_attack"] = attack.run(st, api_port, opts["duration"],
+                                                         2000 if opts["quick"] else 10_000, log=log)
 
         if "e2e" in sections:
             log("* 3. end-to-end scoring")

@@ -70,6 +70,13 @@ def rows_of(results):
             rows.append((f"{label} c={connections} p50 / p99 ms", f"{_fmt(p['p50_ms'])} / {_fmt(p['p99_ms'])}",
                          f"{_fmt(f['p50_ms'])} / {_fmt(f['p99_ms'])}",
                          f"{_fmt(level['p50_ratio_to_floor'])} / {_fmt(level['p99_ratio_to_floor'])}"))
+    attack = results.get("healthz_under_attack")
+    if attack:
+        idle, under = attack["healthz_idle"], attack["healthz_under_attack"]
+        rows.append((f"/healthz p50 / p99 ms while a group waits behind its {attack['bulk']['reports']:,}-report bulk"
+                     " (vs idle)",
+                     f"{_fmt(under['p50_ms'])} / {_fmt(under['p99_ms'])}",
+                     f"{_fmt(idle['p50_ms'])} / {_fmt(idle['p99_ms'])}", _fmt(attack["p99_ratio_to_idle"])))
     versus_plain = results.get("wait_vs_plain_post")
     if versus_plain:
         for connections, level in versus_plain["by_connections"].items():

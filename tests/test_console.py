@@ -295,7 +295,8 @@ def test_post_a_report_from_the_form_and_see_it_scored(ui, admin, app, live_work
     expect(page.locator("table.reports tbody tr")).to_have_count(4)
 
     page.get_by_role("link", name="New report").click()
-    page.get_by_label("Reference").fill("walk-in 7")
+    form = page.locator("form.report-form")  # the list's own "Reference" controls stay until the form replaces them
+    form.get_by_label("Reference", exact=True).fill("walk-in 7")
     for name, value in german_rows(1)[0].items():
         control = page.locator(f'[name="{name}"]')
         if control.evaluate("el => el.tagName") == "SELECT":
