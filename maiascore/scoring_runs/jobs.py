@@ -19,6 +19,7 @@ from config import settings
 from maiascore import leases
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
+from maiascore.leases import RunAborted
 from maiascore.modeling import DatasetError
 from maiascore.modeling.batch import score_chunk
 from maiascore.queue import TRAININGS, enqueue
@@ -27,7 +28,7 @@ from maiascore.scoring_runs.states import CANCELED, FAILED, FILE, QUEUED, REPORT
 from maiascore.trainings import registry, sources
 from maiascore.trainings.datasets import find_dataset
 from maiascore.trainings.engines import EngineFailed, dask_client
-from maiascore.trainings.runs import RunAborted, settle
+from maiascore.trainings.runs import settle
 
 log = logging.getLogger("maiascore.scoring_runs.jobs")
 LEASES = leases.Kind("scoring_runs", "scoring run", "scoring-run", log, queued=QUEUED, running=RUNNING, failed=FAILED,

@@ -20,6 +20,7 @@ from xgboost import dask as dxgb
 
 from config import settings
 from maiascore.connections import get_db
+from maiascore.leases import RunAborted
 from maiascore.modeling import DEFAULT_PARAMS, DatasetError, TrainedModel, evaluate, train, validate_params
 from maiascore.modeling.datasets import MIN_ROWS
 from maiascore.modeling.features import internal_names
@@ -27,7 +28,6 @@ from maiascore.modeling.frames import (LABEL, PART, TEST, TRAIN, VALIDATION, emp
                                        frame_dataset, hashed_parts, merge_summaries, partition_labels, summarize)
 from maiascore.modeling.training import (MIN_ROWS_PER_CLASS, VALIDATION_SHARE, confusion_matrix,
                                          feature_importance, gain_shares, stratified_split)
-from maiascore.trainings.runs import RunAborted
 
 log = logging.getLogger("maiascore.trainings.engines")
 AUTO, LOCAL, DASK = "auto", "local", "dask"
