@@ -107,6 +107,49 @@ def test_wait_answers_with_the_score(admin, make_actor, db, live_worker):
     assert r.get_json()["explanation"] != [] and report_doc(db, report_id)["scoringRuns"] == 3
 
 
+def test_a_waited_answer_is_what_a_later_read_shows_and_the_result_came_in_the_message(admin, db, live_worker,
+                                                                                     monkeypatch):
+    from maiascore.reports import batches
+
+    install_model(admin.aid)
+    live_worker(queues=("scores",))
+    decoded = []
+    real_decode = batches.decode_result
+    monkeypatch.setattr(batches, "decode_result", lambda data: decoded.append(real_decode(data)) or decoded[-1])
+    for row in german_rows(3):
+        waited = admin.post("/reports?wait=25", json={"features": row})
+        assert waited.status_code == 200 and waited.get_json()["status"] == "processed"
+        assert admin.get(f"/reports/{waited.get_json()['id']}").get_json() == waited.get_json()
+    assert len(decoded) == 3 and all(d is not None and d["status"] == "processed" for d in decoded)
+
+
+def test_a_waiter_reads_the_report_after_a_nudge_or_a_silent_second(app, admin, db, cfg):
+    """A nudge (a result that did not land for every report of the write) or a lost message: the
+    waiter reads the report, and returns what MongoDB holds."""
+    import threading
+    import time
+
+    import redis
+    from maiascore.reports import batches, service, waiting
+
+    conn = redis.Redis.from_url(cfg.REDIS_URL)
+    caller = service.Caller(user={"_id": admin.id}, aid=admin.aid, permissions=frozenset(), is_admin=True)
+    for message in (batches.NUDGE, None):
+        with app.app_context():
+            doc = admin.post("/reports", json={"referenceId": "nudged"}).get_json()
+            stored = db.score_reports.find_one({"referenceId": "nudged", "status": "queued"})
+
+            def settle():
+                time.sleep(0.3)
+                db.score_reports.update_one({"_id": stored["_id"]}, {"$set": {"status": "failed", "error": "x"}})
+                if message is not None:
+                    conn.publish(batches.scored_channel(stored["batch"]), message)
+
+            threading.Thread(target=settle).start()
+            got = waiting.wait_for_result(stored, 10, caller)
+        assert got["status"] == "failed" and got["error"] == "x" and str(got["_id"]) == doc["id"]
+
+
 def test_wait_gives_up_after_n_seconds_with_what_there_is(admin, db):
     r = admin.post("/reports?wait=0.3", json={"referenceId": "nobody scores me"})
     assert r.status_code == 200 and r.get_json()["status"] == "queued" and r.get_json()["processed"] is False

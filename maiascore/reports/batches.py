@@ -10,9 +10,12 @@ scored by the single lane (``maiascore.reports.drains``).
 This module holds the MongoDB and pub/sub mechanics only; enqueueing the job is
 ``maiascore.reports.jobs.enqueue_batch``.
 """
+import itertools
 import logging
 
+import bson
 from bson import ObjectId
+from bson.codec_options import CodecOptions
 
 from maiascore.clock import utcnow
 from maiascore.connections import get_db, get_redis, redis_key
@@ -77,19 +80,34 @@ def requeue_waiting(aid):
     return batch_id, result.modified_count
 
 
+NUDGE = b"1"  # "read the report again"; any other message is a BSON document of the result's fields
+_RESULT_CODEC = CodecOptions(tz_aware=True)
+
+
+def decode_result(data):
+    """The result fields a message carries, or None for a nudge."""
+    if not data or data == NUDGE:
+        return None
+    try:
+        return bson.decode(data, codec_options=_RESULT_CODEC)
+    except Exception:  # not ours: read the report
+        return None
+
+
 def notify_scored(batch_id):
     try:
-        get_redis().publish(scored_channel(batch_id), "1")
+        get_redis().publish(scored_channel(batch_id), NUDGE)
     except Exception:  # waiters fall back to re-reading MongoDB
         log.debug("could not publish completion of batch %s", batch_id)
 
 
-def notify_scored_many(batch_ids):
-    """One round trip for a drain's reports, each on its own ``batch`` token's channel."""
+def notify_scored_many(batch_ids, results=None):
+    """One round trip for a drain's reports, each on its own ``batch`` token's channel: with
+    ``results`` (the fields written, in the same order) a waiter needs no read."""
     try:
         pipe = get_redis().pipeline(transaction=False)
-        for batch_id in batch_ids:
-            pipe.publish(scored_channel(batch_id), "1")
+        for batch_id, fields in zip(batch_ids, results or itertools.repeat(None)):
+            pipe.publish(scored_channel(batch_id), NUDGE if fields is None else bson.encode(fields))
         pipe.execute()
     except Exception:  # waiters fall back to re-reading MongoDB
         log.debug("could not publish completions")

@@ -24,7 +24,7 @@ from pymongo.errors import DuplicateKeyError
 from rq import get_current_job
 
 from config import settings
-from maiascore.clock import utcnow
+from maiascore.clock import stored_now, utcnow
 from maiascore.connections import get_db
 from maiascore.events import MODEL_ACTIVATED
 from maiascore.modeling import ScoreScale, ScoringModel
@@ -158,7 +158,7 @@ def _score_claimed(db, batch, token):
             model = _scoring_model(aid, model_doc)
         seen.update(r["_id"] for r in reports)
         done, results, failing, error = _score(model, reports)
-        scored += _write_results(db, done, results)
+        scored += _write_results(db, done, results)[0]
         if failing:  # queued still: the job's retry reads them again, or its last attempt fails them
             raise error
         if len(reports) < chunk or not _renew_lease(db, batch_id, token):
@@ -168,19 +168,18 @@ def _score_claimed(db, batch, token):
 
 
 def _write_results(db, reports, results):
-    """One ``bulk_write``; only a report still queued under the token it was read with takes its result."""
+    """One ``bulk_write``; only a report still queued under the token it was read with takes its result.
+    ``(written, fields)``: how many took theirs, and each report's ``$set`` fields."""
     if not reports:
-        return 0
-    now = utcnow()
-    writes = [UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": QUEUED},
-                        {"$set": {"status": PROCESSED, "processed": True, "score": res.score,
-                                  "scoreProbability": res.probability, "scoreConfidence": res.confidence,
-                                  "scoreVersion": res.version, "explanation": res.explanation,
-                                  "warnings": res.warnings, "error": None, "processed_at": now,
-                                  "updated_at": now},
-                         "$inc": {"scoringRuns": 1}})
-              for r, res in zip(reports, results)]
-    return db.score_reports.bulk_write(writes, ordered=False).modified_count
+        return 0, []
+    now = stored_now()
+    fields = [{"status": PROCESSED, "processed": True, "score": res.score, "scoreProbability": res.probability,
+               "scoreConfidence": res.confidence, "scoreVersion": res.version, "explanation": res.explanation,
+               "warnings": res.warnings, "error": None, "processed_at": now, "updated_at": now}
+              for res in results]
+    writes = [UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": QUEUED}, {"$set": f, "$inc": {"scoringRuns": 1}})
+              for r, f in zip(reports, fields)]
+    return db.score_reports.bulk_write(writes, ordered=False).modified_count, fields
 
 
 def _set_status(db, reports, status, **fields):
@@ -331,8 +330,10 @@ class _Drain:
                 release_waiting_reports(self.aid)  # activated while we parked: do not wait for the next one
             return
         scored, results, failing, error = _score(_scoring_model(self.aid, model_doc), reports)
-        self.counts["scored"] += _write_results(self.db, scored, results)
-        batches.notify_scored_many(r["batch"] for r in scored)
+        written, fields = _write_results(self.db, scored, results)
+        self.counts["scored"] += written
+        # every result landed: its waiter needs no read; else (a report re-queued meanwhile) a nudge to read
+        batches.notify_scored_many([r["batch"] for r in scored], fields if written == len(scored) else None)
         if failing:  # stay queued, in hand, for the job's retry (or to be failed after the last one)
             self.in_hand = failing
             raise error

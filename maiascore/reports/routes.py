@@ -91,10 +91,11 @@ class Reports(MethodView):
         if isinstance(body, list):
             return service.create_reports(body, caller)
         seconds = _wait_seconds(query)
-        with waiting.slot(caller.aid, seconds):  # before storing: a refused wait stores nothing
-            doc, _ = service.create_report(body if body is not None else {}, caller)
-            if seconds > 0 and not waiting.is_settled(doc):
-                doc = waiting.wait_for_result(doc, seconds, caller)
+        # the slot before storing: a refused wait stores nothing; listening before storing: no completion missed
+        with waiting.slot(caller.aid, seconds), waiting.listening(seconds) as subscription:
+            doc, _ = service.create_report(body if body is not None else {}, caller,
+                                           batch_id=subscription and subscription.batch_id)
+            doc = waiting.wait_for_result(doc, seconds, caller, subscription)
         return service.with_owner(doc, caller)
 
 

@@ -18,7 +18,7 @@ from config import settings
 from maiascore.accounts.permissions import MANAGE_USERS
 from maiascore.accounts.service import normalise_email, public_user
 from maiascore.clock import stored_now, utcnow
-from maiascore.connections import get_db
+from maiascore.connections import find_in_group, get_db
 from maiascore.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge, Unprocessable
 from maiascore.reports import batches, drains
 from maiascore.reports.jobs import enqueue_batch, request_drain
@@ -157,12 +157,13 @@ def load_input(body):
         raise Unprocessable(VALIDATION_FAILED, errors=exc.messages)
 
 
-def create_report(body, caller):
-    """Stores one report and queues it; ``(doc, created)``. A known ``uuid`` returns the stored report."""
+def create_report(body, caller, batch_id=None):
+    """Stores one report and queues it; ``(doc, created)``. A known ``uuid`` returns the stored report.
+    ``batch_id``: the token to store it under, when a waiter already listens on its channel."""
     data = load_input(body)
     db = get_db()
     now = stored_now()
-    doc = _new_doc(data, caller, _Owners(caller), drains.SINGLE, batches.new_batch_id(), now)
+    doc = _new_doc(data, caller, _Owners(caller), drains.SINGLE, batch_id or batches.new_batch_id(), now)
     try:
         db.score_reports.insert_one(doc)
     except DuplicateKeyError:
@@ -308,7 +309,7 @@ def _report_id(raw):
 
 
 def find_report(report_id, caller, projection=None):
-    doc = get_db().score_reports.find_one({"_id": _report_id(report_id), "aid": caller.aid}, projection)
+    doc = find_in_group(get_db().score_reports, _report_id(report_id), caller.aid, projection)
     if doc is None:
         raise NotFound("Report not found")
     return doc

@@ -1,8 +1,11 @@
 """Waiting for a score: ``?wait=N`` / ``Prefer: wait=N`` hold the answer until the report is settled.
 
-The scoring jobs publish on the channel of a report's ``batch`` value (``batches.notify_scored``);
-the waiter re-reads the report at least every second regardless, so a lost message (or Redis
-down) only costs latency.
+The scoring jobs publish on the channel of a report's ``batch`` value (``batches.notify_scored``):
+the result's fields themselves when every result of the write landed, else a bare nudge to read
+the report again. A POST that waits subscribes to the channel of its report's ``batch`` token
+before the report is stored (``listening``), so it sees the completion without reading MongoDB
+at all; other waits read the report once after subscribing. A waiter re-reads the report at
+least every second regardless, so a lost message (or Redis down) only costs latency.
 
 A waiting request holds its own thread and one Redis pub/sub connection, nothing else: MongoDB
 connections go back to the pool after each read. Each account group may have at most
@@ -16,7 +19,7 @@ from contextlib import contextmanager
 import redis.exceptions
 
 from config import settings
-from maiascore.connections import get_db, get_redis, redis_key
+from maiascore.connections import find_in_group, get_db, get_redis, redis_key
 from maiascore.errors import Invalid, RateLimited
 from maiascore.reports import batches
 from maiascore.reports.states import SETTLED
@@ -80,39 +83,102 @@ def slot(aid, seconds):
                 pass  # its deadline frees it
 
 
+class _Subscription:
+    """A pub/sub subscription to one ``batch`` token's channel; ``confirmed`` once Redis acknowledged it,
+    after which no publish on the channel can be missed."""
+
+    def __init__(self, batch_id):
+        self.batch_id = batch_id
+        self.pubsub = None
+        self.confirmed = False
+        try:
+            self.pubsub = get_redis().pubsub()
+            self.pubsub.subscribe(batches.scored_channel(batch_id))
+        except redis.exceptions.RedisError:
+            self.close()
+
+    def confirm(self):
+        """Waits (one round trip) for Redis to acknowledge the subscription."""
+        try:
+            reply = self.pubsub.get_message(timeout=1.0) if self.pubsub is not None else None
+            self.confirmed = reply is not None and reply["type"] == "subscribe"
+        except redis.exceptions.RedisError:
+            self.close()
+        return self
+
+    def next_result(self, timeout):
+        """The result fields a message within ``timeout`` carried; None after a bare nudge or silence.
+        Raises RedisError when the subscription broke."""
+        message = self.pubsub.get_message(timeout=timeout)
+        while message is not None and message["type"] != "message":
+            message = self.pubsub.get_message(timeout=0)
+        return None if message is None else batches.decode_result(message["data"])
+
+    def close(self):
+        if self.pubsub is not None:
+            try:
+                self.pubsub.close()
+            except redis.exceptions.RedisError:
+                pass
+        self.pubsub = None
+
+
+@contextmanager
+def listening(seconds):
+    """A fresh ``batch`` token to store a report under, subscribed to before it is stored when the
+    request waits: ``create_report(..., batch_id=sub.batch_id)`` then ``wait_for_result(..., sub)``."""
+    subscription = _Subscription(batches.new_batch_id()).confirm() if seconds > 0 else None
+    try:
+        yield subscription
+    finally:
+        if subscription is not None:
+            subscription.close()
+
+
 def is_settled(doc):
     return doc.get("status") in SETTLED
 
 
-def wait_for_result(doc, seconds, caller):
-    """The report once it is processed, failed or waiting for a model, or after ``seconds``."""
+def wait_for_result(doc, seconds, caller, subscription=None):
+    """The report once it is processed, failed or waiting for a model, or after ``seconds``.
+
+    ``subscription``: one taken (and confirmed) on the report's ``batch`` before the report was
+    stored; the report is then not read again unless a message asks for it."""
     if seconds <= 0 or doc.get("status") in SETTLED:
         return doc
     deadline = time.monotonic() + seconds
-    pubsub = None
-    try:
-        pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(batches.scored_channel(doc["batch"]))
-    except redis.exceptions.RedisError:
-        pubsub = None
+    own = subscription is None or subscription.batch_id != doc.get("batch")
+    if own:
+        subscription = _Subscription(doc["batch"])
+    read = own or not subscription.confirmed
     try:
         while True:
-            current = get_db().score_reports.find_one({"_id": doc["_id"], "aid": caller.aid})
-            if current is None or current.get("status") in SETTLED:
-                return current or doc
+            if read:
+                current = find_in_group(get_db().score_reports, doc["_id"], caller.aid)
+                if current is None or current.get("status") in SETTLED:
+                    return current or doc
+                doc = current
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return current
-            if pubsub is not None:
-                try:
-                    pubsub.get_message(timeout=min(remaining, 1.0))
-                    continue
-                except redis.exceptions.RedisError:
-                    pubsub = None
-            time.sleep(min(remaining, 0.05))
-    finally:
-        if pubsub is not None:
+                return doc
+            if subscription.pubsub is None:
+                time.sleep(min(remaining, 0.05))
+                read = True
+                continue
             try:
-                pubsub.close()
+                fields = subscription.next_result(min(remaining, 1.0))
             except redis.exceptions.RedisError:
-                pass
+                subscription.close()
+                read = True
+                continue
+            if fields is not None:
+                return _with_result(doc, fields)
+            read = True  # a nudge, or a second of silence: read the report
+    finally:
+        if own:
+            subscription.close()
+
+
+def _with_result(doc, fields):
+    """The report as a read after the job's write returns it: the job's ``$set`` fields, ``scoringRuns`` + 1."""
+    return {**doc, **fields, "scoringRuns": (doc.get("scoringRuns") or 0) + 1}

@@ -20,7 +20,7 @@ from gridfs.errors import NoFile
 
 from config import settings
 from maiascore.clock import stored_now
-from maiascore.connections import get_db
+from maiascore.connections import find_in_group, get_db
 from maiascore.errors import Conflict, Invalid
 from maiascore.modeling import Dataset, DatasetError, binary_target, load_sample, parse_csv
 from maiascore.modeling.columns import column_from_values, sparse_column
@@ -60,7 +60,7 @@ def _oid(raw):
 
 def find_dataset(aid, dataset_id):
     oid = _oid(dataset_id)
-    return None if oid is None else get_db().datasets.find_one({"_id": oid, "aid": aid})
+    return None if oid is None else find_in_group(get_db().datasets, oid, aid)
 
 
 def list_datasets(query):

@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from maiascore import leases
 from maiascore.clock import stored_now, to_millis, utcnow
-from maiascore.connections import get_db
+from maiascore.connections import find_in_group, get_db
 from maiascore.errors import Conflict, Invalid, NotFound, Unprocessable
 from maiascore.http.strapi import object_id
 from maiascore.trainings import bounds, engines, jobs, parameters, registry, sources
@@ -137,7 +137,7 @@ def delete_training(aid, training_id, user_id):
 def activate_training(aid, training_id):
     """Makes a succeeded training's model the active one (also a deleted training's, which keeps its model)."""
     oid = object_id(training_id, "Training")
-    doc = get_db().trainings.find_one({"_id": oid, "aid": aid}, {"status": 1})
+    doc = find_in_group(get_db().trainings, oid, aid, {"status": 1})
     if doc is not None and doc["status"] != SUCCEEDED:
         raise Conflict(f"Only a succeeded training can be activated; this one is {doc['status']}")
     model = registry.activate(aid, oid)
@@ -151,7 +151,7 @@ def training_model(aid, training_id):
     oid = object_id(training_id, "Training")
     model = registry.model_for_training(aid, oid)
     if model is None:
-        doc = get_db().trainings.find_one({"_id": oid, "aid": aid}, {"status": 1})
+        doc = find_in_group(get_db().trainings, oid, aid, {"status": 1})
         if doc is None:
             raise NotFound("Training not found")
         raise NotFound(f"This training has no model (status: {doc['status']})")
