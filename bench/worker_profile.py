@@ -63,7 +63,7 @@ def instrumented():
         timers.wrap(scoring, "_renew_lease", "mongo: renew lease"),
         timers.wrap(scoring, "_finish", "mongo+redis: finish batch and publish"),
         timers.wrap(scoring, "_scoring_model", "model cache lookup / load from GridFS"),
-        timers.wrap(scoring, "active_model", "mongo: active model lookup (find_one)"),
+        timers.wrap(scoring, "active_model_for_scoring", "active model lookup (Redis mark; MongoDB when it moved)"),
         timers.wrap(Cursor, "_refresh", "mongo: read reports (find by batch)"),
         timers.wrap(Collection, "bulk_write", "mongo: write results (bulk_write)"),
         timers.wrap(Collection, "find_one", "mongo: active model lookup (find_one)"),

@@ -202,3 +202,22 @@ def test_a_report_that_keeps_failing_is_marked_failed_after_retries(admin, db, l
     assert got["processed"] is False and got["score"] is None
     log = (tmp_path / "worker0.log").read_text()
     assert log.count("exception raised while executing (maiascore.reports.jobs.drain_group)") == 3  # 1 + 2 retries
+
+
+def test_the_scoring_jobs_read_the_active_model_again_only_when_an_activation_moved_its_mark(app, admin, db, cfg,
+                                                                                              monkeypatch):
+    import redis
+    from maiascore.trainings import registry
+
+    reads = []
+    real = registry.active_model
+    monkeypatch.setattr(registry, "active_model", lambda aid: reads.append(aid) or real(aid))
+    with app.app_context():
+        assert registry.active_model_for_scoring(admin.aid) is None and len(reads) == 1
+        first = install_model(admin.aid)
+        assert registry.active_model_for_scoring(admin.aid)["version"] == first["version"]  # no model is cached
+        assert registry.active_model_for_scoring(admin.aid)["version"] == first["version"] and len(reads) == 2
+        second = install_model(admin.aid)  # activate() moves the mark
+        assert registry.active_model_for_scoring(admin.aid)["version"] == second["version"] and len(reads) == 3
+        redis.Redis.from_url(cfg.REDIS_URL).delete(registry._mark_key(admin.aid))  # Redis lost its keys
+        assert registry.active_model_for_scoring(admin.aid)["version"] == second["version"] and len(reads) == 4

@@ -32,7 +32,7 @@ from maiascore.queue import SCORES, enqueue, job_is_live
 from maiascore.reports import batches, drains
 from maiascore.reports.states import (BATCH_DONE, BATCH_PROCESSING, BATCH_QUEUED, FAILED, PROCESSED, QUEUED,
                                       WAITING_FOR_MODEL)
-from maiascore.trainings.registry import active_model, load_model_bytes
+from maiascore.trainings.registry import active_model, active_model_for_scoring, load_model_bytes
 
 log = logging.getLogger("maiascore.reports.jobs")
 
@@ -152,7 +152,7 @@ def _score_claimed(db, batch, token):
             break
         if model is None:
             aid = reports[0]["aid"]  # a batch never mixes account groups
-            model_doc = active_model(aid)
+            model_doc = active_model_for_scoring(aid)
             if model_doc is None:
                 return _park_until_model(db, batch_id, aid, token)
             model = _scoring_model(aid, model_doc)
@@ -322,7 +322,7 @@ class _Drain:
     def _settle(self, reports):
         """Scores one read's reports with the group's active model (looked up per read: an activation
         is used from the next read on), or parks them until there is one."""
-        model_doc = active_model(self.aid)
+        model_doc = active_model_for_scoring(self.aid)
         if model_doc is None:
             self.counts["waiting_for_model"] += _set_status(self.db, reports, WAITING_FOR_MODEL)
             batches.notify_scored_many(r["batch"] for r in reports)

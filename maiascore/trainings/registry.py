@@ -6,17 +6,23 @@ Binaries live in the GridFS bucket ``models`` in XGBoost's own format (UBJSON, a
 ``(aid, training)``), so a training job run twice still yields one model.
 """
 import logging
+import secrets
+import time
 
+import redis.exceptions
 from gridfs import GridFSBucket
 from gridfs.errors import NoFile
 from pymongo.errors import DuplicateKeyError
 
 from maiascore.clock import stored_now
-from maiascore.connections import get_db, next_sequence
+from maiascore.connections import get_db, get_redis, next_sequence, redis_key
 from maiascore.events import MODEL_ACTIVATED
 
 log = logging.getLogger("maiascore.registry")
 BUCKET = "models"
+ACTIVE_CACHE_SECONDS = 5.0  # how long an activation whose Redis mark could not be moved may go unseen
+_MARK_TTL = 86400
+_active = {}  # aid -> (activation mark, monotonic read time, models doc): active_model for the scoring jobs
 
 
 def _bucket():
@@ -26,6 +32,41 @@ def _bucket():
 def active_model(aid):
     """The models doc that scores the group's references, or None before its first success."""
     return get_db().models.find_one({"aid": aid, "active": True}, sort=[("activated_at", -1), ("_id", -1)])
+
+
+def _mark_key(aid):
+    return redis_key("active-model", aid)
+
+
+def active_model_for_scoring(aid):
+    """``active_model`` for the scoring jobs, which look it up before every read of reports: read from
+    MongoDB again only when the group's activation mark in Redis moved (``activate`` moves it) or the
+    cached read is ACTIVE_CACHE_SECONDS old, so an activation is used from the next read on."""
+    key = _mark_key(aid)
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        pipe.set(key, secrets.token_hex(8), nx=True, ex=_MARK_TTL)
+        pipe.get(key)
+        mark = pipe.execute()[1]
+    except redis.exceptions.RedisError:
+        return active_model(aid)
+    cached = _active.get(aid)
+    if cached is not None and cached[0] == mark and time.monotonic() - cached[1] < ACTIVE_CACHE_SECONDS:
+        return cached[2]
+    doc = active_model(aid)
+    if doc is None:
+        _active.pop(aid, None)  # nothing cached: a first model is seen at once however it was registered
+    else:
+        _active[aid] = (mark, time.monotonic(), doc)
+    return doc
+
+
+def _move_mark(aid):
+    try:
+        get_redis().set(_mark_key(aid), secrets.token_hex(8), ex=_MARK_TTL)
+    except redis.exceptions.RedisError:
+        log.warning("could not mark the activation for group %s: scoring sees it within %s s", aid,
+                    ACTIVE_CACHE_SECONDS)
 
 
 def load_model_bytes(model_doc):
@@ -117,6 +158,7 @@ def activate(aid, training_id):
                                    {"activated_at": now, "_id": {"$lt": model["_id"]}}]},
                           {"$set": {"active": False}})
     model.update(active=True, activated_at=now)
+    _move_mark(aid)
     try:
         MODEL_ACTIVATED.send(aid=aid, version=model["version"])
     except Exception:  # the handlers' own sweeps catch up later; activation itself has happened
