@@ -10,9 +10,9 @@ from bench.data import reference_features
 from bench.stack import run_python
 
 
-def load(port, requests, connections, duration=None, total=None, warmup=1.0):
+def load(port, requests, connections, duration=None, total=None, warmup=1.0, keep_bodies=False):
     spec = {"port": port, "connections": connections, "requests": requests,
-            "warmup": warmup if duration is not None else 0}
+            "warmup": warmup if duration is not None else 0, "keep_bodies": keep_bodies}
     if duration is not None:
         spec["duration"] = duration
     else:
@@ -22,7 +22,8 @@ def load(port, requests, connections, duration=None, total=None, warmup=1.0):
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed: {done.stderr[-2000:]}")
     result = json.loads(done.stdout)
-    result.pop("bodies", None)
+    if not keep_bodies:
+        result.pop("bodies", None)
     return result
 
 

@@ -127,7 +127,10 @@ class Config:
         #   take every web thread.
         # AUTH_CACHE_SECONDS: how long a web process trusts a login it has read (header -> user) without
         #   reading MongoDB again; revocation stays immediate through a per-user marker in Redis. 0: off.
+        # WAIT_HANDOFF_SECONDS: a POST that waits hands its report to the scoring drain, which stores it
+        #   with its result; if none did within this many seconds, the request stores it queued itself.
         self.MAX_WAITS_PER_GROUP = _env("MAX_WAITS_PER_GROUP", 16, int)
+        self.WAIT_HANDOFF_SECONDS = _env("WAIT_HANDOFF_SECONDS", 1.0, float)
         self.AUTH_CACHE_SECONDS = _env("AUTH_CACHE_SECONDS", 30, int)
         self.SCORE_BASE_POINTS = _env("SCORE_BASE_POINTS", 600, float)
         self.SCORE_BASE_ODDS = _env("SCORE_BASE_ODDS", 50.0, float)

@@ -34,7 +34,7 @@ def test_200_single_posts_make_one_job_per_group_with_one_read_and_one_write(adm
     assert len(finished) == 2  # for 200 POSTs
     for job_id in finished.get_job_ids():
         result = queue.fetch_job(job_id).return_value()
-        assert result == {"scored": 100, "waiting_for_model": 0, "reads": 1, "end": "none left"}
+        assert result == {"scored": 100, "waiting_for_model": 0, "reads": 1, "handed_off": 0, "end": "none left"}
     assert db.score_reports.count_documents({"status": "processed", "scoringRuns": 1}) == 200
     want = expected_results(rows[:3], mine_model["version"])
     got = [db.score_reports.find_one({"aid": admin.aid, "referenceId": f"r{i}"}) for i in range(3)]
@@ -118,7 +118,7 @@ def test_a_report_edited_while_a_drain_holds_it_is_scored_with_its_new_features(
     finally:
         result = drain.finish()
     # its first write skips the edited report (new batch token); the PUT's pending flag makes it read again
-    assert result == {"scored": 30, "waiting_for_model": 0, "reads": 2, "end": "none left"}
+    assert result == {"scored": 30, "waiting_for_model": 0, "reads": 2, "handed_off": 0, "end": "none left"}
     assert db.score_reports.count_documents({"status": "processed", "scoringRuns": 1}) == 30
     got = admin.get(f"/reports/{ids[0]}").get_json()
     assert got["score"] == expected_results([edited], model_doc["version"])[0].score  # not the old features'

@@ -24,14 +24,23 @@ Two Redis keys per group, both expiring after SCORING_LEASE_SECONDS:
 Under a steady stream of POSTs a group so has one drain job at a time, looping, and the
 POSTs enqueue nothing while it runs.
 
+A POST that waits for its score (``?wait``) does not store its report first: it hands the
+report to the drain on a third key, the group's ``handoff`` list, before setting
+``pending``, and the drain stores it once, with its result (one insert instead of an
+insert, a read and an update). The request stores the report itself when no drain did
+within WAIT_HANDOFF_SECONDS, or when Redis refused the hand-off; both stores use the
+report's ``_id``, so whichever comes second is a duplicate and changes nothing.
+
 Nothing here is trusted for durability: if Redis is down or loses the keys, the reports
 stay ``queued`` in MongoDB and the recovery sweep requests a drain for every group
 with single reports queued longer than SWEEP_GRACE_SECONDS and no live drain.
 """
 import logging
 
+import bson
 import redis.exceptions
 from bson import ObjectId
+from bson.codec_options import CodecOptions
 
 from config import settings
 from maiascore.connections import get_redis, redis_key
@@ -41,6 +50,11 @@ log = logging.getLogger("maiascore.reports")
 
 SINGLE = "single"  # lane of reports queued one at a time: drained per group
 BATCH = "batch"  # lane of reports queued in a batch (bulk POST, release on activation): ``score_batch``
+
+# A hand-off nobody took is stored by its web request after WAIT_HANDOFF_SECONDS; one a drain takes later
+# is then a duplicate ``_id`` and dropped. The list only needs to outlive the requests that wait on it.
+HANDOFF_TTL_SECONDS = 3600
+_CODEC = CodecOptions(tz_aware=True)
 
 ACQUIRED, BUSY = 1, 0
 CONTINUE, RELEASED, LOST = 1, 0, -1
@@ -97,6 +111,26 @@ def pending_key(aid):
 
 def lease_key(aid):
     return redis_key("drain", f"{{{aid}}}", "lease")
+
+
+def handoff_key(aid):
+    return redis_key("drain", f"{{{aid}}}", "handoff")
+
+
+def hand_off(doc):
+    """Puts a report that a waiting POST has not stored on its group's hand-off list, for the drain to
+    store with its result. Raises RedisError: the caller then stores the report itself."""
+    key = handoff_key(doc["aid"])
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.rpush(key, bson.encode(doc))
+    pipe.expire(key, HANDOFF_TTL_SECONDS)
+    pipe.execute()
+
+
+def take_handoffs(aid, count):
+    """Up to ``count`` reports handed off to the group's drain, oldest first; each is taken by one drain."""
+    raw = get_redis().lpop(handoff_key(aid), count) or []
+    return [bson.decode(item, codec_options=_CODEC) for item in raw]
 
 
 def new_job_id(aid):

@@ -20,7 +20,7 @@ from datetime import timedelta
 import redis.exceptions
 from bson import ObjectId
 from pymongo import ReturnDocument, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 from rq import get_current_job
 
 from config import settings
@@ -36,6 +36,7 @@ from maiascore.trainings.registry import active_model, active_model_for_scoring,
 
 log = logging.getLogger("maiascore.reports.jobs")
 
+DUPLICATE_KEY = 11000
 ORPHAN_SCAN_LIMIT = 1000
 ERROR_MESSAGE_LENGTH = 300
 DRAIN_TURN_SECONDS = 30  # then a drain re-enqueues itself, so bulk batches and other jobs get the worker
@@ -167,19 +168,40 @@ def _score_claimed(db, batch, token):
     return f"scored {scored} reports" + (f" with model version {model.version}" if model else "")
 
 
+def _result_fields(results):
+    """The ``$set`` of each result: what a report holds once scored."""
+    now = stored_now()
+    return [{"status": PROCESSED, "processed": True, "score": res.score, "scoreProbability": res.probability,
+             "scoreConfidence": res.confidence, "scoreVersion": res.version, "explanation": res.explanation,
+             "warnings": res.warnings, "error": None, "processed_at": now, "updated_at": now}
+            for res in results]
+
+
 def _write_results(db, reports, results):
     """One ``bulk_write``; only a report still queued under the token it was read with takes its result.
     ``(written, fields)``: how many took theirs, and each report's ``$set`` fields."""
     if not reports:
         return 0, []
-    now = stored_now()
-    fields = [{"status": PROCESSED, "processed": True, "score": res.score, "scoreProbability": res.probability,
-               "scoreConfidence": res.confidence, "scoreVersion": res.version, "explanation": res.explanation,
-               "warnings": res.warnings, "error": None, "processed_at": now, "updated_at": now}
-              for res in results]
-    writes = [UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": QUEUED}, {"$set": f, "$inc": {"scoringRuns": 1}})
+    fields = _result_fields(results)
+    writes = [UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": QUEUED},
+                        {"$set": f, "$inc": {"scoringRuns": 1}})
               for r, f in zip(reports, fields)]
     return db.score_reports.bulk_write(writes, ordered=False).modified_count, fields
+
+
+def _insert_new(db, docs):
+    """``insert_many`` of reports no one may have stored yet; the indexes of those that were stored
+    already (same ``_id``, or a known ``uuid``)."""
+    if not docs:
+        return set()
+    try:
+        db.score_reports.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors) or exc.details.get("writeConcernErrors"):
+            raise
+        return {e["index"] for e in errors}
+    return set()
 
 
 def _set_status(db, reports, status, **fields):
@@ -287,7 +309,7 @@ class _Drain:
     def __init__(self, db, aid, lease):
         self.db, self.aid, self.lease = db, aid, lease
         self.in_hand = []  # reports read and not settled: what a failure leaves queued, or fails
-        self.counts = {"scored": 0, "waiting_for_model": 0, "reads": 0}
+        self.counts = {"scored": 0, "waiting_for_model": 0, "reads": 0, "handed_off": 0}
 
     def summary(self, end):
         return {**self.counts, "end": end}
@@ -297,6 +319,9 @@ class _Drain:
         chunk = max(1, cfg.SCORING_BATCH_SIZE)
         turn_ends = time.monotonic() + min(DRAIN_TURN_SECONDS, cfg.SCORING_JOB_TIMEOUT / 4)
         while True:
+            handed = drains.take_handoffs(self.aid, chunk)
+            if handed:
+                self._store_handed(handed)
             reports = list(self.db.score_reports.find({"aid": self.aid, "status": QUEUED, "lane": drains.SINGLE},
                                                       {"features": 1, "batch": 1})
                            .sort("_id", 1).limit(chunk))
@@ -305,7 +330,7 @@ class _Drain:
                 self.in_hand = reports
                 self._settle(reports)
                 self.in_hand = []
-            if len(reports) == chunk:  # more to read: no need to look at the pending flag
+            if len(reports) == chunk or len(handed) == chunk:  # more to read: no need to look at the pending flag
                 if not (self.lease.renew() or self.lease.acquire_or_mark() == drains.ACQUIRED):
                     return self.summary("lease lost to another drain")
             else:
@@ -337,6 +362,26 @@ class _Drain:
         if failing:  # stay queued, in hand, for the job's retry (or to be failed after the last one)
             self.in_hand = failing
             raise error
+
+    def _store_handed(self, docs):
+        """Stores the reports waiting POSTs handed off, each once and scored: one ``insert_many``. One that
+        cannot be scored now (no active model, a failing report) is stored queued, for the read that
+        follows; one stored already (by its request, after WAIT_HANDOFF_SECONDS) is left as it is."""
+        self.counts["handed_off"] += len(docs)
+        model_doc = active_model_for_scoring(self.aid)
+        if model_doc is None:
+            scored, results, failing = [], [], docs
+        else:
+            scored, results, failing, _ = _score(_scoring_model(self.aid, model_doc), docs)
+        fields = _result_fields(results)
+        stored = [{**doc, **f, "scoringRuns": (doc.get("scoringRuns") or 0) + 1} for doc, f in zip(scored, fields)]
+        duplicates = _insert_new(self.db, stored + failing)
+        self.counts["scored"] += len(scored) - len([i for i in duplicates if i < len(scored)])
+        # its result to the waiter of each report stored with it; a nudge (read it) where the request stored it
+        messages = [(doc["batch"], None if i in duplicates else f) for i, (doc, f) in enumerate(zip(scored, fields))]
+        messages += [(doc["batch"], None) for i, doc in enumerate(failing, len(scored)) if i in duplicates]
+        if messages:
+            batches.notify_scored_many(*zip(*messages))
 
     def give_up_or_retry(self, job, exc):
         """Before RQ's last retry the reports stay queued for it (the pending flag names this job, so the

@@ -91,11 +91,11 @@ class Reports(MethodView):
         if isinstance(body, list):
             return service.create_reports(body, caller)
         seconds = _wait_seconds(query)
-        # the slot before storing: a refused wait stores nothing; listening before storing: no completion missed
-        with waiting.slot(caller.aid, seconds), waiting.listening(seconds) as subscription:
-            doc, _ = service.create_report(body if body is not None else {}, caller,
-                                           batch_id=subscription and subscription.batch_id)
-            doc = waiting.wait_for_result(doc, seconds, caller, subscription)
+        body = body if body is not None else {}
+        if seconds > 0:
+            doc = waiting.create_and_wait(body, caller, seconds)
+        else:
+            doc, _ = service.create_report(body, caller)
         return service.with_owner(doc, caller)
 
 

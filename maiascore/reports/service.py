@@ -1,7 +1,10 @@
 """Score reports: create (one or in bulk), read, edit, delete and rescore.
 
 Writes go to MongoDB first and to the queue second: a report the API accepted is
-never lost, whatever happens to Redis or a worker afterwards. A report queued on its own
+never lost, whatever happens to Redis or a worker afterwards. The one exception keeps the
+promise: a POST that waits for its score hands its report to the drain, which stores it
+with its result, and answers only once the report is stored, by the drain or, after
+WAIT_HANDOFF_SECONDS, by itself (``hand_off_report``, ``waiting.create_and_wait``). A report queued on its own
 (single POST, new features, rescore) goes to its group's drain (``jobs.request_drain``);
 the reports of a bulk POST go in batches (``jobs.enqueue_batch``). Waiting for a score is
 ``waiting``; how a report is shown is ``schemas.ScoreReportSchema``.
@@ -9,6 +12,7 @@ the reports of a bulk POST go in batches (``jobs.enqueue_batch``). Waiting for a
 from dataclasses import dataclass
 
 import marshmallow as ma
+import redis.exceptions
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
@@ -157,22 +161,41 @@ def load_input(body):
         raise Unprocessable(VALIDATION_FAILED, errors=exc.messages)
 
 
-def create_report(body, caller, batch_id=None):
-    """Stores one report and queues it; ``(doc, created)``. A known ``uuid`` returns the stored report.
-    ``batch_id``: the token to store it under, when a waiter already listens on its channel."""
+def new_report(body, caller, batch_id=None):
+    """A validated report document, not stored yet; ``batch_id``: the token a waiter already listens on."""
     data = load_input(body)
+    return _new_doc(data, caller, _Owners(caller), drains.SINGLE, batch_id or batches.new_batch_id(), stored_now())
+
+
+def store_report(doc, caller):
+    """Stores a report of ``new_report`` and queues it: ``(doc, created)``. A known ``uuid`` returns the
+    stored report; so does the report's own ``_id`` when its scoring drain stored it first."""
     db = get_db()
-    now = stored_now()
-    doc = _new_doc(data, caller, _Owners(caller), drains.SINGLE, batch_id or batches.new_batch_id(), now)
     try:
         db.score_reports.insert_one(doc)
     except DuplicateKeyError:
-        existing = db.score_reports.find_one({"aid": caller.aid, "uuid": doc["uuid"]})
+        existing = (find_in_group(db.score_reports, doc["_id"], caller.aid)
+                    or db.score_reports.find_one({"aid": caller.aid, "uuid": doc["uuid"]}))
         if existing is None:  # deleted in between: the client may simply retry
             raise Conflict(BEING_DELETED)
         return existing, False
     request_drain(caller.aid)
     return doc, True
+
+
+def create_report(body, caller):
+    """Stores one report and queues it; ``(doc, created)``. A known ``uuid`` returns the stored report."""
+    return store_report(new_report(body, caller), caller)
+
+
+def hand_off_report(doc, caller):
+    """Gives a report that a request waits on to its group's drain, which stores it with its result
+    (``maiascore.reports.drains``). False when Redis refused: the caller stores it."""
+    try:
+        drains.hand_off(doc)
+    except redis.exceptions.RedisError:
+        return False
+    return request_drain(caller.aid)
 
 
 def _item_error(index, error):

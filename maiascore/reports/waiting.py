@@ -12,7 +12,9 @@ connections go back to the pool after each read. Each account group may have at 
 ``MAX_WAITS_PER_GROUP`` waits at once (``slot``), so one tenant cannot park every web thread.
 """
 import math
+import os
 import secrets
+import threading
 import time
 from contextlib import contextmanager
 
@@ -21,7 +23,7 @@ import redis.exceptions
 from config import settings
 from maiascore.connections import find_in_group, get_db, get_redis, redis_key
 from maiascore.errors import Invalid, RateLimited
-from maiascore.reports import batches
+from maiascore.reports import batches, service
 from maiascore.reports.states import SETTLED
 
 
@@ -83,43 +85,83 @@ def slot(aid, seconds):
                 pass  # its deadline frees it
 
 
+_idle = threading.local()  # per web thread: a pub/sub connection kept open between waits
+
+
+def _take_pubsub():
+    """This thread's idle PubSub, or a new one: closing one closes its TCP connection, and opening one
+    costs a connect and a handshake per waiting request."""
+    key = (os.getpid(), settings().REDIS_URL)
+    idle = getattr(_idle, "pubsub", None)
+    _idle.pubsub = None
+    if idle is not None and idle[0] == key:
+        return idle[1]
+    return get_redis().pubsub()
+
+
+def _park_pubsub(pubsub):
+    _idle.pubsub = ((os.getpid(), settings().REDIS_URL), pubsub)
+
+
 class _Subscription:
     """A pub/sub subscription to one ``batch`` token's channel; ``confirmed`` once Redis acknowledged it,
-    after which no publish on the channel can be missed."""
+    after which no publish on the channel can be missed. Messages of another channel (left from the
+    connection's previous wait) are skipped."""
 
     def __init__(self, batch_id):
         self.batch_id = batch_id
+        self.channel = batches.scored_channel(batch_id).encode()
         self.pubsub = None
         self.confirmed = False
         try:
-            self.pubsub = get_redis().pubsub()
-            self.pubsub.subscribe(batches.scored_channel(batch_id))
+            self.pubsub = _take_pubsub()
+            self.pubsub.subscribe(self.channel)
         except redis.exceptions.RedisError:
-            self.close()
+            self.abandon()
+
+    def _next(self, kind, timeout):
+        """The next message of ``kind`` on this channel within ``timeout`` seconds, or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self.pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+            if message is not None and message["type"] == kind and message["channel"] == self.channel:
+                return message
+            if message is None and time.monotonic() >= deadline:
+                return None
 
     def confirm(self):
         """Waits (one round trip) for Redis to acknowledge the subscription."""
         try:
-            reply = self.pubsub.get_message(timeout=1.0) if self.pubsub is not None else None
-            self.confirmed = reply is not None and reply["type"] == "subscribe"
+            self.confirmed = self.pubsub is not None and self._next("subscribe", 1.0) is not None
         except redis.exceptions.RedisError:
-            self.close()
+            self.abandon()
         return self
 
     def next_result(self, timeout):
         """The result fields a message within ``timeout`` carried; None after a bare nudge or silence.
         Raises RedisError when the subscription broke."""
-        message = self.pubsub.get_message(timeout=timeout)
-        while message is not None and message["type"] != "message":
-            message = self.pubsub.get_message(timeout=0)
+        message = self._next("message", timeout)
         return None if message is None else batches.decode_result(message["data"])
 
-    def close(self):
+    def abandon(self):
+        """Closes a broken subscription's connection."""
         if self.pubsub is not None:
             try:
                 self.pubsub.close()
             except redis.exceptions.RedisError:
                 pass
+        self.pubsub = None
+
+    def close(self):
+        """Unsubscribes and keeps the connection for the thread's next wait."""
+        if self.pubsub is None:
+            return
+        try:
+            self.pubsub.unsubscribe(self.channel)
+        except redis.exceptions.RedisError:
+            self.abandon()
+            return
+        _park_pubsub(self.pubsub)
         self.pubsub = None
 
 
@@ -133,6 +175,32 @@ def listening(seconds):
     finally:
         if subscription is not None:
             subscription.close()
+
+
+def create_and_wait(body, caller, seconds):
+    """``POST /reports?wait=N``: the report, stored, once scored or after ``seconds``.
+
+    With a confirmed subscription the report is handed to the group's drain, which stores it
+    with its result (``service.hand_off_report``); the answer then needs no MongoDB access at
+    all. When no result came within WAIT_HANDOFF_SECONDS, or a nudge said the drain could not
+    store it, the request stores it (a no-op if the drain did) and waits on as for any report.
+    """
+    with slot(caller.aid, seconds), listening(seconds) as subscription:  # a refused wait stores nothing
+        if subscription is None or not subscription.confirmed:
+            doc, _ = service.create_report(body, caller)
+            return wait_for_result(doc, seconds, caller)
+        deadline = time.monotonic() + seconds
+        doc = service.new_report(body, caller, subscription.batch_id)
+        if service.hand_off_report(doc, caller):
+            fields = None
+            try:
+                fields = subscription.next_result(min(seconds, settings().WAIT_HANDOFF_SECONDS))
+            except redis.exceptions.RedisError:
+                subscription.abandon()
+            if fields is not None:
+                return _with_result(doc, fields)
+        doc, _ = service.store_report(doc, caller)
+        return wait_for_result(doc, deadline - time.monotonic(), caller, subscription)
 
 
 def is_settled(doc):
@@ -168,7 +236,7 @@ def wait_for_result(doc, seconds, caller, subscription=None):
             try:
                 fields = subscription.next_result(min(remaining, 1.0))
             except redis.exceptions.RedisError:
-                subscription.close()
+                subscription.abandon()
                 read = True
                 continue
             if fields is not None:
