@@ -17,8 +17,8 @@ import sys
 import time
 
 from bench import attack, e2e, report, training_bench, web_profile, worker_profile
-from bench.http_scenarios import compare, drain, load, post_requests, ratio, reset_reports, wait_workers
-from bench.stack import Stack
+from bench.http_scenarios import compare, drain, load, post_requests, quiesce, ratio, reset_reports, wait_workers
+from bench.stack import Stack, cpu_seconds
 
 SECTIONS = ("post", "get", "wait", "bare", "attack", "e2e", "worker", "training", "runs", "dask")
 STACK_SECTIONS = SECTIONS[:8]  # the sections measured on the shared stack; runs and dask start their own
@@ -80,12 +80,28 @@ def main():
     return finish(results, started)
 
 
+def with_cpu(st, api_child, run):
+    """A load run, with the CPU each side of the stack spent per request during it: where the time goes."""
+    sides = {"database": st.mongo, "web": api_child, "workers": st.workers}
+
+    def seconds():
+        return {name: sum(cpu_seconds(c) for c in (side if isinstance(side, list) else [side]))
+                for name, side in sides.items()}
+
+    before = seconds()
+    result = run()
+    after = seconds()
+    done = sum(result["statuses"].values()) or 1
+    result["cpu_ms_per_request"] = {name: round((after[name] - before[name]) * 1000 / done, 3) for name in sides}
+    return result
+
+
 def on_stack(opts, results):
     with Stack(extra_env={"MAX_WAITS_PER_GROUP": WAIT_CAP}) as st:
         log(f"* stack up, logs in {st.log_dir}")
         st.setup_tenant()
         st.install_model()
-        api_port, _ = st.web()
+        api_port, api_child = st.web()
         floor_port, _ = st.web("bench.floor:app", "floor")
         headers = st.headers
         sections = opts["sections"]
@@ -149,10 +165,14 @@ def on_stack(opts, results):
             log(f"  ratio_to_bare_model_server {results['bare_model_server']['ratio_to_floor']}")
             by_level = {}
             for connections in opts["levels"]:
-                waiting = load(api_port, post_requests(headers, "/reports?wait=30", prefix=f"y{connections}"),
-                               connections, opts["duration"])
-                plain = load(api_port, post_requests(headers, prefix=f"z{connections}"), connections,
-                             opts["duration"])
+                quiesce(st)
+                waiting = with_cpu(st, api_child, lambda: load(
+                    api_port, post_requests(headers, "/reports?wait=30", prefix=f"y{connections}"),
+                    connections, opts["duration"], warmup=0))
+                quiesce(st)
+                plain = with_cpu(st, api_child, lambda: load(
+                    api_port, post_requests(headers, prefix=f"z{connections}"), connections, opts["duration"],
+                    warmup=0))
                 by_level[str(connections)] = {"wait": waiting, "plain": plain,
                                               "ratio": ratio(waiting["rps"], plain["rps"])}
             results["wait_vs_plain_post"] = {"by_connections": by_level}

@@ -87,6 +87,14 @@ def drain(db, aid, expected, timeout=900):
                     timeout, interval=1.0)
 
 
+def quiesce(st, timeout=600):
+    """Until the workers have scored every queued report of the group: a run starts with no backlog
+    from the previous one (whose scoring would otherwise be counted against it)."""
+    db = st.db()
+    return wait_for(lambda: db.score_reports.find_one({"aid": st.aid, "status": "queued"}, {"_id": 1}) is None,
+                    timeout, interval=0.5)
+
+
 def reset_reports(st):
     """Empties the report collections (drop + indexes: faster than deleting on this server) and Redis."""
     from maiascore.indexes import INDEXES

@@ -82,6 +82,11 @@ def rows_of(results):
         for connections, level in versus_plain["by_connections"].items():
             rows.append((f"?wait vs plain POST /reports c={connections} req/s", _fmt(level["wait"]["rps"]),
                          _fmt(level["plain"]["rps"]), _fmt(level["ratio"])))
+            wait_cpu, plain_cpu = level["wait"].get("cpu_ms_per_request"), level["plain"].get("cpu_ms_per_request")
+            if wait_cpu and plain_cpu:
+                for side in wait_cpu:
+                    rows.append((f"  c={connections} {side} CPU ms per request (?wait / plain)", _fmt(wait_cpu[side]),
+                                 _fmt(plain_cpu[side]), "-"))
     e2e = results.get("e2e_scoring")
     if e2e:
         for run in e2e["runs"]:

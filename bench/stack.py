@@ -185,6 +185,23 @@ def rss_mb(child):
         return None
 
 
+def cpu_seconds(child):
+    """CPU seconds (user + system) a child and its live descendants have used so far."""
+    try:
+        proc = psutil.Process(child.proc.pid)
+        procs = [proc] + proc.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def peak_rss_mb(pid):
     """Linux's high-water mark of a process's resident set (VmHWM)."""
     try:

@@ -39,6 +39,9 @@ log = logging.getLogger("maiascore.reports.jobs")
 DUPLICATE_KEY = 11000
 ORPHAN_SCAN_LIMIT = 1000
 ERROR_MESSAGE_LENGTH = 300
+# A drain takes the hand-offs of waiting POSTs between two reads: reading at most this many queued reports
+# at a time keeps a hand-off's wait behind a backlog to a fraction of WAIT_HANDOFF_SECONDS (~0.2 s here).
+DRAIN_READ_LIMIT = 200
 DRAIN_TURN_SECONDS = 30  # then a drain re-enqueues itself, so bulk batches and other jobs get the worker
 
 _models = {}  # aid -> ScoringModel of the version last used; the worker does not fork, so it lives on
@@ -316,7 +319,7 @@ class _Drain:
 
     def run(self):
         cfg = settings()
-        chunk = max(1, cfg.SCORING_BATCH_SIZE)
+        chunk = max(1, min(cfg.SCORING_BATCH_SIZE, DRAIN_READ_LIMIT))
         turn_ends = time.monotonic() + min(DRAIN_TURN_SECONDS, cfg.SCORING_JOB_TIMEOUT / 4)
         while True:
             handed = drains.take_handoffs(self.aid, chunk)
