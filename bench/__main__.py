@@ -80,9 +80,9 @@ def main():
     return finish(results, started)
 
 
-def with_cpu(st, api_child, run):
+def with_cpu(st, web_child, run):
     """A load run, with the CPU each side of the stack spent per request during it: where the time goes."""
-    sides = {"database": st.mongo, "web": api_child, "workers": st.workers}
+    sides = {"database": st.mongo, "web": web_child, "workers": st.workers}
 
     def seconds():
         return {name: sum(cpu_seconds(c) for c in (side if isinstance(side, list) else [side]))
@@ -91,7 +91,7 @@ def with_cpu(st, api_child, run):
     before = seconds()
     result = run()
     after = seconds()
-    done = sum(result["statuses"].values()) or 1
+    done = result.get("answered_including_warmup") or sum(result["statuses"].values()) or 1
     result["cpu_ms_per_request"] = {name: round((after[name] - before[name]) * 1000 / done, 3) for name in sides}
     return result
 
@@ -102,7 +102,11 @@ def on_stack(opts, results):
         st.setup_tenant()
         st.install_model()
         api_port, api_child = st.web()
-        floor_port, _ = st.web("bench.floor:app", "floor")
+        floor_port, floor_child = st.web("bench.floor:app", "floor")
+
+        def cpu_of(floor_side):
+            return lambda side, run: with_cpu(st, api_child if side == "product" else floor_side, run)
+
         headers = st.headers
         sections = opts["sections"]
 
@@ -110,7 +114,7 @@ def on_stack(opts, results):
             log("* 1. POST /reports (no worker running: the web side alone)")
             results["api_post_reports"] = compare(api_port, post_requests(headers), floor_port,
                                                   post_requests({"Content-Type": "application/json"}),
-                                                  opts["levels"], opts["duration"])
+                                                  opts["levels"], opts["duration"], cpu_of(floor_child))
             log(f"  ratio_to_floor {results['api_post_reports']['ratio_to_floor']}")
             results["api_post_reports"]["profile"] = web_profile.run(st, 100 if opts["quick"] else 300)
             log(f"  in one process: {results['api_post_reports']['profile']['breakdown_ms_per_request']}")
@@ -129,10 +133,11 @@ def on_stack(opts, results):
             st.stop_workers()
             ids = [str(d["_id"]) for d in st.db().score_reports.find({"aid": st.aid}, {"_id": 1}).limit(1000)]
             one = [{"method": "GET", "path": f"/reports/{i}", "headers": headers} for i in ids]
-            results["api_get_report"] = compare(api_port, one, floor_port, one, opts["levels"], opts["duration"])
+            results["api_get_report"] = compare(api_port, one, floor_port, one, opts["levels"], opts["duration"],
+                                                cpu_of(floor_child))
             listing = [{"method": "GET", "path": "/reports?_limit=100", "headers": headers}]
             results["api_list_reports"] = compare(api_port, listing, floor_port, listing, opts["levels"],
-                                                  opts["duration"])
+                                                  opts["duration"], cpu_of(floor_child))
             log(f"  one: {results['api_get_report']['ratio_to_floor']}, "
                 f"list: {results['api_list_reports']['ratio_to_floor']}")
 
@@ -147,7 +152,7 @@ def on_stack(opts, results):
             results["wait_latency"] = compare(
                 api_port, post_requests(headers, "/reports?wait=30", prefix="w"),
                 floor_port, post_requests({"Content-Type": "application/json"}, "/reports/wait", prefix="w"),
-                (1, 8), opts["duration"])
+                (1, 8), opts["duration"], cpu_of(floor_child))
             st.stop_workers()
             log(f"  ratio_to_floor {results['wait_latency']['ratio_to_floor']}")
 
@@ -157,22 +162,21 @@ def on_stack(opts, results):
             for _ in range(2):
                 st.worker(queues=("scores",))
             wait_workers(st, 2)
-            bare_port, _ = st.web("bench.model_floor:app", "model-floor")
+            bare_port, bare_child = st.web("bench.model_floor:app", "model-floor")
             results["bare_model_server"] = compare(
                 api_port, post_requests(headers, "/reports?wait=30", prefix="m"),
                 bare_port, post_requests({"Content-Type": "application/json"}, "/invocations", prefix="m"),
-                (1, 8), opts["duration"])
+                (1, 8), opts["duration"], cpu_of(bare_child))
             log(f"  ratio_to_bare_model_server {results['bare_model_server']['ratio_to_floor']}")
             by_level = {}
             for connections in opts["levels"]:
                 quiesce(st)
                 waiting = with_cpu(st, api_child, lambda: load(
                     api_port, post_requests(headers, "/reports?wait=30", prefix=f"y{connections}"),
-                    connections, opts["duration"], warmup=0))
+                    connections, opts["duration"]))
                 quiesce(st)
                 plain = with_cpu(st, api_child, lambda: load(
-                    api_port, post_requests(headers, prefix=f"z{connections}"), connections, opts["duration"],
-                    warmup=0))
+                    api_port, post_requests(headers, prefix=f"z{connections}"), connections, opts["duration"]))
                 by_level[str(connections)] = {"wait": waiting, "plain": plain,
                                               "ratio": ratio(waiting["rps"], plain["rps"])}
             results["wait_vs_plain_post"] = {"by_connections": by_level}

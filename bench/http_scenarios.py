@@ -27,12 +27,15 @@ def load(port, requests, connections, duration=None, total=None, warmup=1.0, kee
     return result
 
 
-def compare(product_port, product_requests, floor_port, floor_requests, levels, duration):
-    """Product vs floor at each concurrency level; ``ratio_to_floor`` = product req/s / floor req/s."""
+def compare(product_port, product_requests, floor_port, floor_requests, levels, duration, measure=None):
+    """Product vs floor at each concurrency level; ``ratio_to_floor`` = product req/s / floor req/s.
+    ``measure(side, run)``: runs ``run`` (a load) and adds to its result what it measured around it
+    (``side`` is "product" or "floor")."""
+    measure = measure or (lambda side, run: run())
     by_level = {}
     for connections in levels:
-        product = load(product_port, product_requests, connections, duration)
-        floor = load(floor_port, floor_requests, connections, duration)
+        product = measure("product", lambda: load(product_port, product_requests, connections, duration))
+        floor = measure("floor", lambda: load(floor_port, floor_requests, connections, duration))
         by_level[str(connections)] = {
             "product": product,
             "floor": floor,

@@ -77,6 +77,7 @@ class Run:
         self.next_index = 0
         self.latencies = []
         self.statuses = {}
+        self.answered = 0  # warm-up included: what the servers did while the run lasted
         self.errors = {}
         self.bodies = []
         self.measured_from = None
@@ -112,6 +113,7 @@ class Run:
                 await asyncio.sleep(0.01)
                 continue
             finished = time.perf_counter()
+            self.answered += 1
             if started >= self.measured_from:
                 self.latencies.append(finished - started)
                 self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -139,6 +141,7 @@ class Run:
             "connections": self.connections,
             "seconds": round(elapsed, 3),
             "requests": len(lat),
+            "answered_including_warmup": self.answered,
             "ok": ok,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "errors": self.errors,

@@ -160,3 +160,38 @@ def test_a_report_that_cannot_be_scored_fails_alone_in_either_lane(admin, db, li
     assert set(failed) == {"b2", "s2"}
     assert all(error.startswith("Scoring failed: ValueError") for error in failed.values())
     assert db.score_reports.count_documents({"status": "processed", "scoringRuns": 1}) == 10
+
+
+def test_a_drain_stores_hand_offs_between_the_writes_of_a_long_backlog(app, admin, db, cfg, monkeypatch):
+    """A waiting POST hands its report off while the drain writes a backlog: it is stored before the
+    backlog's last write, not after the whole backlog."""
+    from maiascore.reports import drains, jobs, service
+
+    install_model(admin.aid)
+    for i, row in enumerate(german_rows(6)):
+        admin.post("/reports", json={"referenceId": f"backlog{i}", "features": row})
+    monkeypatch.setattr(jobs, "DRAIN_WRITE_SLICE", 2)
+    events = []
+    real_write, real_store = jobs._write_results, jobs._Drain._store_handed
+    caller = service.Caller(user={"_id": admin.id}, aid=admin.aid, permissions=frozenset(), is_admin=True)
+
+    def write(db_, reports, results):
+        events.append(("write", [r["_id"] for r in reports]))
+        if len(events) == 1:  # a POST ?wait arrives while the first slice is written
+            with app.test_request_context():
+                drains.hand_off(service.new_report({"referenceId": "waiting", "features": german_rows(1)[0]},
+                                                   caller))
+        return real_write(db_, reports, results)
+
+    def store(self, docs):
+        events.append(("handed", [d["referenceId"] for d in docs]))
+        return real_store(self, docs)
+
+    monkeypatch.setattr(jobs, "_write_results", write)
+    monkeypatch.setattr(jobs._Drain, "_store_handed", store)
+    with app.app_context():
+        summary = jobs.drain_group(admin.aid)
+    assert [kind for kind, _ in events] == ["write", "handed", "write", "write"]
+    assert summary["scored"] == 7 and summary["handed_off"] == 1
+    assert db.score_reports.find_one({"referenceId": "waiting"})["status"] == "processed"
+    assert db.score_reports.count_documents({"aid": admin.aid, "status": "processed", "scoringRuns": 1}) == 7

@@ -39,9 +39,9 @@ log = logging.getLogger("maiascore.reports.jobs")
 DUPLICATE_KEY = 11000
 ORPHAN_SCAN_LIMIT = 1000
 ERROR_MESSAGE_LENGTH = 300
-# A drain takes the hand-offs of waiting POSTs between two reads: reading at most this many queued reports
-# at a time keeps a hand-off's wait behind a backlog to a fraction of WAIT_HANDOFF_SECONDS (~0.2 s here).
-DRAIN_READ_LIMIT = 200
+# A drain takes the hand-offs of waiting POSTs before each read and between writes of this many results, so
+# a hand-off waits behind a backlog for a fraction of WAIT_HANDOFF_SECONDS (~0.2 s on the embedded database).
+DRAIN_WRITE_SLICE = 200
 DRAIN_TURN_SECONDS = 30  # then a drain re-enqueues itself, so bulk batches and other jobs get the worker
 
 _models = {}  # aid -> ScoringModel of the version last used; the worker does not fork, so it lives on
@@ -319,12 +319,10 @@ class _Drain:
 
     def run(self):
         cfg = settings()
-        chunk = max(1, min(cfg.SCORING_BATCH_SIZE, DRAIN_READ_LIMIT))
+        chunk = max(1, cfg.SCORING_BATCH_SIZE)
         turn_ends = time.monotonic() + min(DRAIN_TURN_SECONDS, cfg.SCORING_JOB_TIMEOUT / 4)
         while True:
-            handed = drains.take_handoffs(self.aid, chunk)
-            if handed:
-                self._store_handed(handed)
+            handed = self._take_handoffs(chunk)
             reports = list(self.db.score_reports.find({"aid": self.aid, "status": QUEUED, "lane": drains.SINGLE},
                                                       {"features": 1, "batch": 1})
                            .sort("_id", 1).limit(chunk))
@@ -333,7 +331,7 @@ class _Drain:
                 self.in_hand = reports
                 self._settle(reports)
                 self.in_hand = []
-            if len(reports) == chunk or len(handed) == chunk:  # more to read: no need to look at the pending flag
+            if len(reports) == chunk or handed == chunk:  # more to read: no need to look at the pending flag
                 if not (self.lease.renew() or self.lease.acquire_or_mark() == drains.ACQUIRED):
                     return self.summary("lease lost to another drain")
             else:
@@ -358,13 +356,25 @@ class _Drain:
                 release_waiting_reports(self.aid)  # activated while we parked: do not wait for the next one
             return
         scored, results, failing, error = _score(_scoring_model(self.aid, model_doc), reports)
-        written, fields = _write_results(self.db, scored, results)
-        self.counts["scored"] += written
-        # every result landed: its waiter needs no read; else (a report re-queued meanwhile) a nudge to read
-        batches.notify_scored_many([r["batch"] for r in scored], fields if written == len(scored) else None)
+        for start in range(0, len(scored), DRAIN_WRITE_SLICE):
+            if start:
+                self._take_handoffs(DRAIN_WRITE_SLICE)  # waiting POSTs do not wait behind a long backlog
+            part = slice(start, start + DRAIN_WRITE_SLICE)
+            written, fields = _write_results(self.db, scored[part], results[part])
+            self.counts["scored"] += written
+            # every result landed: its waiter needs no read; else (one re-queued meanwhile) a nudge to read
+            batches.notify_scored_many([r["batch"] for r in scored[part]],
+                                       fields if written == len(fields) else None)
         if failing:  # stay queued, in hand, for the job's retry (or to be failed after the last one)
             self.in_hand = failing
             raise error
+
+    def _take_handoffs(self, count):
+        """Stores up to ``count`` reports handed off by waiting POSTs; how many there were."""
+        handed = drains.take_handoffs(self.aid, count)
+        if handed:
+            self._store_handed(handed)
+        return len(handed)
 
     def _store_handed(self, docs):
         """Stores the reports waiting POSTs handed off, each once and scored: one ``insert_many``. One that
