@@ -70,6 +70,19 @@ def find_in_group(collection, doc_id, aid, projection=None):
     return doc
 
 
+_scripts = {}
+
+
+def run_script(source, keys, args):
+    """A Lua script on this process's Redis: one EVALSHA, the script hashed and loaded once per client."""
+    client = get_redis()
+    key = (id(client), source)
+    script = _scripts.get(key)
+    if script is None:
+        script = _scripts[key] = client.register_script(source)
+    return script(keys=keys, args=list(args))
+
+
 def redis_key(*parts):
     """A Redis key (or channel) of this deployment: ``REDIS_PREFIX:part:part``."""
     return ":".join((settings().REDIS_PREFIX, *map(str, parts)))

@@ -18,7 +18,7 @@ from maiascore.auth import throttle
 from maiascore.auth.revocation import marker_key
 from maiascore.auth.service import (TOO_MANY_UNAUTHORIZED, cached_login, fresh_login, forget_login,
                                     too_many_unauthorized, unauthorized_key)
-from maiascore.connections import get_redis, redis_key
+from maiascore.connections import redis_key, run_script
 from maiascore.errors import Forbidden, Invalid, RateLimited
 from maiascore.http.errors import abort
 
@@ -48,30 +48,39 @@ def _resolve_aid(user):
     raise Forbidden("This user belongs to no account group")
 
 
+# KEYS: the group's counter, then for a cached login its user's marker and its address's unauthorized count.
+# ARGV: window seconds. Returns {used, ttl, marker, unauthorized}.
+_COUNT = """
+local used = redis.call('INCR', KEYS[1])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+if #KEYS == 1 then return {used, ttl} end
+return {used, ttl, redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3])}
+"""
+
+
 def _count_request(aid, login, source_ip):
     """Fixed one-minute window per account group, starting at its first request. In the same round
     trip, for a login from this process's cache: the user's credentials marker and the address's
     unauthorized count, which a fresh login checked before reading the database. Returns whether a
     cached login is still trusted."""
     limit = settings().RATE_LIMIT_PER_MINUTE
-    key = redis_key("ratelimit", aid)
+    keys = [redis_key("ratelimit", aid)]
+    if login.cached:
+        keys += [marker_key(login.user["_id"]), throttle.key(unauthorized_key(source_ip))]
     try:
-        pipe = get_redis().pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 60, nx=True)
-        pipe.ttl(key)
-        if login.cached:
-            pipe.get(marker_key(login.user["_id"]))
-            pipe.get(throttle.key(unauthorized_key(source_ip)))
-        replies = pipe.execute()
+        replies = run_script(_COUNT, keys, [60])
     except redis.exceptions.RedisError:
         return False  # fail open on the limit; but trust no cached login that Redis cannot confirm
-    used, _, ttl = replies[:3]
+    used, ttl, marker, unauthorized = (list(replies) + [None, None])[:4]
     trusted = True
     if login.cached:
-        if int(replies[4] or 0) >= settings().UNAUTHORIZED_PER_MINUTE:
+        if int(unauthorized or 0) >= settings().UNAUTHORIZED_PER_MINUTE:
             raise RateLimited(TOO_MANY_UNAUTHORIZED, retry_after=60)
-        trusted = replies[3] == login.marker
+        trusted = marker == login.marker
     ttl = ttl if ttl and ttl > 0 else 60
     g.rate_limit = (limit, max(limit - used, 0), int(time.time()) + ttl)
     if used > limit:

@@ -43,7 +43,7 @@ from bson import ObjectId
 from bson.codec_options import CodecOptions
 
 from config import settings
-from maiascore.connections import get_redis, redis_key
+from maiascore.connections import get_redis, redis_key, run_script
 from maiascore.queue import job_is_live
 
 log = logging.getLogger("maiascore.reports")
@@ -145,8 +145,7 @@ def claim_request(aid, force=False):
     """The id of the drain job to enqueue now, or None when a drain runs or is pending (``force``: unless
     one runs). Raises RedisError when Redis refuses: the caller leaves the reports to the sweep."""
     job_id = new_job_id(aid)
-    wanted = get_redis().register_script(_REQUEST)(keys=[lease_key(aid), pending_key(aid)],
-                                                   args=[job_id, _ttl(), "1" if force else "0"])
+    wanted = run_script(_REQUEST, [lease_key(aid), pending_key(aid)], [job_id, _ttl(), "1" if force else "0"])
     return job_id if int(wanted) else None
 
 
@@ -178,7 +177,7 @@ class Lease:
         self.keys = [lease_key(aid), pending_key(aid)]
 
     def _run(self, script, keys, *args):
-        return int(get_redis().register_script(script)(keys=keys, args=list(args)))
+        return int(run_script(script, keys, args))
 
     def acquire_or_mark(self):
         """ACQUIRED (and ``pending`` cleared) or BUSY (and ``pending`` set for the holder)."""
