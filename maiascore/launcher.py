@@ -137,7 +137,7 @@ def run_stack(var_dir=None, port=None, web_workers=None):
         if not env.get("MONGO_URI"):
             procs.append(Supervised("mongodb (SecantusDB)", lambda: devstack.start_secantus(
                 var_dir / "mongo", var_dir / "mongo.log")[0]))
-            env["MONGO_URI"] = f"mongodb://127.0.0.1:{_child_port(procs[-1].child)}"
+            env["MONGO_URI"] = devstack.embedded_mongo_uri(_child_port(procs[-1].child))
             print(f"* embedded MongoDB-protocol server at {env['MONGO_URI']}, data in {var_dir / 'mongo'}")
         redis_url = env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
         if not devstack.redis_answers(redis_url):
