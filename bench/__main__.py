@@ -109,6 +109,9 @@ def on_stack(opts, results):
 
         headers = st.headers
         sections = opts["sections"]
+        for port, requests in ((api_port, post_requests(headers, prefix="warm")),
+                               (floor_port, post_requests({"Content-Type": "application/json"}, prefix="warm"))):
+            load(port, requests, 8, 3.0)  # both sides warm (imports, caches, pools) before anything is measured
 
         if "post" in sections:
             log("* 1. POST /reports (no worker running: the web side alone)")
