@@ -32,7 +32,7 @@ def run(st, requests=300):
     timers = Timers()
     targets = [
         (access, "_login", "auth: token -> user (cached per process; MongoDB on a miss)"),
-        (access, "_count_request", "rate limit (Redis pipeline)"),
+        (access, "_count_request", "rate limit and revocation check (one Redis script call)"),
         (service, "load_input", "validation (marshmallow)"),
         (batches, "insert_batches", "mongo: insert batch document"),
         (batches, "insert_batch_unacknowledged", "mongo: insert batch document (w=0)"),

@@ -179,8 +179,8 @@ def test_a_drain_stores_hand_offs_between_the_writes_of_a_long_backlog(app, admi
         events.append(("write", [r["_id"] for r in reports]))
         if len(events) == 1:  # a POST ?wait arrives while the first slice is written
             with app.test_request_context():
-                drains.hand_off(service.new_report({"referenceId": "waiting", "features": german_rows(1)[0]},
-                                                   caller))
+                handed = service.new_report({"referenceId": "waiting", "features": german_rows(1)[0]}, caller)
+                assert drains.claim_request(admin.aid, handoff=handed) is None  # the drain holds the lease
         return real_write(db_, reports, results)
 
     def store(self, docs):

@@ -59,8 +59,12 @@ _CODEC = CodecOptions(tz_aware=True)
 ACQUIRED, BUSY = 1, 0
 CONTINUE, RELEASED, LOST = 1, 0, -1
 
-# KEYS: lease, pending. ARGV: job id, ttl, force. 1: enqueue that job.
+# KEYS: lease, pending[, handoff]. ARGV: job id, ttl, force[, report handed off, its list's ttl]. 1: enqueue that job.
 _REQUEST = """
+if #KEYS == 3 then
+  redis.call('RPUSH', KEYS[3], ARGV[4])
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('SET', KEYS[2], 'lease-holder', 'NX', 'EX', ARGV[2])
   return 0
@@ -117,16 +121,6 @@ def handoff_key(aid):
     return redis_key("drain", f"{{{aid}}}", "handoff")
 
 
-def hand_off(doc):
-    """Puts a report that a waiting POST has not stored on its group's hand-off list, for the drain to
-    store with its result. Raises RedisError: the caller then stores the report itself."""
-    key = handoff_key(doc["aid"])
-    pipe = get_redis().pipeline(transaction=False)
-    pipe.rpush(key, bson.encode(doc))
-    pipe.expire(key, HANDOFF_TTL_SECONDS)
-    pipe.execute()
-
-
 def take_handoffs(aid, count):
     """Up to ``count`` reports handed off to the group's drain, oldest first; each is taken by one drain."""
     raw = get_redis().lpop(handoff_key(aid), count) or []
@@ -141,11 +135,17 @@ def _ttl():
     return max(1, int(settings().SCORING_LEASE_SECONDS))
 
 
-def claim_request(aid, force=False):
+def claim_request(aid, force=False, handoff=None):
     """The id of the drain job to enqueue now, or None when a drain runs or is pending (``force``: unless
-    one runs). Raises RedisError when Redis refuses: the caller leaves the reports to the sweep."""
+    one runs). ``handoff``: a report a waiting POST has not stored, put on the group's hand-off list in
+    the same step, for the drain to store with its result. Raises RedisError when Redis refuses: the
+    caller leaves the reports to the sweep (and stores a handed-off report itself)."""
     job_id = new_job_id(aid)
-    wanted = run_script(_REQUEST, [lease_key(aid), pending_key(aid)], [job_id, _ttl(), "1" if force else "0"])
+    keys, args = [lease_key(aid), pending_key(aid)], [job_id, _ttl(), "1" if force else "0"]
+    if handoff is not None:
+        keys.append(handoff_key(aid))
+        args += [bson.encode(handoff), HANDOFF_TTL_SECONDS]
+    wanted = run_script(_REQUEST, keys, args)
     return job_id if int(wanted) else None
 
 

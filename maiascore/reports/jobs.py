@@ -63,11 +63,12 @@ def enqueue_batch(batch_id, aid=None):
         return False
 
 
-def request_drain(aid, force=False):
+def request_drain(aid, force=False, handoff=None):
     """Enqueues ``drain_group`` unless one runs or is pending (``force``: unless one runs). False when
-    Redis refused: the reports stay queued in MongoDB and the sweep requests the drain later."""
+    Redis refused: the reports stay queued in MongoDB and the sweep requests the drain later.
+    ``handoff``: a report a waiting POST gives the drain to store (``drains.claim_request``)."""
     try:
-        job_id = drains.claim_request(aid, force)
+        job_id = drains.claim_request(aid, force, handoff)
         if job_id is not None:
             enqueue(SCORES, drain_group, aid, job_id=job_id, retries=2, timeout=settings().SCORING_JOB_TIMEOUT)
         return True

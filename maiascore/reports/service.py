@@ -12,7 +12,6 @@ the reports of a bulk POST go in batches (``jobs.enqueue_batch``). Waiting for a
 from dataclasses import dataclass
 
 import marshmallow as ma
-import redis.exceptions
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
@@ -191,11 +190,7 @@ def create_report(body, caller):
 def hand_off_report(doc, caller):
     """Gives a report that a request waits on to its group's drain, which stores it with its result
     (``maiascore.reports.drains``). False when Redis refused: the caller stores it."""
-    try:
-        drains.hand_off(doc)
-    except redis.exceptions.RedisError:
-        return False
-    return request_drain(caller.aid)
+    return request_drain(caller.aid, handoff=doc)
 
 
 def _item_error(index, error):

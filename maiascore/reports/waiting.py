@@ -2,10 +2,11 @@
 
 The scoring jobs publish on the channel of a report's ``batch`` value (``batches.notify_scored``):
 the result's fields themselves when every result of the write landed, else a bare nudge to read
-the report again. A POST that waits subscribes to the channel of its report's ``batch`` token
-before the report is stored (``listening``), so it sees the completion without reading MongoDB
-at all; other waits read the report once after subscribing. A waiter re-reads the report at
-least every second regardless, so a lost message (or Redis down) only costs latency.
+the report again. A POST that waits (``create_and_wait``) subscribes to the channel of its
+report's ``batch`` token before anything else (``listening``) and hands the report to its group's
+drain, which stores it with its result: the answer then needs no MongoDB access at all. Other
+waits read the report once after subscribing. A waiter re-reads the report at least every
+second regardless, so a lost message (or Redis down) only costs latency.
 
 A waiting request holds its own thread and one Redis pub/sub connection, nothing else: MongoDB
 connections go back to the pool after each read. Each account group may have at most
@@ -167,8 +168,8 @@ class _Subscription:
 
 @contextmanager
 def listening(seconds):
-    """A fresh ``batch`` token to store a report under, subscribed to before it is stored when the
-    request waits: ``create_report(..., batch_id=sub.batch_id)`` then ``wait_for_result(..., sub)``."""
+    """A subscription to a fresh ``batch`` token's channel, confirmed, for a report not stored yet:
+    ``service.new_report(..., subscription.batch_id)``, then ``wait_for_result(..., subscription)``."""
     subscription = _Subscription(batches.new_batch_id()).confirm() if seconds > 0 else None
     try:
         yield subscription
