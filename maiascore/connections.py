@@ -50,24 +50,14 @@ def get_redis():
 
 
 def find_in_group(collection, doc_id, aid, projection=None):
-    """The document ``doc_id`` if it belongs to account group ``aid``, else None.
+    """The document ``doc_id`` if it belongs to account group ``aid``, else None; ``projection``: the
+    fields to include (``aid`` comes too: the comparison needs it).
 
     Read by ``_id`` alone and the group compared here: a point lookup on every engine
     (the embedded server plans ``{_id, aid}`` as an index scan, 2.6 times slower).
     """
-    wanted = None
-    if projection is not None:
-        others = [v for k, v in dict.fromkeys(projection, 1).items() if k != "_id"] if not isinstance(
-            projection, dict) else [v for k, v in projection.items() if k != "_id"]
-        if not others or any(others):  # an inclusion projection: it needs ``aid`` for the comparison
-            wanted = projection if isinstance(projection, dict) else dict.fromkeys(projection, 1)
-            projection = {**wanted, "aid": 1}
-    doc = collection.find_one({"_id": doc_id}, projection)
-    if doc is None or doc.get("aid") != aid:
-        return None
-    if wanted is not None and not wanted.get("aid"):
-        doc.pop("aid", None)
-    return doc
+    doc = collection.find_one({"_id": doc_id}, None if projection is None else {**projection, "aid": 1})
+    return doc if doc is not None and doc.get("aid") == aid else None
 
 
 _scripts = {}

@@ -167,27 +167,26 @@ class _Subscription:
 
 
 @contextmanager
-def listening(seconds):
+def listening():
     """A subscription to a fresh ``batch`` token's channel, confirmed, for a report not stored yet:
     ``service.new_report(..., subscription.batch_id)``, then ``wait_for_result(..., subscription)``."""
-    subscription = _Subscription(batches.new_batch_id()).confirm() if seconds > 0 else None
+    subscription = _Subscription(batches.new_batch_id()).confirm()
     try:
         yield subscription
     finally:
-        if subscription is not None:
-            subscription.close()
+        subscription.close()
 
 
 def create_and_wait(body, caller, seconds):
-    """``POST /reports?wait=N``: the report, stored, once scored or after ``seconds``.
+    """``POST /reports?wait=N`` (``seconds`` > 0): the report, stored, once scored or after ``seconds``.
 
     With a confirmed subscription the report is handed to the group's drain, which stores it
     with its result (``service.hand_off_report``); the answer then needs no MongoDB access at
     all. When no result came within WAIT_HANDOFF_SECONDS, or a nudge said the drain could not
     store it, the request stores it (a no-op if the drain did) and waits on as for any report.
     """
-    with slot(caller.aid, seconds), listening(seconds) as subscription:  # a refused wait stores nothing
-        if subscription is None or not subscription.confirmed:
+    with slot(caller.aid, seconds), listening() as subscription:  # a refused wait stores nothing
+        if not subscription.confirmed:  # Redis refused: store first, then wait by reading
             doc, _ = service.create_report(body, caller)
             return wait_for_result(doc, seconds, caller)
         deadline = time.monotonic() + seconds
