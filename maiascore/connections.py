@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 import redis
 from pymongo import MongoClient, ReturnDocument
+from pymongo.errors import BulkWriteError
 
 from config import settings
 
@@ -58,6 +59,24 @@ def find_in_group(collection, doc_id, aid, projection=None):
     """
     doc = collection.find_one({"_id": doc_id}, None if projection is None else {**projection, "aid": 1})
     return doc if doc is not None and doc.get("aid") == aid else None
+
+
+DUPLICATE_KEY = 11000
+
+
+def insert_new(collection, docs):
+    """``insert_many`` of documents some of which may be stored already (same ``_id`` or another unique
+    key): the positions of those refused as duplicates. Any other error is raised."""
+    if not docs:
+        return set()
+    try:
+        collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors) or exc.details.get("writeConcernErrors"):
+            raise
+        return {e["index"] for e in errors}
+    return set()
 
 
 _scripts = {}

@@ -15,7 +15,6 @@ import logging
 
 import bson
 from bson import ObjectId
-from bson.codec_options import CodecOptions
 
 from maiascore.clock import utcnow
 from maiascore.connections import get_db, get_redis, redis_key
@@ -81,7 +80,6 @@ def requeue_waiting(aid):
 
 
 NUDGE = b"1"  # "read the report again"; any other message is a BSON document of the result's fields
-_RESULT_CODEC = CodecOptions(tz_aware=True)
 
 
 def decode_result(data):
@@ -89,7 +87,7 @@ def decode_result(data):
     if not data or data == NUDGE:
         return None
     try:
-        return bson.decode(data, codec_options=_RESULT_CODEC)
+        return drains.decode_bson(data)
     except Exception:  # not ours: read the report
         return None
 

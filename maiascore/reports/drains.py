@@ -124,7 +124,12 @@ def handoff_key(aid):
 def take_handoffs(aid, count):
     """Up to ``count`` reports handed off to the group's drain, oldest first; each is taken by one drain."""
     raw = get_redis().lpop(handoff_key(aid), count) or []
-    return [bson.decode(item, codec_options=_CODEC) for item in raw]
+    return [decode_bson(item) for item in raw]
+
+
+def decode_bson(data):
+    """A document this module or ``batches`` put on Redis, with MongoDB's own time zone handling."""
+    return bson.decode(data, codec_options=_CODEC)
 
 
 def new_job_id(aid):

@@ -20,12 +20,12 @@ from datetime import timedelta
 import redis.exceptions
 from bson import ObjectId
 from pymongo import ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 from rq import get_current_job
 
 from config import settings
 from maiascore.clock import stored_now, utcnow
-from maiascore.connections import get_db
+from maiascore.connections import get_db, insert_new
 from maiascore.events import MODEL_ACTIVATED
 from maiascore.modeling import ScoreScale, ScoringModel
 from maiascore.queue import SCORES, enqueue, job_is_live
@@ -36,7 +36,6 @@ from maiascore.trainings.registry import active_model, active_model_for_scoring,
 
 log = logging.getLogger("maiascore.reports.jobs")
 
-DUPLICATE_KEY = 11000
 ORPHAN_SCAN_LIMIT = 1000
 ERROR_MESSAGE_LENGTH = 300
 # A drain takes the hand-offs of waiting POSTs before each read and between writes of this many results, so
@@ -191,21 +190,6 @@ def _write_results(db, reports, results):
                         {"$set": f, "$inc": {"scoringRuns": 1}})
               for r, f in zip(reports, fields)]
     return db.score_reports.bulk_write(writes, ordered=False).modified_count, fields
-
-
-def _insert_new(db, docs):
-    """``insert_many`` of reports no one may have stored yet; the indexes of those that were stored
-    already (same ``_id``, or a known ``uuid``)."""
-    if not docs:
-        return set()
-    try:
-        db.score_reports.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors) or exc.details.get("writeConcernErrors"):
-            raise
-        return {e["index"] for e in errors}
-    return set()
 
 
 def _set_status(db, reports, status, **fields):
@@ -389,7 +373,7 @@ class _Drain:
             scored, results, failing, _ = _score(_scoring_model(self.aid, model_doc), docs)
         fields = _result_fields(results)
         stored = [{**doc, **f, "scoringRuns": (doc.get("scoringRuns") or 0) + 1} for doc, f in zip(scored, fields)]
-        duplicates = _insert_new(self.db, stored + failing)
+        duplicates = insert_new(self.db.score_reports, stored + failing)
         self.counts["scored"] += len(scored) - len([i for i in duplicates if i < len(scored)])
         # its result to the waiter of each report stored with it; a nudge (read it) where the request stored it
         messages = [(doc["batch"], None if i in duplicates else f) for i, (doc, f) in enumerate(zip(scored, fields))]

@@ -15,13 +15,13 @@ import marshmallow as ma
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from config import settings
 from maiascore.accounts.permissions import MANAGE_USERS
 from maiascore.accounts.service import normalise_email, public_user
 from maiascore.clock import stored_now, utcnow
-from maiascore.connections import find_in_group, get_db
+from maiascore.connections import find_in_group, get_db, insert_new
 from maiascore.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge, Unprocessable
 from maiascore.reports import batches, drains
 from maiascore.reports.jobs import enqueue_batch, request_drain
@@ -29,7 +29,6 @@ from maiascore.reports.schemas import REPORT_TYPES, BulkResult, ScoreReportInput
 from maiascore.reports.states import QUEUED
 
 USER_PLACEHOLDER = "string"  # what the seeds' generated snippets send for the owner
-DUPLICATE_KEY = 11000
 HIDDEN = {"batch": 0, "lane": 0, "scoringRuns": 0, "aid": 0}
 VALIDATION_FAILED = "Request validation failed"
 BEING_DELETED = "A report with this uuid was being deleted; retry"
@@ -275,26 +274,12 @@ def _store_batch(docs, aid, now):
     for doc in docs:
         doc["batch"] = batch_id
     batches.insert_batches([batches.batch_doc(batch_id, aid, len(docs), now)])
-    refused = [docs[p]["uuid"] for p in _insert_reports(docs)]
+    refused = [docs[p]["uuid"] for p in insert_new(get_db().score_reports, docs)]
     if refused:
         batches.shrink_batch(batch_id, len(refused))
     if len(refused) < len(docs):
         enqueue_batch(batch_id, aid)
     return refused
-
-
-def _insert_reports(docs):
-    """Positions of the documents refused as duplicates of a stored ``uuid``."""
-    if not docs:
-        return set()
-    try:
-        get_db().score_reports.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        return {e["index"] for e in errors}
-    return set()
 
 
 # --- reading ----------------------------------------------------------------------------------

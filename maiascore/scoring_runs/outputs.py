@@ -13,16 +13,14 @@ from bson import ObjectId
 from gridfs import GridFSBucket
 from gridfs.errors import NoFile
 from pymongo import UpdateOne
-from pymongo.errors import BulkWriteError
 
 from maiascore.clock import utcnow
-from maiascore.connections import get_db
+from maiascore.connections import get_db, insert_new
 from maiascore.reports import batches, drains
 from maiascore.reports.states import PROCESSED
 from maiascore.scoring_runs.states import CSV
 
 BUCKET = "scoring_runs"
-DUPLICATE_KEY = 11000
 MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 
 
@@ -50,15 +48,11 @@ def write_reports(run, keys, records, results):
         fresh = [_new_report(run, key, fields, now) for key, fields in scored.items() if key not in known]
         if not fresh:
             return len(keys)
-        try:
-            db.score_reports.insert_many(fresh, ordered=False)
+        raced = {fresh[i]["uuid"] for i in insert_new(db.score_reports, fresh)}
+        if not raced:
             return len(keys)
-        except BulkWriteError as exc:  # another writer created some of these keys meanwhile: update those
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            raced = {fresh[e["index"]]["uuid"] for e in errors}
-            scored = {key: fields for key, fields in scored.items() if key in raced}
+        # another writer created some of these keys meanwhile: update those
+        scored = {key: fields for key, fields in scored.items() if key in raced}
     raise RuntimeError("score reports kept colliding with concurrent writers")
 
 
