@@ -156,6 +156,8 @@ class Config:
         self.DATASET_ROOTS = _env("DATASET_ROOTS", "")
         # Bytes of a URI data set read at registration to infer and show its schema.
         self.DATASET_SAMPLE_BYTES = _env("DATASET_SAMPLE_BYTES", 1024 * 1024, int)
+        # Bytes at most read, decompressed, of a URI data set read whole (a local training, a gzip CSV on Dask).
+        self.DATASET_READ_MAX_BYTES = _env("DATASET_READ_MAX_BYTES", 1024 * 1024 * 1024, int)
         # Rows of a scoring run scored and recorded together without Dask: a resumed run skips recorded chunks.
         self.SCORING_RUN_CHUNK_ROWS = _env("SCORING_RUN_CHUNK_ROWS", 50_000, int)
         # --- end of scale-out ---

@@ -2,7 +2,6 @@
 Parquet typed), in the same order on every read: a resumed run skips the chunks it finished."""
 import io
 
-import fsspec
 import pandas as pd
 import pyarrow.parquet as pq
 from gridfs import GridFSBucket
@@ -24,13 +23,14 @@ def chunks(doc, rows):
         delimiter = _sniff_delimiter(raw[:65536].decode("utf-8-sig", errors="replace"))
         yield from _csv(io.BytesIO(raw), delimiter, rows, None)
         return
-    scheme, path = sources._checked(doc["aid"], doc)  # access checked again at every read
-    fs = fsspec.filesystem(scheme)
+    scheme, path, root, names = sources.checked(doc["aid"], doc)  # access and file set checked at every read
+    fs = sources.reader(doc, root, scheme)
     if doc["format"] == "csv":
         with fs.open(path, "rb") as handle:
-            yield from _csv(handle, doc.get("delimiter") or ",", rows, doc.get("compression"))
+            compression = doc.get("compression") if scheme != "file" else None  # file://: decompressed by fs
+            yield from _csv(handle, doc.get("delimiter") or ",", rows, compression)
         return
-    for name in sources._parquet_files(fs, path):
+    for name in names:
         with fs.open(name, "rb") as handle:
             for batch in pq.ParquetFile(handle).iter_batches(batch_size=rows):
                 yield batch.to_pandas()

@@ -4,7 +4,8 @@ distinct feature names of the labelled reports. Each refusal names its setting.
 """
 from config import settings
 from maiascore.errors import Invalid
-from maiascore.modeling import DEFAULT_PARAMS
+from maiascore.modeling import DEFAULT_PARAMS, DatasetError
+from maiascore.trainings.datasets import Shape
 
 
 def work(meta, rows):
@@ -31,3 +32,24 @@ def check(meta, shape):
         raise Invalid(f"num_boost_round x max_depth x rows = {rounds} x {depth} x {shape.rows} = {total} exceeds "
                       f"the training budget of {cfg.TRAINING_WORK_BUDGET} (TRAINING_WORK_BUDGET): lower "
                       "num_boost_round or max_depth, or train on fewer rows")
+
+
+def rows_allowed(meta):
+    """The most rows ``meta``'s boosting may read within TRAINING_WORK_BUDGET."""
+    rounds, depth, _ = work(meta, 1)
+    return settings().TRAINING_WORK_BUDGET // max(1, rounds * depth)
+
+
+def over_budget(meta, rows):
+    rounds, depth, _ = work(meta, 1)
+    return (f"the data set has more than {rows} rows, the most num_boost_round x max_depth = {rounds} x {depth} "
+            f"may train on within the training budget of {settings().TRAINING_WORK_BUDGET} "
+            "(TRAINING_WORK_BUDGET): lower num_boost_round or max_depth, or train on fewer rows")
+
+
+def check_read(meta, rows, columns):
+    """The bounds again, on the rows and columns actually read, before boosting starts."""
+    try:
+        check(meta, Shape(rows, columns))
+    except Invalid as exc:
+        raise DatasetError(exc.message) from None

@@ -26,6 +26,7 @@ from maiascore.modeling.datasets import MIN_ROWS
 from maiascore.modeling.features import internal_names
 from maiascore.modeling.frames import (LABEL, PART, TEST, TRAIN, VALIDATION, empty_encoded, encode_partition,
                                        frame_dataset, hashed_parts, merge_summaries, partition_labels, summarize)
+from maiascore.trainings import bounds
 from maiascore.modeling.training import (MIN_ROWS_PER_CLASS, VALIDATION_SHARE, confusion_matrix,
                                          feature_importance, gain_shares, stratified_split)
 
@@ -82,6 +83,7 @@ def run(training_run, source, meta):
     if chosen(meta, source) == LOCAL:
         _record(training_run, {"engine": LOCAL, "dask": None})
         dataset, target = source.load()
+        bounds.check_read(meta, dataset.row_count, len(dataset.columns))
         return train(dataset, target, params=meta.get("params") or {}, test_size=meta.get("testSize", 0.2),
                      seed=meta.get("seed", 42), progress=training_run.progress,
                      positive_label=meta.get("positiveLabel"))
@@ -112,6 +114,7 @@ class DaskTraining:
         del pieces
         summaries = self._gather(client.map(summarize, parsed, target=target))
         schema, rows, classes, counts = merge_summaries(summaries, target, self.meta.get("positiveLabel"))
+        bounds.check_read(self.meta, rows, len(summaries[0].columns))
         if rows < MIN_ROWS:
             raise DatasetError(f"file has {rows} data rows; at least {MIN_ROWS} are required")
         for name in (classes.negative, classes.positive):

@@ -1,9 +1,10 @@
 """Data sets registered by reference (``file://`` or ``s3://`` URI) instead of uploaded.
 
 Only what lies under the operator's ``DATASET_ROOTS`` (``{aid}`` is the group's id) can be
-registered or read; a ``file://`` path is resolved (symlinks included) before the check and
-again before every read, so a group reaches neither another group's files nor ``/etc/passwd``.
-Registration reads a sample (``DATASET_SAMPLE_BYTES``) and checks it with the upload's own
+registered or read; every file is listed and opened through :mod:`maiascore.trainings.files`,
+which proves it under the group's root when it is opened, so a group reaches neither another
+group's files nor ``/etc/passwd``. The file set (names and sizes) is recorded at registration and
+compared at every read. Registration reads a sample (``DATASET_SAMPLE_BYTES``) and checks it with the upload's own
 parser, so a bad file gets the upload's 400. Only the URI is stored: object-storage
 credentials come from the environment of the processes that read (fsspec/s3fs), never MongoDB.
 """
@@ -24,12 +25,13 @@ from maiascore.errors import Forbidden, Invalid
 from maiascore.modeling import DatasetError, parse_csv
 from maiascore.modeling.datasets import _sniff_delimiter
 from maiascore.modeling.frames import frame_dataset
-from maiascore.trainings import datasets
+from maiascore.trainings import bounds, datasets, files
 from maiascore.trainings.datasets import OBJECT_ID, UploadSource, check_csv, find_dataset
+from maiascore.trainings.files import GroupFiles, Outside
 
 SCHEMES = ("file", "s3")
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
-PARQUET_SUFFIXES = (".parquet", ".pq")
+PARQUET_SUFFIXES = files.PARQUET_SUFFIXES
 GLOB = set("*?[]{}")
 
 
@@ -39,7 +41,7 @@ def resolve(aid, meta):
     if isinstance(name, str) and OBJECT_ID.match(name):
         doc = find_dataset(aid, name)
         if doc is not None and doc.get("uri"):
-            return UriSource(name, meta.get("target"), doc, meta.get("positiveLabel"))
+            return UriSource(name, meta.get("target"), doc, meta.get("positiveLabel"), meta)
     return datasets.resolve(aid, meta)
 
 
@@ -51,14 +53,17 @@ def _local(path):
     return os.path.realpath(path)
 
 
-def _within(path, root):
-    return os.path.commonpath([path, root]) == root
+def _control(text):
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
 def locate(aid, uri):
-    """``(scheme, path)`` of a URI the group may read; raises Invalid or Forbidden with the reason."""
+    """``(scheme, path, root)`` of a URI the group may read, ``root`` the group's root holding it;
+    raises Invalid or Forbidden with the reason."""
     if not isinstance(uri, str) or not uri.strip():
         raise Invalid("uri: must be a file:// or s3:// URI")
+    if _control(uri) or _control(unquote(uri)):
+        raise Invalid("uri: must not hold a NUL byte or another control character, encoded or not")
     parts = urlsplit(uri.strip())
     if parts.scheme not in SCHEMES:
         raise Invalid("uri: must be a file:// or s3:// URI (object storage needs s3fs installed on the server)")
@@ -72,21 +77,29 @@ def locate(aid, uri):
             raise Invalid("uri: a file:// URI names a path on this host (file:///path)")
         path = _local(unquote(parts.path))
         allowed = [_local(unquote(urlsplit(r).path)) for r in roots if urlsplit(r).scheme == "file"]
-        if not any(_within(path, root) for root in allowed):
+        root = next((r for r in allowed if files.within(path, r)), None)
+        if root is None:
             raise Forbidden("uri: not under this account group's data roots (DATASET_ROOTS)")
-        if os.path.isdir(path):
-            for name in os.listdir(path):
-                if not _within(_local(os.path.join(path, name)), path):
-                    raise Forbidden("uri: the directory links outside this account group's data roots")
-        return "file", path
+        return "file", path, root
     key = posixpath.normpath("/" + unquote(parts.path)) if parts.path else "/"
     if ".." in unquote(parts.path).split("/"):
         raise Forbidden("uri: not under this account group's data roots (DATASET_ROOTS)")
     path = f"s3://{parts.netloc}{key}".rstrip("/")
     allowed = [r.rstrip("/") for r in roots if urlsplit(r).scheme == "s3"]
-    if not any(path == r or path.startswith(r + "/") for r in allowed):
+    root = next((r for r in allowed if path == r or path.startswith(r + "/")), None)
+    if root is None:
         raise Forbidden("uri: not under this account group's data roots (DATASET_ROOTS)")
-    return "s3", path
+    return "s3", path, root
+
+
+def listing(scheme, path, root):
+    """``(filesystem, files)``: the files the data set reads, each proven under ``root`` (file://)."""
+    fs = _filesystem(scheme, root)
+    if scheme == "file":
+        return fs, files.listing(path, root)
+    if not fs.exists(path):
+        raise DatasetError("no such file")
+    return fs, _parquet_files(fs, path) if fs.isdir(path) else [path]
 
 
 def file_format(path, fs):
@@ -103,7 +116,10 @@ def file_format(path, fs):
                   "directory of .parquet files")
 
 
-def _filesystem(scheme):
+def _filesystem(scheme, root=None, **options):
+    """The filesystem every read goes through: for file://, :class:`GroupFiles` of the group's root."""
+    if scheme == "file":
+        return GroupFiles(root=root, **options)
     try:
         return fsspec.filesystem(scheme)
     except ImportError:
@@ -116,11 +132,14 @@ def _parquet_files(fs, path):
     return [path]
 
 
-def read_sample(scheme, path, target=None, positive=None):
+def read_sample(scheme, path, root, target=None, positive=None):
     """Checks a sample as an upload is checked; returns ``(dataset, classes, facts)`` for the stored reference."""
-    fs = _filesystem(scheme)
-    if not fs.exists(path):
-        raise Invalid("uri: no such file")
+    try:
+        fs, names = listing(scheme, path, root)
+    except Outside as exc:
+        raise Forbidden(f"uri: {exc}") from None
+    except DatasetError as exc:
+        raise Invalid(f"uri: {exc}") from None
     fmt, compression = file_format(path, fs)
     limit = settings().DATASET_SAMPLE_BYTES
     try:
@@ -139,10 +158,9 @@ def read_sample(scheme, path, target=None, positive=None):
             facts = {"format": "csv", "compression": compression, "delimiter": delimiter, "size": size,
                      "rows": rows, "rowsEstimated": partial}
         else:
-            files = _parquet_files(fs, path)
-            if not files:
+            if not names:
                 raise DatasetError("the directory holds no .parquet file")
-            with fs.open(files[0], "rb") as handle:
+            with fs.open(names[0], "rb") as handle:
                 first = pq.ParquetFile(handle)
                 batch = next(first.iter_batches(batch_size=max(1000, limit // 200)), None)
                 if batch is None:
@@ -151,62 +169,121 @@ def read_sample(scheme, path, target=None, positive=None):
                 pa_csv.write_csv(batch, text)
             dataset, classes = check_csv(text.getvalue(), target, positive)
             rows = 0
-            for name in files:
+            for name in names:
                 with fs.open(name, "rb") as handle:
                     rows += pq.ParquetFile(handle).metadata.num_rows
             facts = {"format": "parquet", "compression": None, "delimiter": None,
-                     "size": sum(fs.size(f) for f in files), "rows": rows, "rowsEstimated": False}
+                     "size": sum(fs.size(f) for f in names), "rows": rows, "rowsEstimated": False}
     except DatasetError as exc:
         raise Invalid(f"Invalid dataset: {exc}") from None
     except (OSError, ValueError) as exc:  # unreadable gzip, not Parquet, permission denied
         raise Invalid(f"Invalid dataset: the file cannot be read ({type(exc).__name__})") from None
+    facts["fileSet"] = files.fingerprint(path, names, fs.size)
     return dataset, classes, facts
 
 
 def register(aid, user_id, uri, name=None, target=None, positiveLabel=None):  # noqa: N803  the API's name
-    scheme, path = locate(aid, uri)
-    dataset, classes, facts = read_sample(scheme, path, target, positiveLabel)
+    scheme, path, root = locate(aid, uri)
+    dataset, classes, facts = read_sample(scheme, path, root, target, positiveLabel)
     return datasets.insert_dataset(aid, user_id, (name or posixpath.basename(path.rstrip("/")) or "dataset")[:200],
                                    dataset, classes, uri=uri.strip(), **facts)
 
 
-def read_frame(aid, doc, target):
+def read_limits(meta):
+    """What a training may read: the decompressed bytes (DATASET_READ_MAX_BYTES) and the rows its
+    work budget allows; ``meta`` None (a scoring run, read chunk by chunk): bytes only."""
+    return settings().DATASET_READ_MAX_BYTES, None if meta is None else bounds.rows_allowed(meta)
+
+
+def read_frame(aid, doc, target, meta=None):
     """The data set as a Dask DataFrame, read partition by partition by the Dask workers: text cells
-    for CSV (the upload's type rules apply to them), typed columns for Parquet."""
-    scheme, path = _checked(aid, doc)
+    for CSV (the upload's type rules apply to them), typed columns for Parquet. The workers open
+    the files through :class:`GroupFiles`, as every reader here does."""
+    scheme, path, root, names = checked(aid, doc)
+    if scheme != "file":
+        if doc["format"] == "parquet":
+            return dd.read_parquet(names)
+        return dd.read_csv(path, sep=doc.get("delimiter") or ",", dtype=str, keep_default_na=False,
+                           na_filter=False, encoding="utf-8-sig", compression=doc.get("compression"),
+                           blocksize=None if doc.get("compression") else settings().DASK_BLOCKSIZE)
     if doc["format"] == "parquet":
-        return dd.read_parquet(path)
-    blocksize = None if doc.get("compression") else settings().DASK_BLOCKSIZE
-    return dd.read_csv(path, sep=doc.get("delimiter") or ",", dtype=str, keep_default_na=False, na_filter=False,
-                       encoding="utf-8-sig", blocksize=blocksize, compression=doc.get("compression"))
+        return dd.read_parquet(names, filesystem=GroupFiles(root=root))
+    gz = doc.get("compression") == "gzip"
+    options = {"root": root, "gzip": gz, "limit": read_limits(meta)[0], "setting": "DATASET_READ_MAX_BYTES"}
+    return dd.read_csv(f"{GroupFiles.protocol}://{path}", sep=doc.get("delimiter") or ",", dtype=str,
+                       keep_default_na=False, na_filter=False, encoding="utf-8-sig", compression=None,
+                       blocksize=None if gz else settings().DASK_BLOCKSIZE, storage_options=options)
 
 
-def _checked(aid, doc):
-    """Access is checked again at every read: the roots may have changed, a link may have moved."""
+def checked(aid, doc):
+    """``(scheme, path, root, files)``, checked again at every read: the roots may have changed, a
+    link may have moved, the file set must be the one registered."""
     try:
-        return locate(aid, doc["uri"])
+        scheme, path, root = locate(aid, doc["uri"])
     except (Invalid, Forbidden) as exc:
         raise DatasetError(exc.message) from None
+    fs, names = listing(scheme, path, root)
+    registered = doc.get("fileSet")
+    if registered is not None:
+        now = files.fingerprint(path, names, fs.size)
+        if now != registered:
+            raise DatasetError(f"the data set's files changed since it was registered ({registered['files']} "
+                               f"file(s) then, {now['files']} now, or a size differs); register it again")
+    return scheme, path, root, names
+
+
+def reader(doc, root, scheme, limit=None):
+    """The filesystem a read opens the data set's files with; a gzip CSV comes out decompressed."""
+    if scheme != "file":
+        return _filesystem(scheme)
+    gz = doc.get("format") == "csv" and doc.get("compression") == "gzip"
+    return _filesystem(scheme, root, gzip=gz, limit=limit, setting="DATASET_READ_MAX_BYTES")
 
 
 class UriSource(UploadSource):
     """A data set registered by URI: checked at POST as an upload is; loaded whole for the local
-    engine, by partitions on Dask."""
+    engine (bytes and rows counted as they are read), by partitions on Dask."""
 
     by_reference = True
 
+    def __init__(self, name, target, doc, positive=None, meta=None):
+        super().__init__(name, target, doc, positive)
+        self.meta = meta
+
     def load(self):
-        scheme, path = _checked(self.doc["aid"], self.doc)
-        fs = _filesystem(scheme)
+        scheme, path, root, names = checked(self.doc["aid"], self.doc)
+        max_bytes, max_rows = read_limits(self.meta)
+        fs = reader(self.doc, root, scheme, max_bytes)
         if self.doc["format"] == "csv":
-            with fs.open(path, "rb", compression=self.doc.get("compression")) as handle:
-                return parse_csv(handle.read(), self.target), self.target
-        tables = []
-        for name in _parquet_files(fs, path):
+            compression = self.doc.get("compression") if scheme != "file" else None
+            with fs.open(path, "rb", compression=compression) as handle:
+                return parse_csv(_read_rows(handle, max_rows, self.meta), self.target), self.target
+        tables, rows, size = [], 0, 0
+        for name in names:
             with fs.open(name, "rb") as handle:
-                tables.append(pq.read_table(handle).to_pandas())
+                parquet = pq.ParquetFile(handle)
+                rows += parquet.metadata.num_rows
+                if max_rows is not None and rows > max_rows:
+                    raise DatasetError(bounds.over_budget(self.meta, max_rows))
+                tables.append(parquet.read().to_pandas())
+            size += int(tables[-1].memory_usage(deep=True).sum())
+            if size > max_bytes:
+                raise DatasetError(f"the data set holds more than {max_bytes} bytes once read; at most "
+                                   f"{max_bytes} are read (DATASET_READ_MAX_BYTES)")
         frame = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
         return frame_dataset(frame, self.target), self.target
 
     def frame(self):
-        return read_frame(self.doc["aid"], self.doc, self.target)
+        return read_frame(self.doc["aid"], self.doc, self.target, self.meta)
+
+
+def _read_rows(handle, max_rows, meta):
+    """The whole file, its lines counted as they arrive: past the rows the budget allows (and the
+    header), the read stops naming the bound."""
+    parts, lines = [], 0
+    while chunk := handle.read(1 << 20):
+        parts.append(chunk)
+        lines += chunk.count(b"\n")
+        if max_rows is not None and lines > max_rows + 1:
+            raise DatasetError(bounds.over_budget(meta, max_rows))
+    return b"".join(parts)
