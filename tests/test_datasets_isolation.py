@@ -17,7 +17,7 @@ from maiascore.connections import get_db
 from maiascore.modeling import DatasetError
 from maiascore.trainings.files import GroupFiles
 
-from tests.conftest import wait_until
+from tests.dask_fixtures import dask_cluster  # noqa: F401  the session's Dask cluster
 from tests.model_fixtures import install_model
 
 GERMAN_CREDIT = resources.files("maiascore.modeling").joinpath("data", "germancredit.csv").read_bytes()
@@ -183,6 +183,30 @@ def test_a_gzip_bomb_fails_the_training_naming_the_read_bound(admin, cfg, roots,
     setting(cfg, monkeypatch, "DATASET_READ_MAX_BYTES", 1_000_000)
     status, error = training_error(admin, dataset, run_worker, {"params": {"num_boost_round": 5, "max_depth": 2}})
     assert status == "failed" and "DATASET_READ_MAX_BYTES" in error, error
+
+
+def test_on_dask_a_planted_link_and_a_gzip_bomb_fail_the_training(make_actor, cfg, roots, dask_cluster,  # noqa: F811
+                                                                  monkeypatch, run_worker):
+    alice, bob = make_actor(), make_actor()
+    setting(cfg, monkeypatch, "DASK_SCHEDULER_ADDRESS", dask_cluster.address)
+    GERMAN.to_parquet(home_of(roots, bob) / "secret.parquet")
+    pqdir = parquet_dir(home_of(roots, alice) / "pqdir", GERMAN)
+    dataset = register(alice, f"file://{pqdir}").get_json()["id"]
+    (pqdir / "z.parquet").symlink_to(roots / str(bob.aid) / "secret.parquet")
+    status, error = training_error(alice, dataset, run_worker, {"engine": "dask"})
+    assert status == "failed" and "DATASET_ROOTS" in error, error
+
+    (home_of(roots, alice) / "bomb.csv.gz").write_bytes(bomb(60_000))
+    setting(cfg, monkeypatch, "DATASET_SAMPLE_BYTES", 50_000)
+    dataset = register(alice, f"file://{home_of(roots, alice)}/bomb.csv.gz").get_json()["id"]
+    setting(cfg, monkeypatch, "DATASET_READ_MAX_BYTES", 1_000_000)
+    status, error = training_error(alice, dataset, run_worker, {"engine": "dask"})
+    assert status == "failed" and "DATASET_READ_MAX_BYTES" in error, error
+    setting(cfg, monkeypatch, "DATASET_READ_MAX_BYTES", 100_000_000)
+    setting(cfg, monkeypatch, "TRAINING_WORK_BUDGET", 30 * 20_000)  # the exact rows, checked before boosting
+    status, error = training_error(alice, dataset, run_worker, {"engine": "dask",
+                                                               "params": {"num_boost_round": 10, "max_depth": 3}})
+    assert status == "failed" and "TRAINING_WORK_BUDGET" in error, error
 
 
 def test_a_nul_byte_or_control_character_in_the_uri_answers_400(admin, roots):

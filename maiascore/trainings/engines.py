@@ -26,9 +26,9 @@ from maiascore.modeling.datasets import MIN_ROWS
 from maiascore.modeling.features import internal_names
 from maiascore.modeling.frames import (LABEL, PART, TEST, TRAIN, VALIDATION, empty_encoded, encode_partition,
                                        frame_dataset, hashed_parts, merge_summaries, partition_labels, summarize)
-from maiascore.trainings import bounds
 from maiascore.modeling.training import (MIN_ROWS_PER_CLASS, VALIDATION_SHARE, confusion_matrix,
                                          feature_importance, gain_shares, stratified_split)
+from maiascore.trainings import bounds
 
 log = logging.getLogger("maiascore.trainings.engines")
 AUTO, LOCAL, DASK = "auto", "local", "dask"

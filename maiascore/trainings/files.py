@@ -104,6 +104,10 @@ def fingerprint(path, files, size):
     return {"files": len(entries), "sha256": hashlib.sha256(json.dumps(entries).encode()).hexdigest()}
 
 
+def too_large(limit, setting):
+    return f"the data set holds more than {limit} bytes once decompressed; at most {limit} are read ({setting})"
+
+
 class Counted(io.RawIOBase):
     """A reader that counts the bytes it hands out (decompressed) and fails, naming ``setting``, once
     more than ``limit`` have been read."""
@@ -118,8 +122,7 @@ class Counted(io.RawIOBase):
         data = self.stream.read(len(buffer))
         self.count += len(data)
         if self.count > self.limit:
-            raise DatasetError(f"the data set holds more than {self.limit} bytes once decompressed; at most "
-                               f"{self.limit} are read ({self.setting})")
+            raise DatasetError(too_large(self.limit, self.setting))
         buffer[:len(data)] = data
         return len(data)
 
@@ -130,7 +133,8 @@ class Counted(io.RawIOBase):
 
 class GroupFiles(LocalFileSystem):  # registered below: Dask's readers build it from its protocol
     """The local filesystem as one group may read it: every open goes through :func:`open_file`.
-    ``gzip``: hand out the decompressed stream, counted against ``limit`` (``setting`` names it)."""
+    ``gzip``: hand out the decompressed stream, counted against ``limit`` as it is read (``setting``
+    names it); a plain file larger than ``limit`` is refused when opened."""
 
     protocol = "maiascore-group"
     cachable = False
@@ -142,7 +146,7 @@ class GroupFiles(LocalFileSystem):  # registered below: Dask's readers build it 
             path = path[len(cls.protocol) + 3:]
         return super()._strip_protocol(path)
 
-    def __init__(self, root, gzip=False, limit=None, setting=None, **kwargs):  # noqa: A002  fsspec's option name
+    def __init__(self, root, gzip=False, limit=None, setting=None, **kwargs):
         super().__init__(**kwargs)
         self.root, self.gzip, self.limit, self.setting = root, gzip, limit, setting
 
@@ -152,8 +156,10 @@ class GroupFiles(LocalFileSystem):  # registered below: Dask's readers build it 
         handle = open_file(self._strip_protocol(path), self.root)
         if self.gzip:
             handle = gzip.GzipFile(fileobj=handle)
-        if self.limit is not None:
-            handle = io.BufferedReader(Counted(handle, self.limit, self.setting))
+            return handle if self.limit is None else io.BufferedReader(Counted(handle, self.limit, self.setting))
+        if self.limit is not None and os.fstat(handle.fileno()).st_size > self.limit:  # stays seekable
+            handle.close()
+            raise DatasetError(too_large(self.limit, self.setting))
         return handle
 
 
