@@ -209,7 +209,9 @@ def read_frame(aid, doc, target, meta=None):
     if doc["format"] == "parquet":
         return dd.read_parquet(names, filesystem=GroupFiles(root=root))
     gz = doc.get("compression") == "gzip"
-    options = {"root": root, "gzip": gz, "limit": read_limits(meta)[0], "setting": "DATASET_READ_MAX_BYTES"}
+    # a .gz file is one partition, read whole by one worker: bounded; a plain file is split (DASK_BLOCKSIZE)
+    options = {"root": root, "gzip": gz, "limit": read_limits(meta)[0] if gz else None,
+               "setting": "DATASET_READ_MAX_BYTES"}
     return dd.read_csv(f"{GroupFiles.protocol}://{path}", sep=doc.get("delimiter") or ",", dtype=str,
                        keep_default_na=False, na_filter=False, encoding="utf-8-sig", compression=None,
                        blocksize=None if gz else settings().DASK_BLOCKSIZE, storage_options=options)
