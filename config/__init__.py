@@ -75,7 +75,11 @@ class Config:
         self.MAX_BODY_KEYS = _env("MAX_BODY_KEYS", 1000, int)
         self.DATASET_MAX_BYTES = _env("DATASET_MAX_BYTES", 8 * 1024 * 1024, int)
         self.RATE_LIMIT_PER_MINUTE = _env("RATE_LIMIT_PER_MINUTE", 240, int)
+        # Failed password logins a minute: LOGIN_FAILURES_PER_MINUTE per (identifier, address) pair and
+        # per address; LOGIN_FAILURES_PER_MINUTE_PER_IDENTIFIER per identifier from all addresses, much
+        # higher, so guessing from one address never locks the owner out from theirs.
         self.LOGIN_FAILURES_PER_MINUTE = _env("LOGIN_FAILURES_PER_MINUTE", 10, int)
+        self.LOGIN_FAILURES_PER_MINUTE_PER_IDENTIFIER = _env("LOGIN_FAILURES_PER_MINUTE_PER_IDENTIFIER", 100, int)
         self.UNAUTHORIZED_PER_MINUTE = _env("UNAUTHORIZED_PER_MINUTE", 100, int)
         # Accounts and credentials (issues 15 and 11), one block:
         # LOGINS_PER_MINUTE_PER_ADDRESS: password logins, forgot- and reset-password requests a client

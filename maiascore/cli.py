@@ -13,8 +13,8 @@ import click
 from flask.cli import FlaskGroup
 
 from config import Config
-from maiascore.accounts.service import (account_groups_by_id, add_user_to_group, create_account_group,
-                                        ensure_admin, find_user_by_identifier, membership)
+from maiascore.accounts.service import (OPERATOR, account_groups_by_id, add_user_to_group, create_account_group,
+                                        ensure_admin, find_user_by_identifier, membership, update_user_in_group)
 from maiascore.app import create_app
 from maiascore.errors import DomainError, NotFound
 from maiascore.launcher import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, run_stack
@@ -78,6 +78,19 @@ def create_user_command(email, username, password, aid, role):
     username = username or email.split("@")[0]
     user = add_user_to_group(username, email, password, aid, role)
     click.echo(f"user {user['email']} created with id {user['_id']} as {role} in aid {aid}")
+
+
+@cli.command("set-role")
+@click.option("--user", "identifier", required=True, help="The user's email or username")
+@click.option("--aid", type=int, required=True, help="Account group id")
+@click.option("--role", required=True, type=click.Choice(["Account Admin", "Regular User", "Read Only"]))
+def set_role_command(identifier, aid, role):
+    """Give a user a role in an account group, adding them to it if they are not in it yet."""
+    user = find_user_by_identifier(identifier)
+    if user is None:
+        raise NotFound(f"No user {identifier!r}")
+    update_user_in_group(user, aid, {"accountGroupRoles": [{"accountGroupId": aid, "roleIds": [role]}]}, OPERATOR)
+    click.echo(f"user {user['email']} is {role} in aid {aid}")
 
 
 @cli.command("ensure-admin")

@@ -16,8 +16,10 @@ from maiascore.connections import get_redis, redis_key
 
 SCORES = "scores"
 TRAININGS = "trainings"
-QUEUES = (SCORES, TRAININGS)
-ROLES = {"scoring": (SCORES,), "training": (TRAININGS,)}
+MAIL = "mail"
+QUEUES = (SCORES, TRAININGS, MAIL)
+# Scoring workers also send mail: a reset mail is small, and its queue comes after the scores.
+ROLES = {"scoring": (SCORES, MAIL), "training": (TRAININGS,)}
 WORKER_CLASS = "maiascore.workers.Worker"
 LIVE = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED)
 

@@ -197,3 +197,49 @@ def test_behind_trusted_proxies_the_forwarded_address_is_throttled(cfg, admin):
     # Another client behind the same proxy has its own budget.
     assert login(client, admin.email, admin.password, proxy,
                  headers={"X-Forwarded-For": "203.0.113.8"}).status_code == 200
+
+
+def test_renames_count_against_the_groups_creation_budget(cfg, admin, make_actor):
+    """Renaming a member to someone else's username is a probe as good as a creation."""
+    cfg.USER_CREATIONS_PER_HOUR_PER_GROUP = 3
+    others = [make_actor("Regular User") for _ in range(3)]
+    member = new_user(admin, "renamed0", "renamed0@example.com").get_json()["users"][0]["uid"]  # spends one
+    for other in others[:2]:
+        r = admin.post(f"/v6/users/{member}/update", json={"name": other.user["username"]})
+        assert r.status_code == 409
+    r = admin.post(f"/v6/users/{member}/update", json={"name": others[2].user["username"]})
+    assert r.status_code == 429 and "user creations" in r.get_json()["message"] and r.headers["Retry-After"]
+    assert new_user(admin, "fresh9", "fresh9@example.com").status_code == 429  # one budget for both
+    # A rename to the name the member already has is no probe; other changes are not counted.
+    assert admin.post(f"/v6/users/{member}/update", json={"name": "renamed0", "role": "Read Only"}).status_code == 200
+
+
+# --- Failed logins lock an (identifier, address) pair, not the account ---------------------------------
+
+def test_failed_logins_from_one_address_do_not_lock_the_owner_out_elsewhere(cfg, client, admin):
+    for _ in range(10):
+        assert login(client, admin.email, "wrong-password", "198.51.100.66").status_code == 400
+    r = login(client, admin.email, admin.password, "198.51.100.66")
+    assert r.status_code == 429 and r.headers["Retry-After"]
+    assert login(client, admin.email, admin.password, "203.0.113.20").status_code == 200
+
+
+def test_behind_a_trusted_proxy_the_failed_logins_count_per_forwarded_address(cfg, admin):
+    cfg.TRUSTED_PROXIES = 1
+    client = create_app(cfg).test_client()
+    proxy = "10.0.0.254"
+    for _ in range(10):
+        assert login(client, admin.email, "wrong-password", proxy,
+                     headers={"X-Forwarded-For": "198.51.100.66"}).status_code == 400
+    assert login(client, admin.email, admin.password, proxy,
+                 headers={"X-Forwarded-For": "198.51.100.66"}).status_code == 429
+    assert login(client, admin.email, admin.password, proxy,
+                 headers={"X-Forwarded-For": "203.0.113.20"}).status_code == 200
+
+
+def test_an_identifier_has_a_higher_ceiling_across_addresses(cfg, client, admin):
+    cfg.LOGIN_FAILURES_PER_MINUTE_PER_IDENTIFIER = 4
+    for n in range(4):
+        assert login(client, admin.email, "wrong-password", f"198.51.100.{n}").status_code == 400
+    r = login(client, admin.email, admin.password, "203.0.113.20")
+    assert r.status_code == 429 and r.headers["Retry-After"]

@@ -72,8 +72,10 @@ class UpdateUser(MethodView):
     @blp.arguments(schemas.UserUpdateSchema)
     @blp.response(200, schemas.V6UsersSchema)
     def post(self, body, user_id):
-        """Change a member's name, password, role in this group or blocked state."""
-        user = service.update_user_in_group(service.user_in_group(user_id, g.aid), g.aid, body)
+        """Change a member's role in this group, their roles in other groups the caller administers
+        (``accountGroupRoles``: adds them there if needed), or, as an Account Admin of every group
+        they belong to (or as themselves), their name, password or blocked state."""
+        user = service.update_user_in_group(service.user_in_group(user_id, g.aid), g.aid, body, g.user)
         return {"users": [service.v6_user(user)]}
 
 

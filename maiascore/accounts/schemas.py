@@ -2,6 +2,8 @@ import marshmallow as ma
 
 from maiascore.accounts.service import USERNAME_PATTERN, USERNAME_RULE
 
+MAX_GROUP_ROLES = 100
+
 
 class StrictBoolean(ma.fields.Boolean):
     """``true`` or ``false``: a JSON boolean, or exactly that text, the only way an XML or form body
@@ -97,8 +99,20 @@ class UserCreateSchema(ma.Schema):
                    metadata={"description": "Role name or roleId in the current account group"})
 
 
+class AccountGroupRoleChangeSchema(ma.Schema):
+    accountGroupId = ma.fields.Integer(required=True, strict=True)
+    roleIds = ma.fields.List(RoleRef(), required=True, validate=ma.validate.Length(
+        equal=1, error="Exactly one role per account group"))
+
+
 class UserUpdateSchema(ma.Schema):
     name = ma.fields.String(validate=ma.validate.Regexp(USERNAME_PATTERN, error=USERNAME_RULE))
+    accountGroupRoles = ma.fields.List(
+        ma.fields.Nested(AccountGroupRoleChangeSchema),
+        validate=ma.validate.Length(max=MAX_GROUP_ROLES, error=f"At most {MAX_GROUP_ROLES} account groups a request"),
+        metadata={"description": "The user's role in each listed account group, which the caller must "
+                                 "administer; the user is added to a group they are not in yet. Groups "
+                                 "not listed keep their memberships."})
     password = ma.fields.String(load_only=True, validate=ma.validate.Length(min=8, max=1024))
     role = RoleRef(metadata={"description": "Role name or roleId in the current account group"})
     blocked = StrictBoolean()

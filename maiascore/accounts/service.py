@@ -11,14 +11,15 @@ import re
 
 from pymongo.errors import DuplicateKeyError
 
-from maiascore.accounts.permissions import ACCOUNT_ADMIN, ROLE_IDS, permissions_of, role_id_for, role_name
+from maiascore.accounts.permissions import (ACCOUNT_ADMIN, MANAGE_USERS, ROLE_IDS, permissions_of, role_id_for,
+                                            role_name)
 from config import settings
 from maiascore.auth.passwords import hash_password
 from maiascore.auth.revocation import credentials_changed
 from maiascore.auth.throttle import bump
 from maiascore.clock import utcnow
 from maiascore.connections import get_db, next_sequence
-from maiascore.errors import Conflict, Invalid, NotFound, RateLimited, Unprocessable
+from maiascore.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unprocessable
 from maiascore.events import GROUP_CREATED
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -29,6 +30,11 @@ USED_IDENTIFIER = "This email or username cannot be used"
 LAST_ADMIN = ("An account group needs at least one Account Admin who is not blocked: "
               "make another member Account Admin first")
 ADMIN = ROLE_IDS[ACCOUNT_ADMIN]
+OPERATOR = "operator"  # the actor of the maiascore CLI, which holds the database's keys anyway
+CREDENTIALS = ("username", "email", "password", "blocked")
+CREDENTIALS_RULE = ("Forbidden: a user's name, email, password, blocked state and deletion change only by "
+                    "themselves, the operator, or an Account Admin of every account group the user belongs to; "
+                    "an admin of one group changes only the user's role or membership in that group")
 
 
 def create_account_group(name):
@@ -230,44 +236,105 @@ def add_user_to_group(username, email, password, aid, role):
     return create_user(username, email, password, [{"aid": aid, "roleId": role_id}])
 
 
-def update_user_in_group(user, aid, changes):
-    """Group admins may change a member's role in their group, block state, name or password.
+def may_change_credentials(actor, user):
+    """A user's credentials are theirs: only they, the operator or an admin of every group they
+    belong to change them, so one group's admin cannot take over a member another group relies on."""
+    if actor is OPERATOR or actor["_id"] == user["_id"]:
+        return True
+    return all(has_permission(actor, m["aid"], MANAGE_USERS) for m in user.get("memberships", []))
 
-    A change that would leave the group without an Account Admin who is not blocked answers 409;
-    a new password or a block ends the member's existing logins at once."""
+
+def _role_id(value):
+    role_id = role_id_for(value)
+    if role_id is None:
+        raise Invalid(f"Unknown role {value!r}; roles are {', '.join(ROLE_IDS)}")
+    return role_id
+
+
+def _with_role(memberships, aid, role_id):
+    """The memberships with ``role_id`` in ``aid``, added when the user is not in that group yet."""
+    if any(m["aid"] == aid for m in memberships):
+        return [dict(m, roleId=role_id) if m["aid"] == aid else m for m in memberships]
+    return memberships + [{"aid": aid, "roleId": role_id}]
+
+
+def _group_roles(actor, entries):
+    """``accountGroupRoles`` entries as ``{aid: roleId}``, each in a group the actor administers."""
+    roles = {}
+    for entry in entries:
+        aid = entry["accountGroupId"]
+        if actor is not OPERATOR and not has_permission(actor, aid, MANAGE_USERS):
+            raise Forbidden(f"Only an Account Admin of account group {aid} may change a user's role there")
+        if not account_groups_by_id([aid]):
+            raise NotFound(f"No account group with aid {aid}")
+        if len(entry["roleIds"]) != 1:
+            raise Invalid("accountGroupRoles: exactly one roleId per account group")
+        roles[aid] = _role_id(entry["roleIds"][0])
+    return roles
+
+
+def _admins_lost(before, after):
+    """The groups where ``before`` was an active admin and ``after`` is not."""
+    return [m["aid"] for m in before.get("memberships", [])
+            if _is_active_admin(before, m["aid"]) and not _is_active_admin(after, m["aid"])]
+
+
+def _last_admin(aid):
+    return Conflict(f"{LAST_ADMIN} (account group {aid})")
+
+
+def update_user_in_group(user, aid, changes, actor):
+    """Changes a user seen from group ``aid``: their role there (``role``), their roles in groups the
+    actor administers (``accountGroupRoles``), and, if ``may_change_credentials``, their name,
+    password or blocked state.
+
+    A change that would leave any group without an Account Admin who is not blocked answers 409;
+    a new password or a block ends the user's existing logins at once. A rename counts against the
+    group's creation budget, as probing for a taken name by renaming is as good as by creating."""
     db = get_db()
     update = {"updated_at": utcnow()}
+    memberships = user["memberships"]
     if "role" in changes:
-        role_id = role_id_for(changes["role"])
-        if role_id is None:
-            raise Invalid(f"Unknown role {changes['role']!r}; roles are {', '.join(ROLE_IDS)}")
-        memberships = [dict(m, roleId=role_id) if m["aid"] == aid else m for m in user["memberships"]]
+        memberships = _with_role(memberships, aid, _role_id(changes["role"]))
+    for group, role_id in _group_roles(actor, changes.get("accountGroupRoles", [])).items():
+        memberships = _with_role(memberships, group, role_id)
+    if memberships != user["memberships"]:
         update["memberships"] = memberships
     if "blocked" in changes:
         if not isinstance(changes["blocked"], bool):
             raise Unprocessable("Request validation failed", errors={"blocked": ["Not a valid boolean."]})
-        update["blocked"] = changes["blocked"]
+        if changes["blocked"] != bool(user.get("blocked")):
+            update["blocked"] = changes["blocked"]
     if "name" in changes:
         if not isinstance(changes["name"], str) or not USERNAME_RE.match(changes["name"]):
             raise Unprocessable("Request validation failed", errors={"name": [USERNAME_RULE]})
-        update["username"] = changes["name"]
+        if changes["name"] != user["username"]:
+            update["username"] = changes["name"]
     if "password" in changes:
         if not isinstance(changes["password"], str) or len(changes["password"]) < 8:
             raise Unprocessable("Request validation failed", errors={"password": ["At least 8 characters."]})
-        update["password"] = hash_password(changes["password"])
-    leaves_admins = _is_active_admin(user, aid) and not _is_active_admin(dict(user, **update), aid)
-    if leaves_admins and _active_admins(aid) <= 1:
-        raise Conflict(LAST_ADMIN)
+        update["password"] = changes["password"]
+    if any(key in update for key in CREDENTIALS) and not may_change_credentials(actor, user):
+        raise Forbidden(CREDENTIALS_RULE)
+    if "username" in update:
+        admit_user_creation(f"aid:{aid}")
+    if "password" in update:
+        update["password"] = hash_password(update["password"])
+    lost = _admins_lost(user, dict(user, **update))
+    for group in lost:
+        if _active_admins(group) <= 1:
+            raise _last_admin(group)
     try:
         db.users.update_one({"_id": user["_id"]}, {"$set": update})
     except DuplicateKeyError:
         raise Conflict(USED_IDENTIFIER)
     credentials_changed(user["_id"])  # role, name or block: cached logins re-read the user
-    if leaves_admins and _active_admins(aid) == 0:
+    emptied = [group for group in lost if _active_admins(group) == 0]
+    if emptied:
         # Another admin left at the same time, past the same check: undo ours, so one stays.
         db.users.update_one({"_id": user["_id"]}, {"$set": {key: user.get(key) for key in update}})
-        raise Conflict(LAST_ADMIN)
-    if "password" in update or (update.get("blocked") and not user.get("blocked")):
+        raise _last_admin(emptied[0])
+    if "password" in update or update.get("blocked"):
         end_sessions(user["_id"])
     return db.users.find_one({"_id": user["_id"]})
 

@@ -2,13 +2,15 @@
 reset-password trades the code and a new password for a JWT.
 
 The answer to forgot-password never depends on the email (known, unknown, blocked or mail trouble
-all answer ``{ok: true}``). A code has 256 random bits, is stored only as its SHA-256, serves once
+all answer ``{ok: true}``), nor does the work behind it: the request queues a job on the ``mail``
+queue, and the job looks the email up and sends the code. A code has 256 random bits, is stored only as its SHA-256, serves once
 (taken with an atomic find-and-delete), expires after ``PASSWORD_RESET_EXPIRES_SECONDS``, and a new
 one replaces the user's earlier ones. A reset ends every existing login of the user.
 """
 import hashlib
 import logging
 import secrets
+import uuid
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -16,10 +18,11 @@ from config import settings
 from maiascore.accounts.service import find_user, normalise_email, set_password
 from maiascore.auth import mail
 from maiascore.auth.service import admit_credential_attempt, issue_jwt
-from maiascore.auth.throttle import bump
+from maiascore.auth.throttle import bump, once
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
 from maiascore.errors import Invalid, Unprocessable
+from maiascore.queue import MAIL, enqueue
 
 log = logging.getLogger("maiascore.auth")
 
@@ -33,9 +36,17 @@ def _code_hash(code):
 
 
 def forgot_password(email, source_ip):
-    """Mails a reset code to the account holding ``email``, if there is one; the caller learns nothing."""
+    """Queues the reset mail; the request does the same work whether or not ``email`` has an account
+    (count the address, queue one job), so neither its answer nor its timing tells which emails exist."""
     admit_credential_attempt(source_ip)
-    email = normalise_email(email)
+    enqueue(MAIL, send_reset_code, normalise_email(email), uuid.uuid4().hex)
+
+
+def send_reset_code(email, request_id):
+    """Job: mails a reset code to the account holding ``email``, if there is one. ``request_id`` makes
+    it run once: a second run of the same request would replace the code the first mail carries."""
+    if not once(f"reset-mail:request:{request_id}", window=3600):
+        return
     user = get_db().users.find_one({"email": email})
     if user is None or user.get("blocked"):
         return

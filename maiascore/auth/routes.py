@@ -25,8 +25,11 @@ class Login(MethodView):
     @blp.arguments(schemas.LoginSchema)
     @blp.response(200, schemas.AuthResultSchema)
     @blp.alt_response(400, schema="Error", description="Invalid identifier or password")
-    @blp.alt_response(429, schema="Error", description="Too many failed logins for the identifier or address, "
-                                                       "or too many logins from the address (LOGINS_PER_MINUTE_PER_ADDRESS)")
+    @blp.alt_response(429, schema="Error", description="Too many failed logins for the identifier from the "
+                                                       "address or from the address (LOGIN_FAILURES_PER_MINUTE), for "
+                                                       "the identifier from every address "
+                                                       "(LOGIN_FAILURES_PER_MINUTE_PER_IDENTIFIER), or too many "
+                                                       "logins from the address (LOGINS_PER_MINUTE_PER_ADDRESS)")
     def post(self, body):
         """Exchange an email or username and a password for a JWT."""
         user, token = login(body["identifier"], body["password"], request.remote_addr)

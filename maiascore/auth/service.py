@@ -56,17 +56,31 @@ def admit_credential_attempt(source_ip):
                           retry_after=60)
 
 
+def _failure_limits(identifier, source_ip):
+    """Failed-login counters and their ceilings. An (identifier, address) pair and an address are
+    stopped after ``LOGIN_FAILURES_PER_MINUTE``; an identifier alone only after the much higher
+    ``LOGIN_FAILURES_PER_MINUTE_PER_IDENTIFIER``, so one address guessing a known login cannot lock
+    its owner out everywhere else."""
+    cfg = settings()
+    identifier = normalise_email(identifier)
+    return [(f"login-fail:pair:{identifier}|{source_ip}", cfg.LOGIN_FAILURES_PER_MINUTE,
+             "Too many failed logins for this identifier from this address"),
+            (f"login-fail:ip:{source_ip}", cfg.LOGIN_FAILURES_PER_MINUTE, "Too many failed logins from this address"),
+            (f"login-fail:id:{identifier}", cfg.LOGIN_FAILURES_PER_MINUTE_PER_IDENTIFIER,
+             "Too many failed logins for this identifier")]
+
+
 def login(identifier, password, source_ip):
     admit_credential_attempt(source_ip)
-    limit = settings().LOGIN_FAILURES_PER_MINUTE
-    keys = [f"login-fail:id:{normalise_email(identifier)}", f"login-fail:ip:{source_ip}"]
-    if any(_count(key) >= limit for key in keys):
-        raise RateLimited("Too many failed logins; try again in a minute", retry_after=60)
+    limits = _failure_limits(identifier, source_ip)
+    for key, limit, message in limits:
+        if _count(key) >= limit:
+            raise RateLimited(f"{message}; try again in a minute", retry_after=60)
     user = find_user_by_identifier(identifier)
     if user is None:
         burn_verification_time(password)
     if user is None or not verify_password(user["password"], password):
-        for key in keys:
+        for key, _, _ in limits:
             _bump(key)
         raise Invalid("Invalid identifier or password")
     if user.get("blocked"):

@@ -30,3 +30,11 @@ def count(name):
         return int(get_redis().get(key(name)) or 0)
     except redis.exceptions.RedisError:
         return 0
+
+
+def once(name, window):
+    """True the first time ``name`` is claimed within ``window`` seconds; Redis trouble says True."""
+    try:
+        return bool(get_redis().set(key(name), 1, nx=True, ex=window))
+    except redis.exceptions.RedisError:
+        return True
