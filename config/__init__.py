@@ -87,7 +87,8 @@ class Config:
         # PASSWORD_RESET_EXPIRES_SECONDS: life of a reset code; PASSWORD_RESET_URL: page the mail links to
         #   (``?code=`` appended), else the mail carries the bare code.
         # SMTP_HOST/PORT/USER/PASSWORD/FROM/STARTTLS: outgoing mail; without SMTP_HOST each message is
-        #   written as an .eml file under MAIL_DIR instead (as in ``make run``).
+        #   written as an .eml file under MAIL_DIR instead (as in ``make run``), by default VAR_DIR/mail so
+        #   that every path of a stack's state follows VAR_DIR.
         self.LOGINS_PER_MINUTE_PER_ADDRESS = _env("LOGINS_PER_MINUTE_PER_ADDRESS", 30, int)
         self.USER_CREATIONS_PER_HOUR_PER_GROUP = _env("USER_CREATIONS_PER_HOUR_PER_GROUP", 60, int)
         self.TRUSTED_PROXIES = _env("TRUSTED_PROXIES", 0, int)
@@ -99,7 +100,7 @@ class Config:
         self.SMTP_PASSWORD = _env("SMTP_PASSWORD")
         self.SMTP_FROM = _env("SMTP_FROM", "MaiaScore <no-reply@localhost>")
         self.SMTP_STARTTLS = _env("SMTP_STARTTLS", True, bool)
-        self.MAIL_DIR = _env("MAIL_DIR", "var/mail")
+        self.MAIL_DIR = _env("MAIL_DIR") or str(Path(self.VAR_DIR) / "mail")
         self.ARGON2_TIME_COST = _env("ARGON2_TIME_COST", 3, int)
         self.ARGON2_MEMORY_KIB = _env("ARGON2_MEMORY_KIB", 65536, int)
         self.TRAINING_JOB_TIMEOUT = _env("TRAINING_JOB_TIMEOUT", 3600, int)

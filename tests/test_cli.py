@@ -98,3 +98,12 @@ def test_a_domain_error_prints_its_message_not_a_traceback(cfg, db):
     assert result.output.strip() == "Error: No account group with aid 424242"
     assert "Traceback" not in result.output
     assert db.users.find_one({"email": "script@example.com"}) is None
+
+
+def test_every_path_of_a_stacks_state_follows_var_dir(tmp_path, monkeypatch):
+    """Two stacks started from one checkout with different VAR_DIRs keep apart, mail included."""
+    monkeypatch.delenv("MAIL_DIR", raising=False)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "stack-a"))
+    assert Path(Config(require_secret_key=False).MAIL_DIR) == tmp_path / "stack-a" / "mail"
+    monkeypatch.setenv("MAIL_DIR", str(tmp_path / "elsewhere"))
+    assert Path(Config(require_secret_key=False).MAIL_DIR) == tmp_path / "elsewhere"  # an explicit MAIL_DIR still wins
