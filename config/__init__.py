@@ -66,7 +66,9 @@ class Config:
         self.WEB_THREADS = _env("WEB_THREADS", 8, int)
         # Prefix of every key, channel and queue this deployment uses in Redis, so that several
         # deployments can share one Redis database without running each other's jobs.
-        self.REDIS_PREFIX = _env("REDIS_PREFIX", "maiascore")
+        # Unset: the running `make run` stack's (VAR_DIR/stack.json), so a `maiascore train` from another
+        # shell queues where that stack's workers listen.
+        self.REDIS_PREFIX = _env("REDIS_PREFIX") or stack.get("redis_prefix") or "maiascore"
         self.SECRET_KEY = _env("SECRET_KEY") or _env("JWT_SECRET_KEY") or secrets.token_hex(32)
         self.JWT_SECRET_KEY = _env("JWT_SECRET_KEY", self.SECRET_KEY)
         self.JWT_EXPIRES_SECONDS = _env("JWT_EXPIRES_SECONDS", 3600, int)
@@ -169,6 +171,8 @@ class Config:
         self.OPENAPI_SWAGGER_UI_PATH = "/docs"
         # served by maiascore.http.swagger from the pinned swagger-ui-bundle package: /docs works offline
         self.OPENAPI_SWAGGER_UI_URL = "/docs/static/"
+        # no badge from validator.swagger.io: /docs loads nothing from another site (its CSP forbids it)
+        self.OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None}
         self.JSON_SORT_KEYS = False
         for key, value in overrides.items():
             setattr(self, key, value)
