@@ -25,7 +25,10 @@ def test_swagger_ui_renders_under_its_policy_with_no_violation(server):
         try:
             page = browser.new_page()
             page.add_init_script(RECORD_VIOLATIONS)
-            page.on("console", lambda m: m.type in ("error", "warning") and problems.append(f"console: {m.text}"))
+            page.on("console", lambda m: m.type in ("error", "warning") and "Failed to load resource" not in m.text
+                    and problems.append(f"console: {m.text}"))
+            page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico")
+                    and problems.append(f"HTTP {r.status}: {r.url}"))
             page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
             page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} {r.failure}"))
             answer = page.goto(f"{server}/docs")
@@ -36,7 +39,15 @@ def test_swagger_ui_renders_under_its_policy_with_no_violation(server):
             page.get_by_text("/v7/dashboards", exact=True).first.click()  # an operation opens
             page.locator(".opblock-body").first.wait_for(timeout=10000)
             page.wait_for_timeout(500)
-            violations = page.evaluate("window.__violations")
+            violations, seen = page.evaluate("window.__violations"), list(problems)
+            # the policy is in force: a script the page did not ship does not run, and is seen refused
+            injected = page.evaluate("""() => new Promise((done) => {
+                document.addEventListener('securitypolicyviolation', () => done(window.__ran), {once: true});
+                const script = document.createElement('script');
+                script.textContent = 'window.__ran = true';
+                document.head.appendChild(script);
+            })""")
+            assert injected is None
         finally:
             browser.close()
-    assert violations == [] and problems == [], "\n".join(violations + problems)
+    assert violations == [] and seen == [], "\n".join(violations + seen)
