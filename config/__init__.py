@@ -123,6 +123,15 @@ class Config:
         self.SWEEP_INTERVAL_SECONDS = _env("SWEEP_INTERVAL_SECONDS", 60, int)
         self.SWEEP_GRACE_SECONDS = _env("SWEEP_GRACE_SECONDS", 30, int)
         self.BULK_MAX_ITEMS = _env("BULK_MAX_ITEMS", 10000, int)
+        # Stored dashboards (/v6/reports, /v7/dashboards), past each a 413 or 400 naming it:
+        # DASHBOARD_MAX_BYTES: body of a request to the dashboard routes; DASHBOARD_MAX_WIDGETS: widgets in
+        # one dashboard; DASHBOARD_MAX_WIDGET_PARTS: cards of a Number widget, columns of a Multi Metric
+        # Table; DASHBOARD_MAX_EXTRA_BYTES: the properties /v7 keeps for the round trip without knowing
+        # them, a dashboard's and its widgets', cards' and columns' together, counted as compact JSON.
+        self.DASHBOARD_MAX_BYTES = _env("DASHBOARD_MAX_BYTES", 1024 * 1024, int)
+        self.DASHBOARD_MAX_WIDGETS = _env("DASHBOARD_MAX_WIDGETS", 100, int)
+        self.DASHBOARD_MAX_WIDGET_PARTS = _env("DASHBOARD_MAX_WIDGET_PARTS", 50, int)
+        self.DASHBOARD_MAX_EXTRA_BYTES = _env("DASHBOARD_MAX_EXTRA_BYTES", 64 * 1024, int)
         self.MAX_WAIT_SECONDS = _env("MAX_WAIT_SECONDS", 30, int)
         # Waiting, bulk and authentication cost (issue 14), one block:
         # MAX_WAITS_PER_GROUP: requests of one account group that may wait for a score at once

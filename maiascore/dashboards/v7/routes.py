@@ -6,12 +6,14 @@ from maiascore.accounts.permissions import EDIT_ALL_REPORTS, EDIT_REPORTS, VIEW_
 from maiascore.dashboards.v7 import mapping, schemas, service
 from maiascore.auth.access import can, requires
 from maiascore.http.api import Blueprint
+from maiascore.http.bodies import body_at_most
 from maiascore.http.errors import abort
 from maiascore.http.fields import query_integer
 
 blp = Blueprint("dashboards_v7", __name__, url_prefix="/v7",
                 description="Dashboards, widget data, dashboard snapshots and dashboard filters, ThousandEyes v7 "
                             "style (the same stored reports as /v6: a dashboardId is a reportId)")
+blp.before_request(body_at_most("DASHBOARD_MAX_BYTES", "a dashboard"))
 
 HAL = "application/hal+json"
 PROBLEM = "application/problem+json"
