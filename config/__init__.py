@@ -66,7 +66,9 @@ class Config:
         self.WEB_THREADS = _env("WEB_THREADS", 8, int)
         # Prefix of every key, channel and queue this deployment uses in Redis, so that several
         # deployments can share one Redis database without running each other's jobs.
-        self.REDIS_PREFIX = _env("REDIS_PREFIX", "maiascore")
+        # Unset: the running `make run` stack's (VAR_DIR/stack.json), so a `maiascore train` from another
+        # shell queues where that stack's workers listen.
+        self.REDIS_PREFIX = _env("REDIS_PREFIX") or stack.get("redis_prefix") or "maiascore"
         self.SECRET_KEY = _env("SECRET_KEY") or _env("JWT_SECRET_KEY") or secrets.token_hex(32)
         self.JWT_SECRET_KEY = _env("JWT_SECRET_KEY", self.SECRET_KEY)
         self.JWT_EXPIRES_SECONDS = _env("JWT_EXPIRES_SECONDS", 3600, int)
@@ -91,7 +93,8 @@ class Config:
         # PASSWORD_RESET_EXPIRES_SECONDS: life of a reset code; PASSWORD_RESET_URL: page the mail links to
         #   (``?code=`` appended), else the mail carries the bare code.
         # SMTP_HOST/PORT/USER/PASSWORD/FROM/STARTTLS: outgoing mail; without SMTP_HOST each message is
-        #   written as an .eml file under MAIL_DIR instead (as in ``make run``).
+        #   written as an .eml file under MAIL_DIR instead (as in ``make run``), by default VAR_DIR/mail so
+        #   that every path of a stack's state follows VAR_DIR.
         self.LOGINS_PER_MINUTE_PER_ADDRESS = _env("LOGINS_PER_MINUTE_PER_ADDRESS", 30, int)
         self.USER_CREATIONS_PER_HOUR_PER_GROUP = _env("USER_CREATIONS_PER_HOUR_PER_GROUP", 60, int)
         self.TRUSTED_PROXIES = _env("TRUSTED_PROXIES", 0, int)
@@ -103,7 +106,7 @@ class Config:
         self.SMTP_PASSWORD = _env("SMTP_PASSWORD")
         self.SMTP_FROM = _env("SMTP_FROM", "MaiaScore <no-reply@localhost>")
         self.SMTP_STARTTLS = _env("SMTP_STARTTLS", True, bool)
-        self.MAIL_DIR = _env("MAIL_DIR", "var/mail")
+        self.MAIL_DIR = _env("MAIL_DIR") or str(Path(self.VAR_DIR) / "mail")
         self.ARGON2_TIME_COST = _env("ARGON2_TIME_COST", 3, int)
         self.ARGON2_MEMORY_KIB = _env("ARGON2_MEMORY_KIB", 65536, int)
         self.TRAINING_JOB_TIMEOUT = _env("TRAINING_JOB_TIMEOUT", 3600, int)
@@ -124,6 +127,15 @@ class Config:
         self.SWEEP_INTERVAL_SECONDS = _env("SWEEP_INTERVAL_SECONDS", 60, int)
         self.SWEEP_GRACE_SECONDS = _env("SWEEP_GRACE_SECONDS", 30, int)
         self.BULK_MAX_ITEMS = _env("BULK_MAX_ITEMS", 10000, int)
+        # Stored dashboards (/v6/reports, /v7/dashboards), past each a 413 or 400 naming it:
+        # DASHBOARD_MAX_BYTES: body of a request to the dashboard routes; DASHBOARD_MAX_WIDGETS: widgets in
+        # one dashboard; DASHBOARD_MAX_WIDGET_PARTS: cards of a Number widget, columns of a Multi Metric
+        # Table; DASHBOARD_MAX_EXTRA_BYTES: the properties /v7 keeps for the round trip without knowing
+        # them, a dashboard's and its widgets', cards' and columns' together, counted as compact JSON.
+        self.DASHBOARD_MAX_BYTES = _env("DASHBOARD_MAX_BYTES", 1024 * 1024, int)
+        self.DASHBOARD_MAX_WIDGETS = _env("DASHBOARD_MAX_WIDGETS", 100, int)
+        self.DASHBOARD_MAX_WIDGET_PARTS = _env("DASHBOARD_MAX_WIDGET_PARTS", 50, int)
+        self.DASHBOARD_MAX_EXTRA_BYTES = _env("DASHBOARD_MAX_EXTRA_BYTES", 64 * 1024, int)
         self.MAX_WAIT_SECONDS = _env("MAX_WAIT_SECONDS", 30, int)
         # Waiting, bulk and authentication cost (issue 14), one block:
         # MAX_WAITS_PER_GROUP: requests of one account group that may wait for a score at once
@@ -174,6 +186,8 @@ class Config:
         self.OPENAPI_SWAGGER_UI_PATH = "/docs"
         # served by maiascore.http.swagger from the pinned swagger-ui-bundle package: /docs works offline
         self.OPENAPI_SWAGGER_UI_URL = "/docs/static/"
+        # no badge from validator.swagger.io: /docs loads nothing from another site (its CSP forbids it)
+        self.OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None}
         self.JSON_SORT_KEYS = False
         for key, value in overrides.items():
             setattr(self, key, value)

@@ -17,6 +17,7 @@ from maiascore.http.api import Api, install_converters
 from maiascore.auth.access import rate_limit_headers
 from maiascore.http.formats import FormatSuffixMiddleware, negotiate_early, render_negotiated
 from maiascore.http.requestlog import configure_logging, finish_request, start_request
+from maiascore.http.security import security_headers
 from maiascore.http.swagger import blp as swagger_assets
 from maiascore.indexes import ensure_indexes
 from maiascore.reports import routes as reports_routes
@@ -59,6 +60,7 @@ def create_app(config=None):
     app.after_request(rate_limit_headers)
     app.after_request(render_negotiated)
     app.after_request(finish_request)
+    app.after_request(security_headers)
 
     if not cfg.__dict__.get("SKIP_INDEXES"):
         with app.app_context():

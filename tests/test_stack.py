@@ -129,11 +129,14 @@ def test_the_api_listens_on_loopback_only_with_threaded_workers(stack):
     listening = {conn.laddr for conn in gunicorn.net_connections(kind="tcp") if conn.status == psutil.CONN_LISTEN}
     assert listening == {("127.0.0.1", stack.port)}
     assert "gthread" in gunicorn.cmdline()
+    control = str(stack.cwd / "var" / "gunicorn.ctl")  # its own, not the user's ~/.gunicorn/gunicorn.ctl
+    assert wait_until(lambda: control in {conn.laddr for conn in gunicorn.net_connections(kind="unix")}, 30)
 
 
 def test_a_command_in_another_shell_finds_the_stacks_database(stack):
     state = json.loads((stack.cwd / "var" / "stack.json").read_text())
     assert state["pid"] == stack.proc.pid and state["api"] == stack.base
+    assert state["redis_prefix"] == "maiascore"  # `maiascore train` here queues where its workers listen
     env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "MONGO_DB_NAME", "MAIASCORE_TESTING",
                                                             "REDIS_URL", "VAR_DIR")}
     env.update(PYTHONPATH=str(ROOT))

@@ -25,3 +25,24 @@ def test_unknown_asset_is_a_plain_404(client):
     assert answer.status_code == 404
     body = answer.get_json()
     assert set(body) == {"code", "message"} and body["code"] == 404
+
+
+def test_every_answer_says_nosniff(client, admin):
+    """Browsers must take each answer for the type it declares, whatever it contains (an error echoing
+    input, a report's text, an uploaded file's name)."""
+    answers = [client.get("/healthz"), client.get("/openapi.json"), client.get("/docs"),
+               client.get("/docs/static/swagger-ui-bundle.js"), client.get("/no/such/page"),
+               client.get("/reports"), admin.get("/reports"), admin.get("/reports.xml"),
+               admin.get("/v7/dashboards"), admin.get("/v7/dashboards/nope"), client.post("/auth/local", data="{")]
+    for answer in answers:
+        assert answer.headers.get("X-Content-Type-Options") == "nosniff", (answer.status_code, answer.headers)
+
+
+def test_the_docs_page_may_not_be_framed_nor_run_scripts_it_did_not_ship(client):
+    policy = client.get("/docs").headers.get("Content-Security-Policy", "")
+    directives = dict((d.split(" ", 1) + [""])[:2] for d in (part.strip() for part in policy.split(";")) if d)
+    assert directives.get("frame-ancestors") == "'none'"
+    assert directives.get("default-src") == "'none'"
+    assert "'unsafe-inline'" not in directives.get("script-src", "'unsafe-inline'")
+    assert "'unsafe-eval'" not in directives["script-src"]
+    assert "*" not in policy and "http" not in policy  # nothing from another origin

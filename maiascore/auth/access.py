@@ -21,6 +21,7 @@ from maiascore.auth.service import (TOO_MANY_UNAUTHORIZED, cached_login, fresh_l
 from maiascore.connections import redis_key, run_script
 from maiascore.errors import Forbidden, Invalid, RateLimited
 from maiascore.http.errors import abort
+from maiascore.http.fields import query_integer
 
 SECURITY = [{"bearerAuth": []}, {"basicAuth": []}]
 STRAPI_NO_CREDENTIALS = "Forbidden: this operation requires authentication"
@@ -35,9 +36,9 @@ def _resolve_aid(user):
     raw = request.args.get("aid")
     if raw is not None and raw != "":
         try:
-            aid = int(raw)
+            aid = query_integer(raw)
         except ValueError:
-            raise Invalid("aid must be an integer account group id")
+            raise Invalid("aid must be an integer account group id in ASCII digits")
         if membership(user, aid) is None:
             raise Invalid(f"User is not assigned to account group {aid}")
         return aid

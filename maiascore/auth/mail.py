@@ -46,12 +46,16 @@ def send(message):
 
 def write_eml(message, directory):
     """Written under a temporary name and renamed, so a reader never sees half a message; names sort
-    in the order the messages were written."""
-    directory.mkdir(parents=True, exist_ok=True)
+    in the order the messages were written. A message may carry a reset code: the file is the stack
+    user's alone (0600) in a directory only they can list (0700)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
     name = f"{utcnow().strftime('%Y%m%dT%H%M%S%fZ')}-{uuid.uuid4().hex[:8]}.eml"
     path = directory / name
     partial = directory / f".{name}.part"
-    partial.write_bytes(bytes(message))
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(bytes(message))
     os.replace(partial, path)
     log.info("no SMTP_HOST: mail written to %s", path)
     return path

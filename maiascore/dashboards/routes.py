@@ -7,9 +7,11 @@ from maiascore.auth.access import can, requires
 from maiascore.dashboards import schemas, service, snapshots
 from maiascore.dashboards.options import widget_options
 from maiascore.http.api import Blueprint
+from maiascore.http.bodies import body_at_most
 
 blp = Blueprint("dashboards", __name__, url_prefix="/v6",
                 description="Reports (dashboards), widget data and report snapshots, ThousandEyes v6 style")
+blp.before_request(body_at_most("DASHBOARD_MAX_BYTES", "a report"))
 
 
 def _links():

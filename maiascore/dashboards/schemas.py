@@ -8,6 +8,7 @@ values and combinations are allowed is ``widgets.py``'s business.
 import marshmallow as ma
 
 from maiascore.dashboards.snapshots import MAX_PAGE
+from maiascore.http.fields import QueryInteger
 
 READ_ONLY = {"readOnly": True, "description": "Computed by the server; ignored on input"}
 
@@ -246,7 +247,7 @@ class SnapshotListQuerySchema(ma.Schema):
         unknown = ma.EXCLUDE
 
     reportId = IdString(metadata={"description": "Only the snapshots of this report"})
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
+    page = QueryInteger(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
 
 
 class WidgetMetricOptionSchema(ma.Schema):

@@ -9,6 +9,7 @@ import secrets
 import string
 from dataclasses import dataclass, field
 
+from config import settings
 from maiascore.errors import Invalid
 from maiascore.reports import states as report_states
 from maiascore.trainings import states as training_states
@@ -269,14 +270,37 @@ def _widget_label(index, raw):
     return f"Widget {index + 1} ({name})"
 
 
+def too_many_widgets(raw_widgets):
+    """Why a dashboard of ``raw_widgets`` is refused for their number (``DASHBOARD_MAX_WIDGETS``), or None."""
+    limit = settings().DASHBOARD_MAX_WIDGETS
+    if len(raw_widgets) > limit:
+        return f"{len(raw_widgets)} widgets; a dashboard holds at most {limit} (DASHBOARD_MAX_WIDGETS)"
+    return None
+
+
+def too_many_parts(parts, key):
+    """Why a widget's ``key`` (numberCards, multiMetricColumns) is refused for its length, or None."""
+    limit = settings().DASHBOARD_MAX_WIDGET_PARTS
+    if len(parts) > limit:
+        what = "cards" if key == "numberCards" else "columns"
+        return f"{len(parts)} {what}; a widget holds at most {limit} (DASHBOARD_MAX_WIDGET_PARTS)"
+    return None
+
+
 def clean_widgets(raw_widgets):
     """The stored form of a report's widgets; 400 naming the first widget that is wrong."""
+    problem = too_many_widgets(raw_widgets)
+    if problem:
+        raise Invalid(f"widgets: {problem}")
     ids = _Ids()
     # Client ids first, so a generated id can never take one a later widget asks for.
     for index, raw in enumerate(raw_widgets):
         try:
             ids.claim(raw.get("id"), "id")
             for key, what in (("numberCards", "card id"), ("multiMetricColumns", "column id")):
+                problem = isinstance(raw.get(key), list) and too_many_parts(raw[key], key)
+                if problem:
+                    _fail(f"{key}: {problem}")
                 for part in raw.get(key) or ():
                     ids.claim(part.get("id"), what)
         except WidgetProblem as problem:

@@ -14,9 +14,10 @@ import xmltodict
 from flask import g, request
 from webargs.core import missing as _MISSING_WEBARGS
 from webargs.flaskparser import FlaskParser
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 from config import settings
+from maiascore.errors import TooLarge
 from maiascore.http.errors import ApiError, validation_error, validation_status
 from maiascore.http.fields import UnsafeJSON, strict_json
 from maiascore.http.formats import XML_TYPES
@@ -145,6 +146,27 @@ def _parse_body():
     raise UnsupportedMediaType(
         f"Unsupported body type {mimetype!r}: send application/json, application/xml, "
         "text/xml, application/x-www-form-urlencoded or multipart/form-data")
+
+
+def body_at_most(setting, what):
+    """A ``before_request`` hook: a body longer than ``settings().<setting>`` bytes answers 413 naming the
+    setting before anything parses it. A body sent without a length (chunked) is read up to the bound only."""
+
+    def check():
+        limit = getattr(settings(), setting)
+        request.max_content_length = limit
+        length = request.content_length
+        if length is not None and length > limit:
+            raise TooLarge(f"A request body of {length} bytes is too large for {what}; at most {limit} bytes "
+                           f"are accepted ({setting})")
+        if length is None:
+            try:
+                request.get_data(cache=True)
+            except RequestEntityTooLarge:
+                raise TooLarge(f"The request body is too large for {what}; at most {limit} bytes are accepted "
+                               f"({setting})")
+
+    return check
 
 
 class BodyParser(FlaskParser):

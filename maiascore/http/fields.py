@@ -8,6 +8,11 @@ import marshmallow as ma
 
 from config import settings
 
+# Integers in a query string: ASCII digits, at most 18 (so int() never balks and 64 bits hold it). int()
+# alone also reads "１２", "١٢", "1_2" and " 12", which no client sends meaning a number.
+_QUERY_INTEGER = re.compile(r"[0-9]{1,18}")
+_QUERY_SIGNED_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
 # A lone surrogate or a NUL can only enter through a \u escape: when none is there, nothing is walked.
 _SUSPECT_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")
 
@@ -120,3 +125,27 @@ class Ignored(ma.fields.Raw):
         kwargs.setdefault("load_only", True)
         kwargs.setdefault("metadata", {"description": "Computed by the server; any value sent is ignored"})
         super().__init__(**kwargs)
+
+
+def query_integer(raw, signed=False):
+    """``raw`` (a query-string value) as an int if it is ASCII digits (``signed``: after an optional
+    ``-``); else ``ValueError``."""
+    if not isinstance(raw, str) or not (_QUERY_SIGNED_INTEGER if signed else _QUERY_INTEGER).fullmatch(raw):
+        raise ValueError(f"not an integer in ASCII digits: {raw!r}")
+    return int(raw)
+
+
+class QueryInteger(ma.fields.Integer):
+    """An integer read from a query string: ASCII digits only (see :func:`query_integer`)."""
+
+    default_error_messages = {"invalid": "Not a valid integer (ASCII digits only)."}
+
+    def __init__(self, *, signed=False, **kwargs):
+        super().__init__(**kwargs)
+        self.signed = signed
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return query_integer(value, signed=self.signed)
+        except ValueError:
+            raise self.make_error("invalid")

@@ -12,6 +12,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from maiascore.errors import Invalid, NotFound
+from maiascore.http.fields import query_integer
 from maiascore.http.strapi_query import strapi_filter
 
 MAX_LIMIT = 1000
@@ -52,9 +53,9 @@ def parse_sort(raw, fields, default_sort):
 
 def parse_start(args):
     try:
-        start = int(args.get("_start", 0))
+        start = query_integer(args.get("_start", "0"))
     except ValueError:
-        raise Invalid("_start must be an integer")
+        raise Invalid("_start must be an integer in ASCII digits")
     if not 0 <= start <= MAX_START:
         raise Invalid(f"_start must be between 0 and {MAX_START}")
     return start
@@ -62,9 +63,9 @@ def parse_start(args):
 
 def parse_limit(args):
     try:
-        limit = int(args.get("_limit", DEFAULT_LIMIT))
+        limit = query_integer(args.get("_limit", str(DEFAULT_LIMIT)), signed=True)
     except ValueError:
-        raise Invalid("_limit must be an integer")
+        raise Invalid("_limit must be an integer in ASCII digits")
     if limit == -1 or limit > MAX_LIMIT:
         return MAX_LIMIT
     if limit < 0:

@@ -31,7 +31,7 @@ from maiascore.trainings.engines import EngineFailed, dask_client
 from maiascore.trainings.runs import settle
 
 log = logging.getLogger("maiascore.scoring_runs.jobs")
-LEASES = leases.Kind("scoring_runs", "scoring run", "scoring-run", log, queued=QUEUED, running=RUNNING, failed=FAILED,
+LEASES = leases.Kind("scoring_runs", "scoring run", "scoring-run", log, TRAININGS, queued=QUEUED, running=RUNNING, failed=FAILED,
                      canceled=CANCELED)
 MAX_ATTEMPTS = 5
 LOCAL, DASK = "local", "dask"

@@ -8,12 +8,15 @@ every widget, card and column. The SDK never sends widget ids, so ``maiascore.wi
 is how an update keeps them. Fields v6 does not know (``showZoomSlider``, ``layout``...)
 are returned as ``extras`` for the caller to keep beside the report.
 """
+import json
 import secrets
 import string
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
+from config import settings
 from maiascore.dashboards.timerange import EARLIEST, LATEST
+from maiascore.dashboards.widgets import too_many_parts, too_many_widgets
 from maiascore.errors import Invalid
 
 EXTENSION = "maiascore"
@@ -272,6 +275,9 @@ def _widget_in(raw, field):
             continue
         if not isinstance(raw[key], list):
             _invalid(f"{field}.{key}", "must be a list")
+        problem = too_many_parts(raw[key], key)
+        if problem:
+            _invalid(f"{field}.{key}", problem)
         parts = []
         for position, item in enumerate(raw[key]):
             part, extra = _part_in(item, f"{field}.{key}[{position}]")
@@ -309,6 +315,9 @@ def dashboard_in(body, existing_widgets=()):
     raw_widgets = body.get("widgets") or []
     if not isinstance(raw_widgets, list):
         _invalid("widgets", "must be a list")
+    problem = too_many_widgets(raw_widgets)
+    if problem:
+        _invalid("widgets", problem)
     converted = [_widget_in(raw, f"widgets[{index}]") for index, raw in enumerate(raw_widgets)]
 
     taken = set()
@@ -343,7 +352,18 @@ def dashboard_in(body, existing_widgets=()):
     report = {"title": title, "description": body.get("description") or "",
               "widgets": [widget for widget, _, _ in converted]}
     extras["dashboard"] = _extras(body, DASHBOARD_KEYS | {"description"})
+    check_extras(extras)
     return report, extras
+
+
+def check_extras(extras):
+    """400 when the properties kept for the round trip (a dashboard's and its parts') outgrow
+    ``DASHBOARD_MAX_EXTRA_BYTES`` as compact JSON."""
+    limit = settings().DASHBOARD_MAX_EXTRA_BYTES
+    size = len(json.dumps(extras, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8"))
+    if size > limit:
+        _invalid("body", f"the properties MaiaScore keeps without knowing them take {size} bytes; at most {limit} "
+                         "are kept for a dashboard and its widgets (DASHBOARD_MAX_EXTRA_BYTES)")
 
 
 def clone_in(doc, overrides):

@@ -6,11 +6,14 @@ from maiascore.accounts.permissions import EDIT_ALL_REPORTS, EDIT_REPORTS, VIEW_
 from maiascore.dashboards.v7 import mapping, schemas, service
 from maiascore.auth.access import can, requires
 from maiascore.http.api import Blueprint
+from maiascore.http.bodies import body_at_most
 from maiascore.http.errors import abort
+from maiascore.http.fields import query_integer
 
 blp = Blueprint("dashboards_v7", __name__, url_prefix="/v7",
                 description="Dashboards, widget data, dashboard snapshots and dashboard filters, ThousandEyes v7 "
                             "style (the same stored reports as /v6: a dashboardId is a reportId)")
+blp.before_request(body_at_most("DASHBOARD_MAX_BYTES", "a dashboard"))
 
 HAL = "application/hal+json"
 PROBLEM = "application/problem+json"
@@ -181,11 +184,13 @@ class Snapshots(MethodView):
     @_problems(400)
     def get(self, query):
         """The group's snapshots, newest first, 100 a page; the next page's cursor is in ``_links.next.href``."""
-        cursor = query.get("cursor") or "1"
-        if not cursor.isdigit() or len(cursor) > 18 or int(cursor) < 1:  # 18 digits: int() never balks
+        try:
+            page = query_integer(query.get("cursor") or "1")
+        except ValueError:
+            page = 0
+        if page < 1:
             abort(400, "cursor is not one this API gave; take it from _links.next.href",
                   errors={"query": {"cursor": ["not a cursor this API gave"]}})
-        page = int(cursor)
         dashboard_id = query.get("dashboardId")
         docs, more = service.list_snapshots(g.aid, dashboard_id, page)
         links = _links()

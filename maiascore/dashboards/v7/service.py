@@ -73,11 +73,12 @@ def clone_dashboard(aid, dashboard_id, user_id, overrides, may_set_account_defau
     """A copy the caller owns; built-in dashboards may be cloned, which is how one edits them."""
     source = reports.get_report(aid, dashboard_id)
     source_extras = _extras(aid, source["reportId"])
-    doc = reports.create_report(aid, user_id, mapping.clone_in(source, overrides), may_set_account_default)
     extras = {"dashboard": dict(source_extras.get("dashboard") or {}), "parts": source_extras.get("parts") or {}}
     for key in ("defaultTimespan", "layout", "refreshRate", "globalFilterId", "isGlobalOverride"):
         if (overrides or {}).get(key) is not None:
             extras["dashboard"][key] = overrides[key]
+    mapping.check_extras(extras)
+    doc = reports.create_report(aid, user_id, mapping.clone_in(source, overrides), may_set_account_default)
     _save_extras(aid, doc["reportId"], extras)
     return doc, extras
 
