@@ -137,6 +137,7 @@ def run_stack(var_dir=None, port=None, web_workers=None):
     state_path = var_dir / STACK_STATE_FILE
     host, port = cfg.HOST, int(port or cfg.PORT)
     env = os.environ  # the children's environment: what we start here is passed down through it
+    env["VAR_DIR"] = str(var_dir)  # the children's state (MAIL_DIR...) follows this stack's directory
     procs = []
     try:
         if not env.get("MONGO_URI"):
