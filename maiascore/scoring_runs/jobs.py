@@ -23,6 +23,7 @@ from maiascore.leases import RunAborted
 from maiascore.modeling import DatasetError
 from maiascore.modeling.batch import score_chunk
 from maiascore.queue import TRAININGS, enqueue
+from maiascore.reports.scoring import score_scale_dict, upsert_scored
 from maiascore.scoring_runs import outputs, reading
 from maiascore.scoring_runs.states import CANCELED, FAILED, FILE, QUEUED, REPORTS, RUNNING, SUCCEEDED
 from maiascore.trainings import registry, sources
@@ -139,7 +140,7 @@ class Scoring:
     def store(self, chunk, scored):
         if self.options["reports"]:
             keys, records, results, rows = scored
-            outputs.write_reports(self.doc, keys, records, results)
+            upsert_scored(self.doc["aid"], self.doc["created_by"], keys, records, results)
         else:
             outputs.write_part(self.doc, chunk, scored, self.output["format"])
             rows = len(scored)
@@ -199,11 +200,8 @@ def model_payload(doc):
     model = get_db().models.find_one({"_id": doc["model"]["id"], "aid": doc["aid"]})
     if model is None:
         raise ValueError(f"Model version {doc['model']['version']} no longer exists in this account group")
-    cfg = settings()
     return {"id": str(model["_id"]), "version": str(model["version"]), "bytes": registry.load_model_bytes(model),
-            "schema": model["schema"],
-            "scale": {"base_points": cfg.SCORE_BASE_POINTS, "base_odds": cfg.SCORE_BASE_ODDS, "pdo": cfg.SCORE_PDO,
-                      "min_score": cfg.SCORE_MIN, "max_score": cfg.SCORE_MAX}}
+            "schema": model["schema"], "scale": score_scale_dict()}
 
 
 def recover_scoring_runs():
