@@ -76,12 +76,12 @@ def test_bulk_of_1000_is_scored_in_batches_exactly_once(admin, db, cfg, run_work
     assert len(Queue(queue_name("scores"), connection=__import__("redis").Redis.from_url(cfg.REDIS_URL))) == 2
     run_worker(queues=("scores",))
     assert db.score_reports.count_documents({"status": "processed", "scoringRuns": 1}) == 1000
-    assert db.score_notification.count_documents({"status": "done", "scored": 500}) == 2
+    assert db.score_batches.count_documents({"status": "done", "scored": 500}) == 2
 
     # Running every batch's job again (a retry, a duplicate enqueue) scores nothing twice.
     from maiascore.queue import SCORES, enqueue
     from maiascore.reports.batch_lane import score_batch
-    for batch in db.score_notification.find():
+    for batch in db.score_batches.find():
         enqueue(SCORES, score_batch, batch["_id"])
     run_worker(queues=("scores",))
     assert db.score_reports.count_documents({"scoringRuns": 1}) == 1000
@@ -117,7 +117,7 @@ def test_a_waited_answer_is_what_a_later_read_shows_and_the_result_came_in_the_m
     assert admin.post("/reports?wait=25", json={"features": german_rows(1)[0]}).get_json()["status"] == "processed"
     decoded = []
     real_decode = notification.decode_result
-    monkeypatch.setattr(batches, "decode_result", lambda data: decoded.append(real_decode(data)) or decoded[-1])
+    monkeypatch.setattr(notification, "decode_result", lambda data: decoded.append(real_decode(data)) or decoded[-1])
     for row in german_rows(3):
         waited = admin.post("/reports?wait=25", json={"features": row})
         assert waited.status_code == 200 and waited.get_json()["status"] == "processed"

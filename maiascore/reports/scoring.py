@@ -108,7 +108,8 @@ def upsert_scored(aid, user_id, keys, records, results):
         known = {doc["uuid"]: doc["_id"] for doc in db.score_reports.find(
             {"aid": aid, "uuid": {"$in": list(scored)}}, {"uuid": 1})}
         if known:
-            db.score_reports.bulk_write([UpdateOne({"_id": known[key]}, {"$set": scored[key], "$inc": {"scoringRuns": 1}})
+            db.score_reports.bulk_write([UpdateOne({"_id": known[key]},
+                                                   {"$set": scored[key], "$inc": {"scoringRuns": 1}})
                                          for key in known], ordered=False)
         fresh = [scored_report(aid, key, user_id, fields, now) for key, fields in scored.items() if key not in known]
         if not fresh:
