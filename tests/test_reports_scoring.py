@@ -186,7 +186,10 @@ def test_a_newly_activated_version_is_used_without_restarting_the_worker(admin, 
     assert r["score"] == expected_results([features], second["version"], rounds=30)[0].score
 
 
-def test_a_report_that_keeps_failing_is_marked_failed_after_retries(admin, db, live_worker, tmp_path):
+def test_a_report_that_keeps_failing_is_marked_failed_after_retries(admin, db, cfg, live_worker, tmp_path):
+    import redis
+    from rq import Worker
+
     from maiascore.trainings import registry
 
     model = trained_model()
@@ -195,7 +198,10 @@ def test_a_report_that_keeps_failing_is_marked_failed_after_retries(admin, db, l
     training_id = "broken-training"
     registry.store_model(admin.aid, training_id, registry.new_version(admin.aid), model.booster_bytes, schema, {})
     registry.activate(admin.aid, training_id)
-    live_worker(queues=("scores",))
+    worker = live_worker(queues=("scores",))
+    # posted once the worker is up: its start-up sweep then finds the report fresh, not stranded (a second drain)
+    conn = redis.Redis.from_url(cfg.REDIS_URL)
+    assert wait_until(lambda: any(w.pid == worker.pid for w in Worker.all(connection=conn)), 60)
     report = admin.post("/reports", json={"features": german_rows(1)[0]}).get_json()
     failed = wait_until(lambda: admin.get(f"/reports/{report['id']}").get_json()["status"] == "failed", 60)
     assert failed
