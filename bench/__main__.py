@@ -126,7 +126,7 @@ def on_stack(opts, results):
             log("* 2. GET /reports/{id} and GET /reports?_limit=100")
             reset_reports(st)
             worker_profile.create_batches(st, 2, 1000)
-            from maiascore.reports.jobs import enqueue_batch
+            from maiascore.reports.batch_lane import enqueue_batch
 
             for batch in st.db().score_batches.find({"status": "queued"}, {"_id": 1}):
                 enqueue_batch(batch["_id"])

@@ -21,7 +21,7 @@ def run(st, requests=300):
     import maiascore.reports.service as service
     from bench.http_scenarios import post_bodies
     from maiascore.app import create_app
-    from maiascore.reports import batches
+    from maiascore.reports import batch_lane, single_lane
 
     app = create_app()
     client = app.test_client()
@@ -34,9 +34,9 @@ def run(st, requests=300):
         (access, "_login", "auth: token -> user (cached per process; MongoDB on a miss)"),
         (access, "_count_request", "rate limit and revocation check (one Redis script call)"),
         (service, "load_input", "validation (marshmallow)"),
-        (batches, "insert_batches", "mongo: insert batch document"),
-        (batches, "insert_batch_unacknowledged", "mongo: insert batch document (w=0)"),
-        (batches, "enqueue_batch", "redis: RQ enqueue"),
+        (batch_lane, "insert_batches", "mongo: insert batch document"),
+        (single_lane, "claim_request", "redis: drain request (one script call)"),
+        (batch_lane, "enqueue_batch", "redis: RQ enqueue"),
         (Collection, "insert_one", "mongo: insert report"),
         (service, "present_many", "presenting the report"),
         (getattr(routes, "_report_schema", None), "dump", "serialising (marshmallow dump)"),

@@ -1,7 +1,7 @@
 """Item 4: the scoring job in one process against raw ``inplace_predict`` on the same rows and model,
 and where the job's time goes.
 
-The job (``maiascore.reports.jobs.score_batch``) is called directly, as the worker calls
+The job (``maiascore.reports.batch_lane.score_batch``) is called directly, as the worker calls
 it, on batches the product's own service created. Its parts are timed by wrapping the
 functions it calls (MongoDB round trips, feature building, prediction, SHAP), so the
 breakdown adds up to the job's wall time. The queue's own cost per job (RQ dequeue,
@@ -54,16 +54,17 @@ def instrumented():
     from pymongo.synchronous.collection import Collection
     from pymongo.synchronous.cursor import Cursor
 
-    import maiascore.reports.jobs as scoring
     import maiascore.modeling.scoring as model_scoring
+    from maiascore.reports import batch_lane, scoring, single_lane
 
     timers = Timers()
     patches = [
-        timers.wrap(scoring, "_claim", "mongo: claim batch (find_one_and_update)"),
-        timers.wrap(scoring, "_renew_lease", "mongo: renew lease"),
-        timers.wrap(scoring, "_finish", "mongo+redis: finish batch and publish"),
-        timers.wrap(scoring, "_scoring_model", "model cache lookup / load from GridFS"),
-        timers.wrap(scoring, "active_model_for_scoring", "active model lookup (Redis mark; MongoDB when it moved)"),
+        timers.wrap(batch_lane, "_claim", "mongo: claim batch (find_one_and_update)"),
+        timers.wrap(batch_lane, "_renew_lease", "mongo: renew lease"),
+        timers.wrap(batch_lane, "_finish", "mongo+redis: finish batch and publish"),
+        timers.wrap(scoring, "scoring_model", "model cache lookup / load from GridFS"),
+        timers.wrap(batch_lane, "active_model_for_scoring", "active model lookup (Redis mark; MongoDB when it moved)"),
+        timers.wrap(single_lane, "active_model_for_scoring", "active model lookup (Redis mark; MongoDB when it moved)"),
         timers.wrap(Cursor, "_refresh", "mongo: read reports (find by batch)"),
         timers.wrap(Collection, "bulk_write", "mongo: write results (bulk_write)"),
         timers.wrap(Collection, "find_one", "mongo: active model lookup (find_one)"),
@@ -107,11 +108,11 @@ def create_batches(st, count, size):
 
 def raw_predict_seconds(st, batch_ids, repeat=5):
     """Best-of-``repeat`` raw ``inplace_predict`` on the same rows, already a float matrix, same model."""
-    from maiascore.reports.jobs import _scoring_model
+    from maiascore.reports.scoring import scoring_model
     from maiascore.modeling import build_matrix
     from maiascore.trainings.registry import active_model
 
-    model = _scoring_model(st.aid, active_model(st.aid))
+    model = scoring_model(st.aid, active_model(st.aid))
     docs = list(st.db().score_reports.find({"batch": {"$in": batch_ids}}, {"features": 1}))
     matrix = build_matrix(model.schema, [d["features"] for d in docs]).values
     booster = model.booster
@@ -132,7 +133,7 @@ def raw_predict_seconds(st, batch_ids, repeat=5):
 
 def profile_jobs(st, batch_ids):
     """Runs the job on every batch, instrumented; returns (wall seconds, breakdown, cProfile top)."""
-    from maiascore.reports.jobs import score_batch
+    from maiascore.reports.batch_lane import score_batch
 
     profiler = cProfile.Profile()
     with instrumented() as timers:
@@ -154,7 +155,7 @@ def profile_jobs(st, batch_ids):
 def profile_drains(st, count):
     """The single-report path as a worker runs it: one report queued, then ``drain_group`` scores it;
     ``count`` times. Returns (wall seconds of the drains alone, breakdown, cProfile top)."""
-    from maiascore.reports.jobs import drain_group
+    from maiascore.reports.single_lane import drain_group
 
     profiler = cProfile.Profile()
     wall = 0.0
@@ -209,7 +210,7 @@ def queue_overhead(st, jobs=300):
 
 def run(st, bulk_size=1000, bulk_batches=3, singles=200, log=print):
     from bench.http_scenarios import reset_reports
-    from maiascore.reports import jobs as scoring
+    from maiascore.reports import batch_lane, scoring
 
     reset_reports(st)
     scoring._models.clear()
@@ -217,7 +218,7 @@ def run(st, bulk_size=1000, bulk_batches=3, singles=200, log=print):
     # Cold: the first job of a worker loads the model from GridFS.
     cold_ids = create_batches(st, 1, 1)
     cold_started = time.perf_counter()
-    scoring.score_batch(cold_ids[0])
+    batch_lane.score_batch(cold_ids[0])
     out["first_job_cold_ms"] = round((time.perf_counter() - cold_started) * 1000, 2)
 
     bulk_ids = create_batches(st, bulk_batches, bulk_size)

@@ -3,4 +3,4 @@
 Imported by the web app and by the worker, explicitly: a renamed module fails at start.
 """
 from maiascore.dashboards import builtin  # noqa: F401  GROUP_CREATED -> built-in dashboards
-from maiascore.reports import jobs  # noqa: F401  MODEL_ACTIVATED -> release reports waiting for a model
+from maiascore.reports import batch_lane  # noqa: F401  MODEL_ACTIVATED -> release reports waiting for a model

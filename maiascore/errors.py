@@ -2,6 +2,8 @@
 
 Services, jobs and the CLI raise these; only the HTTP layer (``maiascore.http.errors``)
 turns them into ``{code, message}`` answers, so code outside ``routes.py`` never speaks HTTP.
+``status_of`` is the one map from an error to the status it answers with, read by the HTTP
+layer and by the items of a bulk answer.
 """
 
 
@@ -56,3 +58,20 @@ class Unavailable(DomainError):
     def __init__(self, message, retry_after=5):
         super().__init__(message)
         self.retry_after = int(retry_after)
+
+
+STATUS = {
+    Invalid: 400,
+    Unprocessable: 422,  # 400 on /v6: the HTTP layer decides
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    RateLimited: 429,
+    Unavailable: 503,
+}
+
+
+def status_of(error):
+    return next((status for kind, status in STATUS.items() if isinstance(error, kind)), 400)

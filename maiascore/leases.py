@@ -1,10 +1,12 @@
-"""Leases on long jobs (trainings, scoring runs): one claim, one heartbeat, one rescue for both.
+"""Leased jobs (trainings, scoring runs): one resource for both, from the service to the sweep.
 
-A claim moves a document to ``running`` and stamps it with a fresh ``runId``. Every later
-write is conditional on that ``runId`` and on ``running``: a canceled run, or one superseded
-after its worker was presumed dead, finds its writes refused and stops. A heartbeat thread
-keeps ``heartbeatAt`` fresh while the run lives, which is how the sweep tells a long run from
-a dead worker; the sweep re-queues (or fails) the dead ones and re-submits the lost jobs.
+A ``Kind`` is one collection of them; its methods are the service side (read, ``submit`` to
+RQ, ``cancel_or_delete``). On the worker side, a claim moves a document to ``running`` and
+stamps it with a fresh ``runId``. Every later write is conditional on that ``runId`` and on
+``running``: a canceled run, or one superseded after its worker was presumed dead, finds its
+writes refused and stops. A heartbeat thread keeps ``heartbeatAt`` fresh while the run lives,
+which is how the sweep (``recover``) tells a long run from a dead worker; it re-queues (or
+fails) the dead ones and re-submits the lost jobs.
 
 Below the domains: it knows a collection and its states, not what a training or a run does.
 """
@@ -24,7 +26,8 @@ from rq.job import Job
 from config import settings
 from maiascore.clock import utcnow
 from maiascore.connections import get_db, get_redis
-from maiascore.queue import job_is_live
+from maiascore.errors import Conflict, NotFound
+from maiascore.queue import TRAININGS, enqueue, job_is_live
 
 
 class RunAborted(Exception):
@@ -36,14 +39,21 @@ class Kind:
     """One collection of leased documents: where they are, their states, how their jobs and logs name them."""
 
     collection: str
-    noun: str  # "training", "scoring run": what the log lines call one
+    noun: str  # "training", "scoring run": what the log lines and errors call one
     job_prefix: str  # a document's job id is ``<job_prefix>-<id>``
     log: logging.Logger
-    queue: str  # the queue its jobs go to, a name as in ``maiascore.queue.QUEUES``
     queued: str = "queued"
     running: str = "running"
     failed: str = "failed"
     canceled: str = "canceled"
+    waiting: tuple = ("queued",)  # not started: a job in Redis should exist for them
+    max_attempts: int = 2  # a run whose worker was lost this often fails
+    queue: str = TRAININGS  # the queue its jobs go to, a name as in ``maiascore.queue.QUEUES``
+
+    @property
+    def active(self):
+        """Not finished: a DELETE cancels these."""
+        return (*self.waiting, self.running)
 
     @property
     def docs(self):
@@ -51,6 +61,59 @@ class Kind:
 
     def job_id(self, doc_id):
         return f"{self.job_prefix}-{doc_id}"
+
+    # the service side: read, submit, cancel or delete
+
+    def get(self, aid, doc_id):
+        """The group's document; NotFound otherwise, a malformed id included (ids leak nothing)."""
+        try:
+            doc = self.docs.find_one({"_id": ObjectId(doc_id), "aid": aid})
+        except (InvalidId, TypeError):
+            doc = None
+        if doc is None:
+            raise NotFound(f"{self.noun.capitalize()} not found")
+        return doc
+
+    def page(self, query):
+        """``query``: the route's ``ListQuery``, its filter already limited to the caller's group."""
+        return list(self.docs.find(query.filter).sort(query.sort).skip(query.skip).limit(query.limit))
+
+    def count(self, query):
+        return self.docs.count_documents(query.filter)
+
+    def submit(self, job, doc_id, at=None):
+        """Hands the document's job to RQ (at ``at``, if given); with Redis away the sweep submits it later."""
+        try:
+            enqueue(self.queue, job, str(doc_id), job_id=self.job_id(doc_id), at=at,
+                    timeout=settings().TRAINING_JOB_TIMEOUT)
+        except redis.exceptions.RedisError as exc:
+            self.log.warning("%s %s not enqueued (%s); the sweep will enqueue it", self.noun, doc_id,
+                             type(exc).__name__)
+
+    def cancel_or_delete(self, aid, doc_id, user_id, canceled=None, deleting=None, deleted=None):
+        """Cancels a document that has not finished, deletes a finished one; returns it. ``canceled(doc)``,
+        ``deleting(doc)`` (may refuse by raising) and ``deleted(doc)`` are the kind's own steps."""
+        for _ in range(3):  # the status may move under us; each pass re-reads it
+            doc = self.get(aid, doc_id)
+            if doc["status"] in self.active:
+                done = cancel(self, doc, user_id)
+                if done is None:
+                    continue
+                if doc["status"] != self.running:
+                    drop_job(self, doc["_id"])
+                if canceled is not None:
+                    canceled(doc)
+                return done
+            if deleting is not None:
+                deleting(doc)
+            if self.docs.delete_one({"_id": doc["_id"], "status": doc["status"]}).deleted_count:
+                if deleted is not None:
+                    deleted(doc)
+                return doc
+        raise Conflict(f"The {self.noun} changed while it was being deleted; try again")
+
+
+# --- the worker side ----------------------------------------------------------------------------
 
 
 def claim(kind, doc_id, now, due, fields=None):
@@ -134,10 +197,12 @@ def drop_job(kind, doc_id):
         kind.log.warning("could not remove the job of %s %s: %s", kind.noun, doc_id, type(exc).__name__)
 
 
-def sweep(kind, waiting, fields, submit, rescue, running_fields=None):
-    """Re-submits the ``waiting`` documents whose job is gone (a Redis restart loses them) or sits on a
-    queue none of this deployment's workers listen to (it is moved), and hands ``rescue(doc, now)``
-    the running ones whose worker stopped heart-beating (or whose job is gone).
+def recover(kind, submit, requeued, fields, running_fields=None):
+    """The sweep: re-submits the waiting documents whose job is gone (a Redis restart loses them) or sits
+    on a queue none of this deployment's workers listen to (it is moved), and rescues the running ones
+    whose worker stopped heart-beating (or whose job is gone): back to ``queued`` with the fields
+    ``requeued(doc, reason)`` gives, and submitted; failed once they have had ``max_attempts`` attempts.
+    ``fields``: what ``submit(doc)`` reads of a waiting document.
 
     Returns ``(resubmitted, rescued)``.
     """
@@ -146,7 +211,7 @@ def sweep(kind, waiting, fields, submit, rescue, running_fields=None):
     settled = now - timedelta(seconds=cfg.SWEEP_GRACE_SECONDS)
     stale = now - timedelta(seconds=3 * cfg.TRAINING_HEARTBEAT_SECONDS)
     resubmitted = rescued = 0
-    for doc in kind.docs.find({**waiting, "updated_at": {"$lt": settled}}, fields):
+    for doc in kind.docs.find({"status": {"$in": list(kind.waiting)}, "updated_at": {"$lt": settled}}, fields):
         if not job_is_live(kind.job_id(doc["_id"]), on=kind.queue):
             drop_job(kind, doc["_id"])
             submit(doc)
@@ -154,21 +219,26 @@ def sweep(kind, waiting, fields, submit, rescue, running_fields=None):
     for doc in kind.docs.find({"status": kind.running, "heartbeatAt": {"$lt": settled}},
                               {"runId": 1, "attempts": 1, "heartbeatAt": 1, **(running_fields or {})}):
         if doc["heartbeatAt"] < stale or not job_is_live(kind.job_id(doc["_id"])):
-            rescue(doc, now)
+            if _requeue(kind, doc, now, requeued):
+                submit({"_id": doc["_id"], "status": kind.queued})
             rescued += 1
+    if resubmitted or rescued:
+        kind.log.warning("%s sweep: %s waiting re-submitted, %s lost runs rescued", kind.noun, resubmitted, rescued)
     return resubmitted, rescued
 
 
-def requeue(kind, doc, now, max_attempts, failed_error, requeued):
-    """A lost run: failed with ``failed_error`` once it has had ``max_attempts`` attempts, else back to
-    ``queued`` with the ``requeued`` fields and its old job dropped. True when the caller should submit it."""
+def _requeue(kind, doc, now, requeued):
+    """A lost run: failed once it has had ``max_attempts`` attempts, else back to ``queued`` and its old
+    job dropped. True when the caller should submit it."""
+    stopped = (f"The worker running this {kind.noun} stopped (last heartbeat "
+               f"{doc['heartbeatAt'].isoformat(timespec='seconds')})")
     owned = {"_id": doc["_id"], "runId": doc["runId"], "status": kind.running}
-    if doc.get("attempts", 0) >= max_attempts:
+    if doc.get("attempts", 0) >= kind.max_attempts:
         kind.docs.update_one(owned, {"$set": {"status": kind.failed, "finishedAt": now, "updated_at": now,
-                                              "error": failed_error}})
+                                              "error": f"{stopped} on {kind.max_attempts} attempts; launch it again"}})
         return False
     done = kind.docs.update_one(owned, {"$set": {"status": kind.queued, "runId": None, "updated_at": now,
-                                                 **requeued}})
+                                                 **requeued(doc, stopped)}})
     if not done.modified_count:
         return False
     drop_job(kind, doc["_id"])

@@ -29,7 +29,7 @@ def test_jobs_are_enqueued_as_functions_not_strings():
     from maiascore.queue import enqueue
 
     try:
-        enqueue("scores", "maiascore.reports.jobs.score_batch", "x")
+        enqueue("scores", "maiascore.reports.batch_lane.score_batch", "x")
     except TypeError as exc:
         assert "function itself" in str(exc)
     else:
@@ -37,7 +37,7 @@ def test_jobs_are_enqueued_as_functions_not_strings():
 
 
 def test_the_worker_runs_every_domain_sweep():
-    from maiascore.reports.jobs import recover_score_batches, recover_single_reports
+    from maiascore.reports.recovery import recover_score_batches, recover_single_reports
     from maiascore.scoring_runs.jobs import recover_scoring_runs
     from maiascore.trainings.jobs import recover_trainings
     from maiascore.workers import SWEEPS

@@ -43,7 +43,7 @@ def test_200_single_posts_make_one_job_per_group_with_one_read_and_one_write(adm
 
 
 def test_concurrent_posts_and_overlapping_drains_score_each_report_exactly_once(admin, app, db, cfg, live_worker):
-    from maiascore.reports import drains
+    from maiascore.reports import single_lane
 
     install_model(admin.aid)
     live_worker(queues=("scores",))
@@ -54,7 +54,7 @@ def test_concurrent_posts_and_overlapping_drains_score_each_report_exactly_once(
     def expire_leases():  # as if every drain's lease expired at once: the next drain starts beside it
         conn = redis.Redis.from_url(cfg.REDIS_URL)
         while not stop.is_set():
-            conn.delete(drains.lease_key(admin.aid))
+            conn.delete(single_lane.lease_key(admin.aid))
             time.sleep(0.005)
 
     def post(first):
@@ -85,10 +85,10 @@ class StalledDrain:
     disk), so that a test can change the world under it: the one place these tests call a job directly."""
 
     def __init__(self, monkeypatch, aid):
-        from maiascore.reports import jobs as scoring
+        from maiascore.reports import scoring, single_lane
 
         self.holding, self.resume, self.outcome = threading.Event(), threading.Event(), {}
-        load_model = scoring._scoring_model
+        load_model = scoring.scoring_model
 
         def stalled(*args):
             model = load_model(*args)
@@ -96,8 +96,8 @@ class StalledDrain:
             self.resume.wait(60)
             return model
 
-        monkeypatch.setattr(scoring, "_scoring_model", stalled)
-        self.thread = threading.Thread(target=lambda: self.outcome.update(result=scoring.drain_group(aid)))
+        monkeypatch.setattr(scoring, "scoring_model", stalled)
+        self.thread = threading.Thread(target=lambda: self.outcome.update(result=single_lane.drain_group(aid)))
         self.thread.start()
         assert self.holding.wait(60), "the drain never read its reports"
 
@@ -125,14 +125,14 @@ def test_a_report_edited_while_a_drain_holds_it_is_scored_with_its_new_features(
 
 
 def test_a_drain_stalled_past_its_lease_scores_nothing_twice(admin, db, cfg, live_worker, monkeypatch):
-    from maiascore.reports import drains
+    from maiascore.reports import single_lane
 
     install_model(admin.aid)
     for row in german_rows(30):
         admin.post("/reports", json={"features": row})
     drain = StalledDrain(monkeypatch, admin.aid)
     try:
-        redis.Redis.from_url(cfg.REDIS_URL).delete(drains.lease_key(admin.aid))  # its lease expires
+        redis.Redis.from_url(cfg.REDIS_URL).delete(single_lane.lease_key(admin.aid))  # its lease expires
         admin.post("/reports", json={"features": german_rows(1)[0]})  # requests a drain: it takes the lease
         live_worker(queues=("scores",))
         assert wait_until(lambda: db.score_reports.count_documents({"status": "processed"}) == 31, 60)
@@ -165,14 +165,14 @@ def test_a_report_that_cannot_be_scored_fails_alone_in_either_lane(admin, db, li
 def test_a_drain_stores_hand_offs_between_the_writes_of_a_long_backlog(app, admin, db, cfg, monkeypatch):
     """A waiting POST hands its report off while the drain writes a backlog: it is stored before the
     backlog's last write, not after the whole backlog."""
-    from maiascore.reports import drains, jobs, service
+    from maiascore.reports import scoring, service, single_lane
 
     install_model(admin.aid)
     for i, row in enumerate(german_rows(6)):
         admin.post("/reports", json={"referenceId": f"backlog{i}", "features": row})
-    monkeypatch.setattr(jobs, "DRAIN_WRITE_SLICE", 2)
+    monkeypatch.setattr(single_lane, "DRAIN_WRITE_SLICE", 2)
     events = []
-    real_write, real_store = jobs._write_results, jobs._Drain._store_handed
+    real_write, real_store = scoring.write_scored, single_lane.Drain._store_handed
     caller = service.Caller(user={"_id": admin.id}, aid=admin.aid, permissions=frozenset(), is_admin=True)
 
     def write(db_, reports, results):
@@ -180,17 +180,17 @@ def test_a_drain_stores_hand_offs_between_the_writes_of_a_long_backlog(app, admi
         if len(events) == 1:  # a POST ?wait arrives while the first slice is written
             with app.test_request_context():
                 handed = service.new_report({"referenceId": "waiting", "features": german_rows(1)[0]}, caller)
-                assert drains.claim_request(admin.aid, handoff=handed) is None  # the drain holds the lease
+                assert single_lane.claim_request(admin.aid, handoff=handed) is None  # the drain holds the lease
         return real_write(db_, reports, results)
 
     def store(self, docs):
         events.append(("handed", [d["referenceId"] for d in docs]))
         return real_store(self, docs)
 
-    monkeypatch.setattr(jobs, "_write_results", write)
-    monkeypatch.setattr(jobs._Drain, "_store_handed", store)
+    monkeypatch.setattr(scoring, "write_scored", write)
+    monkeypatch.setattr(single_lane.Drain, "_store_handed", store)
     with app.app_context():
-        summary = jobs.drain_group(admin.aid)
+        summary = single_lane.drain_group(admin.aid)
     assert [kind for kind, _ in events] == ["write", "handed", "write", "write"]
     assert summary["scored"] == 7 and summary["handed_off"] == 1
     assert db.score_reports.find_one({"referenceId": "waiting"})["status"] == "processed"

@@ -139,35 +139,35 @@ def test_a_waiting_post_whose_hand_off_no_drain_takes_stores_its_report_and_it_i
                                                                                                run_worker):
     """No worker runs: after WAIT_HANDOFF_SECONDS the request stores the report itself (queued) and
     answers with it; a drain later scores the stored report once and drops the stale hand-off."""
-    from maiascore.reports import drains
+    from maiascore.reports import single_lane
 
     install_model(admin.aid)
     cfg.WAIT_HANDOFF_SECONDS = 0.2
     waited = admin.post("/reports?wait=0.5", json={"uuid": "handed", "features": german_rows(1)[0]})
     assert waited.status_code == 200 and waited.get_json()["status"] == "queued"
     assert admin.get(f"/reports/{waited.get_json()['id']}").get_json()["status"] == "queued"
-    assert redis.Redis.from_url(cfg.REDIS_URL).llen(drains.handoff_key(admin.aid)) == 1  # still handed off
+    assert redis.Redis.from_url(cfg.REDIS_URL).llen(single_lane.handoff_key(admin.aid)) == 1  # still handed off
 
     run_worker(queues=("scores",))
     assert db.score_reports.count_documents({"uuid": "handed"}) == 1
     assert admin.get(f"/reports/{waited.get_json()['id']}").get_json()["status"] == "processed"
     assert db.score_reports.find_one({"uuid": "handed"})["scoringRuns"] == 1
-    assert redis.Redis.from_url(cfg.REDIS_URL).llen(drains.handoff_key(admin.aid)) == 0
+    assert redis.Redis.from_url(cfg.REDIS_URL).llen(single_lane.handoff_key(admin.aid)) == 0
 
 
 def test_a_hand_off_taken_by_a_worker_that_died_is_stored_by_its_request(admin, db, cfg, app):
     """The drain took the report off the list and died before storing it: the request stores it."""
     import threading
 
-    from maiascore.reports import drains
+    from maiascore.reports import single_lane
 
     cfg.WAIT_HANDOFF_SECONDS = 0.5
     conn = redis.Redis.from_url(cfg.REDIS_URL)
     taken = []
 
     def dying_drain():
-        assert wait_until(lambda: conn.llen(drains.handoff_key(admin.aid)) == 1, 10, interval=0.005)
-        taken.append(conn.lpop(drains.handoff_key(admin.aid)))
+        assert wait_until(lambda: conn.llen(single_lane.handoff_key(admin.aid)) == 1, 10, interval=0.005)
+        taken.append(conn.lpop(single_lane.handoff_key(admin.aid)))
 
     thief = threading.Thread(target=dying_drain)
     thief.start()

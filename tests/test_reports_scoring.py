@@ -80,7 +80,7 @@ def test_bulk_of_1000_is_scored_in_batches_exactly_once(admin, db, cfg, run_work
 
     # Running every batch's job again (a retry, a duplicate enqueue) scores nothing twice.
     from maiascore.queue import SCORES, enqueue
-    from maiascore.reports.jobs import score_batch
+    from maiascore.reports.batch_lane import score_batch
     for batch in db.score_batches.find():
         enqueue(SCORES, score_batch, batch["_id"])
     run_worker(queues=("scores",))
@@ -109,15 +109,15 @@ def test_wait_answers_with_the_score(admin, make_actor, db, live_worker):
 
 def test_a_waited_answer_is_what_a_later_read_shows_and_the_result_came_in_the_message(admin, db, live_worker,
                                                                                      monkeypatch):
-    from maiascore.reports import batches
+    from maiascore.reports import notification
 
     install_model(admin.aid)
     live_worker(queues=("scores",))
     # the worker process may still be starting (past WAIT_HANDOFF_SECONDS): the API then stores this one itself
     assert admin.post("/reports?wait=25", json={"features": german_rows(1)[0]}).get_json()["status"] == "processed"
     decoded = []
-    real_decode = batches.decode_result
-    monkeypatch.setattr(batches, "decode_result", lambda data: decoded.append(real_decode(data)) or decoded[-1])
+    real_decode = notification.decode_result
+    monkeypatch.setattr(notification, "decode_result", lambda data: decoded.append(real_decode(data)) or decoded[-1])
     for row in german_rows(3):
         waited = admin.post("/reports?wait=25", json={"features": row})
         assert waited.status_code == 200 and waited.get_json()["status"] == "processed"
@@ -132,11 +132,11 @@ def test_a_waiter_reads_the_report_after_a_nudge_or_a_silent_second(app, admin, 
     import time
 
     import redis
-    from maiascore.reports import batches, service, waiting
+    from maiascore.reports import notification, service, waiting
 
     conn = redis.Redis.from_url(cfg.REDIS_URL)
     caller = service.Caller(user={"_id": admin.id}, aid=admin.aid, permissions=frozenset(), is_admin=True)
-    for message in (batches.NUDGE, None):
+    for message in (notification.NUDGE, None):
         with app.app_context():
             doc = admin.post("/reports", json={"referenceId": "nudged"}).get_json()
             stored = db.score_reports.find_one({"referenceId": "nudged", "status": "queued"})
@@ -145,7 +145,7 @@ def test_a_waiter_reads_the_report_after_a_nudge_or_a_silent_second(app, admin, 
                 time.sleep(0.3)
                 db.score_reports.update_one({"_id": stored["_id"]}, {"$set": {"status": "failed", "error": "x"}})
                 if message is not None:
-                    conn.publish(batches.scored_channel(stored["batch"]), message)
+                    conn.publish(notification.scored_channel(stored["batch"]), message)
 
             threading.Thread(target=settle).start()
             got = waiting.wait_for_result(stored, 10, caller)
@@ -186,7 +186,10 @@ def test_a_newly_activated_version_is_used_without_restarting_the_worker(admin, 
     assert r["score"] == expected_results([features], second["version"], rounds=30)[0].score
 
 
-def test_a_report_that_keeps_failing_is_marked_failed_after_retries(admin, db, live_worker, tmp_path):
+def test_a_report_that_keeps_failing_is_marked_failed_after_retries(admin, db, cfg, live_worker, tmp_path):
+    import redis
+    from rq import Worker
+
     from maiascore.trainings import registry
 
     model = trained_model()
@@ -195,7 +198,10 @@ def test_a_report_that_keeps_failing_is_marked_failed_after_retries(admin, db, l
     training_id = "broken-training"
     registry.store_model(admin.aid, training_id, registry.new_version(admin.aid), model.booster_bytes, schema, {})
     registry.activate(admin.aid, training_id)
-    live_worker(queues=("scores",))
+    worker = live_worker(queues=("scores",))
+    # posted once the worker is up: its start-up sweep then finds the report fresh, not stranded (a second drain)
+    conn = redis.Redis.from_url(cfg.REDIS_URL)
+    assert wait_until(lambda: any(w.pid == worker.pid for w in Worker.all(connection=conn)), 60)
     report = admin.post("/reports", json={"features": german_rows(1)[0]}).get_json()
     failed = wait_until(lambda: admin.get(f"/reports/{report['id']}").get_json()["status"] == "failed", 60)
     assert failed
@@ -203,7 +209,7 @@ def test_a_report_that_keeps_failing_is_marked_failed_after_retries(admin, db, l
     assert got["error"].startswith("Scoring failed: ValueError") and "Traceback" not in got["error"]
     assert got["processed"] is False and got["score"] is None
     log = (tmp_path / "worker0.log").read_text()
-    assert log.count("exception raised while executing (maiascore.reports.jobs.drain_group)") == 3  # 1 + 2 retries
+    assert log.count("exception raised while executing (maiascore.reports.single_lane.drain_group)") == 3  # 1 + 2 retries
 
 
 def test_the_scoring_jobs_read_the_active_model_again_only_when_an_activation_moved_its_mark(app, admin, db, cfg,

@@ -110,7 +110,7 @@ def test_activation_policy_reproducibility_rollback_and_cancel(app, admin, make_
     assert [m["version"] for m in admin.get("/models").get_json()] == ["3", "2", "1"]
 
     released = []
-    monkeypatch.setattr("maiascore.reports.jobs.release_waiting_reports", released.append, raising=False)
+    monkeypatch.setattr("maiascore.reports.batch_lane.release_waiting_reports", released.append, raising=False)
     r = admin.post(f"/trainings/{same_again}/activate")
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["version"] == "2" and r.get_json()["active"] is True

@@ -190,24 +190,12 @@ def handle_http_exception(error):
     return error_response(error.code, message, errors, headers)
 
 
-STATUS = {
-    domain.Invalid: 400,
-    domain.Unauthenticated: 401,
-    domain.Forbidden: 403,
-    domain.NotFound: 404,
-    domain.Conflict: 409,
-    domain.TooLarge: 413,
-    domain.RateLimited: 429,
-    domain.Unavailable: 503,
-}
-
-
 def handle_domain_error(error):
     """The one place a domain error becomes an HTTP answer."""
     if isinstance(error, domain.Unprocessable):
         code = validation_status()
     else:
-        code = next((status for kind, status in STATUS.items() if isinstance(error, kind)), 400)
+        code = domain.status_of(error)
     headers = {}
     if getattr(error, "retry_after", None) is not None:
         headers["Retry-After"] = str(error.retry_after)

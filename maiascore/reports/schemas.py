@@ -12,7 +12,7 @@ from bson import ObjectId
 from marshmallow.utils import missing
 
 from maiascore.auth.schemas import PublicUserSchema
-from maiascore.errors import Conflict, Forbidden, Invalid, Unprocessable
+from maiascore.errors import status_of
 from maiascore.http.fields import Ignored, JSONObject
 from maiascore.reports.states import STATUSES
 
@@ -254,15 +254,13 @@ class ItemError(ma.fields.Nested):
     """A refused item's domain error, shown as the error body the item alone would have had (on /reports,
     where a validation failure is 422)."""
 
-    STATUS = {Invalid: 400, Forbidden: 403, Conflict: 409, Unprocessable: 422}
-
     def __init__(self, **kwargs):
         super().__init__(BulkItemErrorSchema, **kwargs)
 
     def _serialize(self, error, attr, obj, **kwargs):
         if error is None:
             return None
-        shown = {"code": self.STATUS.get(type(error), 400), "message": error.message}
+        shown = {"code": status_of(error), "message": error.message}
         if error.errors:
             shown["errors"] = error.errors
         return shown

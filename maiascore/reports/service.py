@@ -5,9 +5,9 @@ never lost, whatever happens to Redis or a worker afterwards. The one exception 
 promise: a POST that waits for its score hands its report to the drain, which stores it
 with its result, and answers only once the report is stored, by the drain or, after
 WAIT_HANDOFF_SECONDS, by itself (``hand_off_report``, ``waiting.create_and_wait``). A report queued on its own
-(single POST, new features, rescore) goes to its group's drain (``jobs.request_drain``);
-the reports of a bulk POST go in batches (``jobs.enqueue_batch``). Waiting for a score is
-``waiting``; how a report is shown is ``schemas.ScoreReportSchema``.
+(single POST, new features, rescore) goes to its group's drain (``single_lane``); the
+reports of a bulk POST go in batches (``batch_lane``). The stored shape is ``documents``;
+waiting for a score is ``waiting``; how a report is shown is ``schemas.ScoreReportSchema``.
 """
 from dataclasses import dataclass
 
@@ -23,13 +23,12 @@ from maiascore.accounts.service import normalise_email, public_user
 from maiascore.clock import stored_now, utcnow
 from maiascore.connections import find_in_group, get_db, insert_new
 from maiascore.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge, Unprocessable
-from maiascore.reports import batches, drains
-from maiascore.reports.jobs import enqueue_batch, request_drain
+from maiascore.reports import batch_lane
+from maiascore.reports.documents import BATCH, HIDDEN, SINGLE, new_token, queued_report, requeue_fields
 from maiascore.reports.schemas import REPORT_TYPES, BulkResult, ScoreReportInputSchema
-from maiascore.reports.states import QUEUED
+from maiascore.reports.single_lane import request_drain
 
 USER_PLACEHOLDER = "string"  # what the seeds' generated snippets send for the owner
-HIDDEN = {"batch": 0, "lane": 0, "scoringRuns": 0, "aid": 0}
 VALIDATION_FAILED = "Request validation failed"
 BEING_DELETED = "A report with this uuid was being deleted; retry"
 
@@ -118,36 +117,10 @@ def _check_type(data):
         raise Invalid(f"Unknown report type {data['type']!r}; known types: {', '.join(REPORT_TYPES)}")
 
 
-def _new_doc(data, caller, owners, lane, batch_id, now):
+def _new_doc(data, caller, owners, lane, token, now):
     _check_type(data)
-    return {
-        "_id": ObjectId(),
-        "aid": caller.aid,
-        "uuid": data.get("uuid"),
-        "referenceId": data.get("referenceId"),
-        "type": data.get("type", "reference"),
-        "features": data.get("features") or {},
-        "users_permissions_user": owners.resolve(data.get("users_permissions_user")),
-        "status": QUEUED,
-        "processed": False,
-        "score": None,
-        "scoreProbability": None,
-        "scoreConfidence": None,
-        "scoreVersion": None,
-        "explanation": [],
-        "warnings": [],
-        "error": None,
-        "outcome": data.get("outcome"),
-        "lane": lane,
-        "batch": batch_id,
-        "scoringRuns": 0,
-        "created_at": now,
-        "updated_at": now,
-        "published_at": now,
-        "processed_at": None,
-        "created_by": caller.id,
-        "updated_by": caller.id,
-    }
+    return queued_report(caller.aid, data, owners.resolve(data.get("users_permissions_user")), caller.id, lane,
+                         token, now)
 
 
 def load_input(body):
@@ -162,7 +135,7 @@ def load_input(body):
 def new_report(body, caller, batch_id=None):
     """A validated report document, not stored yet; ``batch_id``: the token a waiter already listens on."""
     data = load_input(body)
-    return _new_doc(data, caller, _Owners(caller), drains.SINGLE, batch_id or batches.new_batch_id(), stored_now())
+    return _new_doc(data, caller, _Owners(caller), SINGLE, batch_id or new_token(), stored_now())
 
 
 def store_report(doc, caller):
@@ -188,7 +161,7 @@ def create_report(body, caller):
 
 def hand_off_report(doc, caller):
     """Gives a report that a request waits on to its group's drain, which stores it with its result
-    (``maiascore.reports.drains``). False when Redis refused: the caller stores it."""
+    (``single_lane``). False when Redis refused: the caller stores it."""
     return request_drain(caller.aid, handoff=doc)
 
 
@@ -218,7 +191,7 @@ def create_reports(items, caller):
     docs, doc_index, first_by_uuid, repeats = [], [], {}, []
     for index, item in enumerate(items):
         try:
-            doc = _new_doc(load_input(item), caller, owners, drains.BATCH, None, now)
+            doc = _new_doc(load_input(item), caller, owners, BATCH, None, now)
         except DomainError as error:
             results[index] = _item_error(index, error)
             continue
@@ -270,15 +243,15 @@ def _stored_ids(aid, uuids):
 def _store_batch(docs, aid, now):
     """Stores one batch: its document first, then its reports, then its job. Returns the uuids refused
     as already stored (their reports are not stored again)."""
-    batch_id = batches.new_batch_id()
+    batch_id = new_token()
     for doc in docs:
         doc["batch"] = batch_id
-    batches.insert_batches([batches.batch_doc(batch_id, aid, len(docs), now)])
+    batch_lane.insert_batches([batch_lane.batch_doc(batch_id, aid, len(docs), now)])
     refused = [docs[p]["uuid"] for p in insert_new(get_db().score_reports, docs)]
     if refused:
-        batches.shrink_batch(batch_id, len(refused))
+        batch_lane.shrink_batch(batch_id, len(refused))
     if len(refused) < len(docs):
-        enqueue_batch(batch_id, aid)
+        batch_lane.enqueue_batch(batch_id, aid)
     return refused
 
 
@@ -325,12 +298,6 @@ def _check_may_change(doc, caller):
         raise Forbidden("Forbidden: only the report's owner or an Account Admin may change it")
 
 
-def _requeue_fields(now):
-    """Back to the single lane under a new token: a result of the old features can no longer be written."""
-    return {"lane": drains.SINGLE, "batch": batches.new_batch_id(), "status": QUEUED, "processed": False,
-            "error": None, "updated_at": now}
-
-
 def update_report(report_id, changes, caller):
     """Editable fields only (``changes`` as ScoreReportInputSchema(partial=True) loaded them); new
     ``features`` re-queue scoring."""
@@ -344,7 +311,7 @@ def update_report(report_id, changes, caller):
     requeue = "features" in changes and (changes["features"] or {}) != doc.get("features")
     if requeue:
         update["features"] = changes["features"] or {}
-        update.update(_requeue_fields(now))
+        update.update(requeue_fields(now))
     update.update(updated_at=now, updated_by=caller.id)
     try:
         updated = get_db().score_reports.find_one_and_update({"_id": doc["_id"], "aid": caller.aid},
@@ -365,7 +332,7 @@ def rescore_report(report_id, caller):
     _check_may_change(doc, caller)
     updated = get_db().score_reports.find_one_and_update(
         {"_id": doc["_id"], "aid": caller.aid},
-        {"$set": {**_requeue_fields(utcnow()), "updated_by": caller.id}},
+        {"$set": {**requeue_fields(utcnow()), "updated_by": caller.id}},
         return_document=ReturnDocument.AFTER)
     if updated is None:
         raise NotFound("Report not found")

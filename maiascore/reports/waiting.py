@@ -1,6 +1,6 @@
 """Waiting for a score: ``?wait=N`` / ``Prefer: wait=N`` hold the answer until the report is settled.
 
-The scoring jobs publish on the channel of a report's ``batch`` value (``batches.notify_scored``):
+The scoring jobs publish on the channel of a report's ``batch`` value (``notification``):
 the result's fields themselves when every result of the write landed, else a bare nudge to read
 the report again. A POST that waits (``create_and_wait``) subscribes to the channel of its
 report's ``batch`` token before anything else (``listening``) and hands the report to its group's
@@ -24,7 +24,8 @@ import redis.exceptions
 from config import settings
 from maiascore.connections import find_in_group, get_db, get_redis, redis_key
 from maiascore.errors import Invalid, RateLimited
-from maiascore.reports import batches, service
+from maiascore.reports import notification, service
+from maiascore.reports.documents import new_token, with_result
 from maiascore.reports.states import SETTLED
 
 
@@ -111,7 +112,7 @@ class _Subscription:
 
     def __init__(self, batch_id):
         self.batch_id = batch_id
-        self.channel = batches.scored_channel(batch_id).encode()
+        self.channel = notification.scored_channel(batch_id).encode()
         self.pubsub = None
         self.confirmed = False
         try:
@@ -142,7 +143,7 @@ class _Subscription:
         """The result fields a message within ``timeout`` carried; None after a bare nudge or silence.
         Raises RedisError when the subscription broke."""
         message = self._next("message", timeout)
-        return None if message is None else batches.decode_result(message["data"])
+        return None if message is None else notification.decode_result(message["data"])
 
     def abandon(self):
         """Closes a broken subscription's connection."""
@@ -170,7 +171,7 @@ class _Subscription:
 def listening():
     """A subscription to a fresh ``batch`` token's channel, confirmed, for a report not stored yet:
     ``service.new_report(..., subscription.batch_id)``, then ``wait_for_result(..., subscription)``."""
-    subscription = _Subscription(batches.new_batch_id()).confirm()
+    subscription = _Subscription(new_token()).confirm()
     try:
         yield subscription
     finally:
@@ -198,7 +199,7 @@ def create_and_wait(body, caller, seconds):
             except redis.exceptions.RedisError:
                 subscription.abandon()
             if fields is not None:
-                return _with_result(doc, fields)
+                return with_result(doc, fields)
         doc, _ = service.store_report(doc, caller)
         return wait_for_result(doc, deadline - time.monotonic(), caller, subscription)
 
@@ -240,13 +241,8 @@ def wait_for_result(doc, seconds, caller, subscription=None):
                 read = True
                 continue
             if fields is not None:
-                return _with_result(doc, fields)
+                return with_result(doc, fields)
             read = True  # a nudge, or a second of silence: read the report
     finally:
         if own:
             subscription.close()
-
-
-def _with_result(doc, fields):
-    """The report as a read after the job's write returns it: the job's ``$set`` fields, ``scoringRuns`` + 1."""
-    return {**doc, **fields, "scoringRuns": (doc.get("scoringRuns") or 0) + 1}

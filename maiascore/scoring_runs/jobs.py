@@ -11,7 +11,6 @@ claims the document (``runId``) writes, a canceled or finished run is left alone
 """
 import logging
 
-import redis.exceptions
 from distributed import as_completed
 from pymongo import ReturnDocument
 
@@ -22,7 +21,7 @@ from maiascore.connections import get_db
 from maiascore.leases import RunAborted
 from maiascore.modeling import DatasetError
 from maiascore.modeling.batch import score_chunk
-from maiascore.queue import TRAININGS, enqueue
+from maiascore.reports.scoring import score_scale_dict, upsert_scored
 from maiascore.scoring_runs import outputs, reading
 from maiascore.scoring_runs.states import CANCELED, FAILED, FILE, QUEUED, REPORTS, RUNNING, SUCCEEDED
 from maiascore.trainings import registry, sources
@@ -31,27 +30,13 @@ from maiascore.trainings.engines import EngineFailed, dask_client
 from maiascore.trainings.runs import settle
 
 log = logging.getLogger("maiascore.scoring_runs.jobs")
-LEASES = leases.Kind("scoring_runs", "scoring run", "scoring-run", log, TRAININGS, queued=QUEUED, running=RUNNING, failed=FAILED,
-                     canceled=CANCELED)
-MAX_ATTEMPTS = 5
+LEASES = leases.Kind("scoring_runs", "scoring run", "scoring-run", log, queued=QUEUED, running=RUNNING,
+                     failed=FAILED, canceled=CANCELED, waiting=(QUEUED,), max_attempts=5)
 LOCAL, DASK = "local", "dask"
 
 
-def job_id(run_id):
-    return LEASES.job_id(run_id)
-
-
 def submit(doc):
-    """Hands the run to RQ; with Redis away the sweep submits it later."""
-    try:
-        enqueue(TRAININGS, run_scoring, str(doc["_id"]), job_id=job_id(doc["_id"]),
-                timeout=settings().TRAINING_JOB_TIMEOUT)
-    except redis.exceptions.RedisError as exc:
-        log.warning("scoring run %s not enqueued (%s); the sweep will enqueue it", doc["_id"], type(exc).__name__)
-
-
-def drop_job(run_id):
-    leases.drop_job(LEASES, run_id)
+    LEASES.submit(run_scoring, doc["_id"])
 
 
 class Claimed(leases.Lease):
@@ -139,7 +124,7 @@ class Scoring:
     def store(self, chunk, scored):
         if self.options["reports"]:
             keys, records, results, rows = scored
-            outputs.write_reports(self.doc, keys, records, results)
+            upsert_scored(self.doc["aid"], self.doc["created_by"], keys, records, results)
         else:
             outputs.write_part(self.doc, chunk, scored, self.output["format"])
             rows = len(scored)
@@ -199,30 +184,15 @@ def model_payload(doc):
     model = get_db().models.find_one({"_id": doc["model"]["id"], "aid": doc["aid"]})
     if model is None:
         raise ValueError(f"Model version {doc['model']['version']} no longer exists in this account group")
-    cfg = settings()
     return {"id": str(model["_id"]), "version": str(model["version"]), "bytes": registry.load_model_bytes(model),
-            "schema": model["schema"],
-            "scale": {"base_points": cfg.SCORE_BASE_POINTS, "base_odds": cfg.SCORE_BASE_ODDS, "pdo": cfg.SCORE_PDO,
-                      "min_score": cfg.SCORE_MIN, "max_score": cfg.SCORE_MAX}}
+            "schema": model["schema"], "scale": score_scale_dict()}
 
 
 def recover_scoring_runs():
-    """The sweep: re-submits queued runs whose job is gone and re-queues running ones whose worker
-    stopped heart-beating (they resume from their last chunk); failed after MAX_ATTEMPTS attempts.
-
-    Returns ``(resubmitted, rescued)``.
-    """
-    resubmitted, rescued = leases.sweep(LEASES, {"status": QUEUED}, {"_id": 1}, submit, rescue, {"rowsDone": 1})
-    if resubmitted or rescued:
-        log.warning("scoring-run sweep: %s queued runs re-submitted, %s lost runs resumed", resubmitted, rescued)
-    return resubmitted, rescued
+    """The sweep (``leases.recover``): a running run whose worker was lost is re-queued and resumes from its
+    last chunk; failed after ``max_attempts``. Returns ``(resubmitted, rescued)``."""
+    return leases.recover(LEASES, submit, _requeued, {"_id": 1}, {"rowsDone": 1})
 
 
-def rescue(doc, now):
-    lost_at = doc["heartbeatAt"].isoformat(timespec="seconds")
-    failed = (f"The worker running this scoring run stopped (last heartbeat {lost_at}) on {MAX_ATTEMPTS} "
-              "attempts; launch it again")
-    requeued = {"error": f"The worker running this scoring run stopped (last heartbeat {lost_at}); resumed after "
-                         f"row {doc.get('rowsDone', 0)}"}
-    if leases.requeue(LEASES, doc, now, MAX_ATTEMPTS, failed, requeued):
-        submit({"_id": doc["_id"]})
+def _requeued(doc, stopped):
+    return {"error": f"{stopped}; resumed after row {doc.get('rowsDone', 0)}"}

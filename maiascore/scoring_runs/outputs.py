@@ -1,8 +1,9 @@
-"""Where a chunk's scores go: score reports (upserted by uuid = row key) or a part of the result file.
+"""The result file of a scoring run, written a part per chunk (a run into reports writes them with
+``maiascore.reports.scoring.upsert_scored``).
 
-Both writes are idempotent per chunk, which is what makes a run resumable: a chunk scored
-again after a worker was killed upserts the same reports (never a second report for a key)
-or replaces its own part. The file is assembled from the parts once every chunk is done.
+A part is idempotent per chunk, which is what makes a run resumable: a chunk scored again
+after a worker was killed replaces its own part. The file is assembled from the parts once
+every chunk is done.
 """
 import io
 import tempfile
@@ -12,12 +13,8 @@ import pyarrow.parquet as pq
 from bson import ObjectId
 from gridfs import GridFSBucket
 from gridfs.errors import NoFile
-from pymongo import UpdateOne
 
-from maiascore.clock import utcnow
-from maiascore.connections import get_db, insert_new
-from maiascore.reports import batches, drains
-from maiascore.reports.states import PROCESSED
+from maiascore.connections import get_db
 from maiascore.scoring_runs.states import CSV
 
 BUCKET = "scoring_runs"
@@ -26,50 +23,6 @@ MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 
 def bucket():
     return GridFSBucket(get_db(), BUCKET)
-
-
-# --- reports ------------------------------------------------------------------------------------
-
-def write_reports(run, keys, records, results):
-    """One report per row, keyed by (aid, uuid): a key seen before (this run resumed, an earlier run,
-    a report posted by hand) is updated in place, never duplicated. New keys go in one
-    ``insert_many``, known ones in one ``bulk_write`` by ``_id``. Returns the rows written."""
-    if not keys:
-        return 0
-    db = get_db()
-    now = utcnow()
-    scored = {key: _scored_fields(run, features, result, now) for key, features, result in zip(keys, records, results)}
-    for _ in range(3):
-        known = {doc["uuid"]: doc["_id"] for doc in db.score_reports.find(
-            {"aid": run["aid"], "uuid": {"$in": list(scored)}}, {"uuid": 1})}
-        if known:
-            db.score_reports.bulk_write([UpdateOne({"_id": known[key]}, {"$set": scored[key], "$inc": {"scoringRuns": 1}})
-                                         for key in known], ordered=False)
-        fresh = [_new_report(run, key, fields, now) for key, fields in scored.items() if key not in known]
-        if not fresh:
-            return len(keys)
-        raced = {fresh[i]["uuid"] for i in insert_new(db.score_reports, fresh)}
-        if not raced:
-            return len(keys)
-        # another writer created some of these keys meanwhile: update those
-        scored = {key: fields for key, fields in scored.items() if key in raced}
-    raise RuntimeError("score reports kept colliding with concurrent writers")
-
-
-def _scored_fields(run, features, result, now):
-    return {"features": features, "status": PROCESSED, "processed": True, "score": result["score"],
-            "scoreProbability": result["scoreProbability"], "scoreConfidence": result["scoreConfidence"],
-            "scoreVersion": result["scoreVersion"], "explanation": result["explanation"],
-            "warnings": result["warnings"], "error": None, "processed_at": now, "updated_at": now,
-            "updated_by": run["created_by"]}
-
-
-def _new_report(run, key, fields, now):
-    """The shape ``maiascore.reports.service`` stores, already scored."""
-    return {"_id": ObjectId(), "aid": run["aid"], "uuid": key, "referenceId": key, "type": "reference",
-            "users_permissions_user": run["created_by"], "outcome": None, "lane": drains.BATCH,
-            "batch": batches.new_batch_id(), "scoringRuns": 1, **fields, "created_at": now, "published_at": now,
-            "created_by": run["created_by"]}
 
 
 # --- result file --------------------------------------------------------------------------------

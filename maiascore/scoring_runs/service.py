@@ -8,13 +8,11 @@ from datetime import datetime
 from bson import ObjectId
 
 from config import settings
-from maiascore import leases
 from maiascore.clock import stored_now
 from maiascore.connections import get_db
 from maiascore.errors import Conflict, NotFound, Unprocessable
-from maiascore.http.strapi import object_id
 from maiascore.scoring_runs import jobs, outputs
-from maiascore.scoring_runs.states import ACTIVE, FILE, QUEUED, REPORTS, SUCCEEDED
+from maiascore.scoring_runs.states import FILE, QUEUED, REPORTS, SUCCEEDED
 from maiascore.trainings import registry
 from maiascore.trainings.datasets import find_dataset
 
@@ -109,39 +107,17 @@ def _model(aid, version):
     return model
 
 
-def get_run(aid, run_id):
-    doc = get_db().scoring_runs.find_one({"_id": object_id(run_id, "Scoring run"), "aid": aid})
-    if doc is None:
-        raise NotFound("Scoring run not found")
-    return doc
-
-
-def list_runs(query):
-    """``query``: the route's ``ListQuery``, its filter already limited to the caller's group."""
-    return list(get_db().scoring_runs.find(query.filter).sort(query.sort).skip(query.skip).limit(query.limit))
-
-
-def count_runs(query):
-    return get_db().scoring_runs.count_documents(query.filter)
+# reading, cancelling and deleting are the leased-job resource's (``maiascore.leases.Kind``)
+get_run = jobs.LEASES.get
+list_runs = jobs.LEASES.page
+count_runs = jobs.LEASES.count
 
 
 def delete_run(aid, run_id, user_id):
     """Cancels a run that has not finished (the reports it wrote stay); deletes a finished one and its file."""
-    db = get_db()
-    for _ in range(3):  # the status may move under us; each pass re-reads it
-        doc = get_run(aid, run_id)
-        if doc["status"] in ACTIVE:
-            canceled = leases.cancel(jobs.LEASES, doc, user_id)
-            if canceled is None:
-                continue
-            if doc["status"] == QUEUED:
-                jobs.drop_job(doc["_id"])
-            outputs.drop_parts(doc["_id"])
-            return canceled
-        if db.scoring_runs.delete_one({"_id": doc["_id"], "status": doc["status"]}).deleted_count:
-            outputs.delete_files(doc["_id"])
-            return doc
-    raise Conflict("The scoring run changed while it was being deleted; try again")
+    return jobs.LEASES.cancel_or_delete(aid, run_id, user_id,
+                                   canceled=lambda doc: outputs.drop_parts(doc["_id"]),
+                                   deleted=lambda doc: outputs.delete_files(doc["_id"]))
 
 
 def result_file(aid, run_id):

@@ -10,7 +10,6 @@ import logging
 import math
 from datetime import datetime, timezone
 
-import redis.exceptions
 from bson import ObjectId
 from rq import Retry
 
@@ -18,21 +17,15 @@ from config import settings
 from maiascore import leases
 from maiascore.clock import stored_now, utcnow
 from maiascore.connections import get_db
-from maiascore.queue import TRAININGS, enqueue
 from maiascore.trainings import engines, sources
 from maiascore.trainings.documents import new_training_doc, next_occurrence
 from maiascore.trainings.parameters import parameters_only
 from maiascore.trainings.runs import LEASES, TrainingRun, settle
 from maiascore.trainings.slots import ALREADY_HELD, GroupSlot
-from maiascore.trainings.states import PENDING, QUEUED, SCHEDULED
+from maiascore.trainings.states import PENDING, SCHEDULED
 
 log = logging.getLogger("maiascore.trainings.jobs")
-MAX_ATTEMPTS = 2
 SLOT_RETRIES = 1_000_000  # RQ needs a bound; past it the job fails in RQ and the sweep re-submits the training
-
-
-def job_id(training_id):
-    return LEASES.job_id(training_id)
 
 
 def _whole_second_after(moment):
@@ -41,18 +34,9 @@ def _whole_second_after(moment):
 
 
 def submit(doc):
-    """Hands the training to RQ; if Redis is away the sweep submits it later, so nothing is lost."""
+    """Hands the training to RQ, a scheduled one for its time; if Redis is away the sweep submits it later."""
     at = doc["scheduledAt"] if doc["status"] == SCHEDULED and doc["scheduledAt"] > utcnow() else None
-    try:
-        enqueue(TRAININGS, run_training, str(doc["_id"]), job_id=job_id(doc["_id"]),
-                at=None if at is None else _whole_second_after(at), timeout=settings().TRAINING_JOB_TIMEOUT)
-    except redis.exceptions.RedisError as exc:
-        log.warning("training %s not enqueued (%s); the sweep will enqueue it", doc["_id"], type(exc).__name__)
-
-
-def drop_job(training_id):
-    """Removes a pending training's job; if Redis is away, the job finds the training canceled and does nothing."""
-    leases.drop_job(LEASES, training_id)
+    LEASES.submit(run_training, doc["_id"], at=None if at is None else _whole_second_after(at))
 
 
 def run_training(training_id):
@@ -110,23 +94,10 @@ def schedule_successor(doc):
 
 
 def recover_trainings():
-    """The sweep: re-submits pending trainings whose job is gone (a Redis restart loses them) and rescues
-    running ones whose worker stopped heart-beating: re-queued once, failed the second time.
-
-    Returns ``(resubmitted, rescued)``.
-    """
-    resubmitted, rescued = leases.sweep(LEASES, {"status": {"$in": list(PENDING)}},
-                                        {"status": 1, "scheduledAt": 1}, submit, rescue)
-    if resubmitted or rescued:
-        log.warning("training sweep: %s pending trainings re-submitted, %s lost runs rescued", resubmitted, rescued)
-    return resubmitted, rescued
+    """The sweep (``leases.recover``): a running training whose worker was lost is re-queued once, failed
+    the second time. Returns ``(resubmitted, rescued)``."""
+    return leases.recover(LEASES, submit, _requeued, {"status": 1, "scheduledAt": 1})
 
 
-def rescue(doc, now):
-    lost_at = doc["heartbeatAt"].isoformat(timespec="seconds")
-    failed = (f"The worker running this training stopped (killed or lost; last heartbeat {lost_at}) "
-              f"on {MAX_ATTEMPTS} attempts; launch it again")
-    requeued = {"progress": 0, "error": f"The worker running this training stopped (last heartbeat {lost_at}); "
-                                        "re-queued"}
-    if leases.requeue(LEASES, doc, now, MAX_ATTEMPTS, failed, requeued):
-        submit({"_id": doc["_id"], "status": QUEUED})
+def _requeued(doc, stopped):
+    return {"progress": 0, "error": f"{stopped}; re-queued"}

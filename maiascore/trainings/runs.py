@@ -16,12 +16,12 @@ from maiascore.clock import utcnow
 from maiascore.connections import get_db
 from maiascore.leases import RunAborted
 from maiascore.modeling import DatasetError
-from maiascore.queue import TRAININGS
 from maiascore.trainings import registry
-from maiascore.trainings.states import CANCELED, FAILED, QUEUED, RUNNING, SCHEDULED, SUCCEEDED
+from maiascore.trainings.states import CANCELED, FAILED, PENDING, QUEUED, RUNNING, SCHEDULED, SUCCEEDED
 
-LEASES = leases.Kind("trainings", "training", "train", logging.getLogger("maiascore.trainings.jobs"), TRAININGS,
-                     queued=QUEUED, running=RUNNING, failed=FAILED, canceled=CANCELED)
+LEASES = leases.Kind("trainings", "training", "train", logging.getLogger("maiascore.trainings.jobs"),
+                     queued=QUEUED, running=RUNNING, failed=FAILED, canceled=CANCELED, waiting=PENDING,
+                     max_attempts=2)
 PROGRESS_INTERVAL_SECONDS = 0.5
 
 

@@ -18,7 +18,7 @@ from maiascore.http.strapi import object_id
 from maiascore.trainings import bounds, engines, jobs, parameters, registry, sources
 from maiascore.trainings.documents import new_training_doc, next_occurrence
 from maiascore.trainings.schemas import TrainingCreateSchema
-from maiascore.trainings.states import ACTIVE, PENDING, QUEUED, SCHEDULED, SUCCEEDED
+from maiascore.trainings.states import PENDING, QUEUED, SCHEDULED, SUCCEEDED
 
 VALIDATION_FAILED = "Request validation failed"
 LIST_FIELDS = {
@@ -97,41 +97,22 @@ def resolved_meta(aid, checked_meta):
     return parameters.in_order(meta), source
 
 
-def get_training(aid, training_id):
-    doc = get_db().trainings.find_one({"_id": object_id(training_id, "Training"), "aid": aid})
-    if doc is None:
-        raise NotFound("Training not found")
-    return doc
-
-
-def list_trainings(query):
-    """``query``: the route's ``ListQuery``, its filter already limited to the caller's group."""
-    return list(get_db().trainings.find(query.filter).sort(query.sort).skip(query.skip).limit(query.limit))
-
-
-def count_trainings(query):
-    return get_db().trainings.count_documents(query.filter)
+# reading, cancelling and deleting are the leased-job resource's (``maiascore.leases.Kind``)
+get_training = jobs.LEASES.get
+list_trainings = jobs.LEASES.page
+count_trainings = jobs.LEASES.count
 
 
 def delete_training(aid, training_id, user_id):
     """Cancels a training that has not finished; deletes a finished one (its model stays in the registry)."""
-    db = get_db()
-    for _ in range(3):  # the status may move under us; each pass re-reads it
-        doc = get_training(aid, training_id)
-        if doc["status"] in ACTIVE:
-            canceled = leases.cancel(jobs.LEASES, doc, user_id)
-            if canceled is None:
-                continue
-            if doc["status"] in PENDING:
-                jobs.drop_job(doc["_id"])
-            return canceled
-        model = registry.model_for_training(aid, doc["_id"])
-        if model is not None and model.get("active"):
-            raise Conflict(f"This training produced the active model (version {model['version']}); activate "
-                           "another model before deleting it")
-        if db.trainings.delete_one({"_id": doc["_id"], "status": doc["status"]}).deleted_count:
-            return doc
-    raise Conflict("The training changed while it was being deleted; try again")
+    return jobs.LEASES.cancel_or_delete(aid, training_id, user_id, deleting=_refuse_active_model)
+
+
+def _refuse_active_model(doc):
+    model = registry.model_for_training(doc["aid"], doc["_id"])
+    if model is not None and model.get("active"):
+        raise Conflict(f"This training produced the active model (version {model['version']}); activate "
+                       "another model before deleting it")
 
 
 def activate_training(aid, training_id):
@@ -185,7 +166,7 @@ def update_training(aid, training_id, user_id, body):
         raise Conflict("The training changed while it was being updated (it started, finished or was canceled); "
                        "read it again and retry")
     if "scheduledAt" in changes:
-        jobs.drop_job(doc["_id"])
+        leases.drop_job(jobs.LEASES, doc["_id"])
         jobs.submit(updated)
     return updated
 

@@ -17,7 +17,7 @@ from rq.worker import SimpleWorker
 
 from config import settings
 from maiascore import domains  # noqa: F401  connects the event handlers jobs rely on
-from maiascore.reports.jobs import recover_score_batches, recover_single_reports
+from maiascore.reports.recovery import recover_score_batches, recover_single_reports
 from maiascore.scoring_runs.jobs import recover_scoring_runs
 from maiascore.trainings.jobs import recover_trainings
 

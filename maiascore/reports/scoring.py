@@ -1,0 +1,137 @@
+"""The scoring step every writer of scored reports shares: the model, ``predict``, and the scored writes.
+
+The three writes of scored reports are here, beside each other: ``write_scored`` (reports
+queued in MongoDB, both lanes), ``insert_scored`` (reports a waiting POST handed to the
+single lane, stored once with their result) and ``upsert_scored`` (a scoring run's rows,
+keyed by uuid). Each takes its fields from ``documents.scored_fields``.
+"""
+import dataclasses
+
+from pymongo import UpdateOne
+
+from config import settings
+from maiascore.clock import stored_now, utcnow
+from maiascore.connections import get_db, insert_new
+from maiascore.modeling import ScoreScale, ScoringModel
+from maiascore.reports.documents import scored_fields, scored_report, with_result
+from maiascore.reports.states import QUEUED
+from maiascore.trainings.registry import load_model_bytes
+
+ERROR_MESSAGE_LENGTH = 300
+UPSERT_ATTEMPTS = 3
+
+_models = {}  # aid -> ScoringModel of the version last used; the worker does not fork, so it lives on
+
+
+def score_scale():
+    """The points scale of every score, from the settings."""
+    cfg = settings()
+    return ScoreScale(base_points=cfg.SCORE_BASE_POINTS, base_odds=cfg.SCORE_BASE_ODDS, pdo=cfg.SCORE_PDO,
+                      min_score=cfg.SCORE_MIN, max_score=cfg.SCORE_MAX)
+
+
+def score_scale_dict():
+    """``score_scale`` as plain data (for a Dask worker)."""
+    return dataclasses.asdict(score_scale())
+
+
+def scoring_model(aid, model_doc):
+    """The loaded model for the group's active version; loaded from GridFS only when the version changes."""
+    version = str(model_doc["version"])
+    cached = _models.get(aid)
+    if cached is not None and cached.version == version:
+        return cached
+    model = ScoringModel.from_bytes(load_model_bytes(model_doc), model_doc["schema"], version, score_scale())
+    _models[aid] = model
+    return model
+
+
+def score(model, reports):
+    """``(scored reports, their results, reports that could not be scored, the first error)``.
+
+    One ``predict`` for all; if it raises, report by report, so that one report that
+    cannot be scored does not fail the others read with it.
+    """
+    try:
+        return reports, model.score([r.get("features") or {} for r in reports]), [], None
+    except Exception as exc:
+        if len(reports) == 1:
+            return [], [], reports, exc
+    scored, results, failing, first_error = [], [], [], None
+    for report in reports:
+        try:
+            results.append(model.score([report.get("features") or {}])[0])
+            scored.append(report)
+        except Exception as exc:
+            failing.append(report)
+            first_error = first_error or exc
+    return scored, results, failing, first_error
+
+
+def _fields(results):
+    now = stored_now()
+    return [scored_fields(res.to_dict(), now) for res in results]
+
+
+def write_scored(db, reports, results):
+    """Scores reports queued in MongoDB: one ``bulk_write``; only a report still queued under the token it
+    was read with takes its result. ``(written, fields)``: how many took theirs, and each one's fields."""
+    if not reports:
+        return 0, []
+    fields = _fields(results)
+    writes = [UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": QUEUED},
+                        {"$set": f, "$inc": {"scoringRuns": 1}})
+              for r, f in zip(reports, fields)]
+    return db.score_reports.bulk_write(writes, ordered=False).modified_count, fields
+
+
+def insert_scored(db, docs, results, unscored=()):
+    """Stores reports not stored yet, ``docs`` scored with ``results`` and ``unscored`` as they are, in one
+    ``insert_many``; one stored already (same ``_id``) is left as it is. ``(fields, duplicates)``: each
+    scored report's fields, and the positions (in ``docs + unscored``) that were stored already."""
+    fields = _fields(results)
+    stored = [with_result(doc, f) for doc, f in zip(docs, fields)]
+    return fields, insert_new(db.score_reports, stored + list(unscored))
+
+
+def upsert_scored(aid, user_id, keys, records, results):
+    """One scored report per key (its uuid), with its features and its result (as ``to_dict`` gives it): a
+    key seen before (a resumed run, an earlier one, a report posted by hand) is updated in place, never
+    duplicated. New keys go in one ``insert_many``, known ones in one ``bulk_write`` by ``_id``."""
+    if not keys:
+        return 0
+    db = get_db()
+    now = utcnow()
+    scored = {key: {**scored_fields(result, now), "features": features, "updated_by": user_id}
+              for key, features, result in zip(keys, records, results)}
+    for _ in range(UPSERT_ATTEMPTS):
+        known = {doc["uuid"]: doc["_id"] for doc in db.score_reports.find(
+            {"aid": aid, "uuid": {"$in": list(scored)}}, {"uuid": 1})}
+        if known:
+            db.score_reports.bulk_write([UpdateOne({"_id": known[key]},
+                                                   {"$set": scored[key], "$inc": {"scoringRuns": 1}})
+                                         for key in known], ordered=False)
+        fresh = [scored_report(aid, key, user_id, fields, now) for key, fields in scored.items() if key not in known]
+        if not fresh:
+            return len(keys)
+        raced = {fresh[i]["uuid"] for i in insert_new(db.score_reports, fresh)}
+        if not raced:
+            return len(keys)
+        # another writer created some of these keys meanwhile: update those
+        scored = {key: fields for key, fields in scored.items() if key in raced}
+    raise RuntimeError("score reports kept colliding with concurrent writers")
+
+
+def set_status(db, reports, status, **fields):
+    """Moves reports still queued under the token they were read with (parking, failing)."""
+    if not reports:
+        return 0
+    change = {"$set": {"status": status, "updated_at": utcnow(), **fields}}
+    writes = [UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": QUEUED}, change) for r in reports]
+    return db.score_reports.bulk_write(writes, ordered=False).modified_count
+
+
+def short_error(exc):
+    detail = str(exc).splitlines()[0] if str(exc) else ""
+    text = f"Scoring failed: {type(exc).__name__}" + (f": {detail}" if detail else "")
+    return text[:ERROR_MESSAGE_LENGTH]
