@@ -9,7 +9,7 @@ from bson import ObjectId
 from click.testing import CliRunner
 
 from config import Config
-from maiascore.auth.passwords import verify_password
+from maiascore.accounts.passwords import verify_password
 from maiascore.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent

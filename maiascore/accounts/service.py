@@ -11,16 +11,16 @@ import re
 
 from pymongo.errors import DuplicateKeyError
 
+from config import settings
+from maiascore.accounts.passwords import hash_password
 from maiascore.accounts.permissions import (ACCOUNT_ADMIN, MANAGE_USERS, ROLE_IDS, permissions_of, role_id_for,
                                             role_name)
-from config import settings
-from maiascore.auth.passwords import hash_password
-from maiascore.auth.revocation import credentials_changed
-from maiascore.auth.throttle import bump
+from maiascore.accounts.revocation import credentials_changed
 from maiascore.clock import utcnow
 from maiascore.connections import get_db, next_sequence
 from maiascore.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unprocessable
 from maiascore.events import GROUP_CREATED
+from maiascore.throttle import bump
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 USERNAME_PATTERN = r"^[A-Za-z0-9_.+-]{3,64}$"

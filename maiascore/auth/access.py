@@ -12,10 +12,10 @@ import redis.exceptions
 from flask import g, request
 
 from config import settings
+from maiascore import throttle
 from maiascore.accounts.permissions import permissions_of
+from maiascore.accounts.revocation import marker_key
 from maiascore.accounts.service import membership
-from maiascore.auth import throttle
-from maiascore.auth.revocation import marker_key
 from maiascore.auth.service import (TOO_MANY_UNAUTHORIZED, cached_login, fresh_login, forget_login,
                                     too_many_unauthorized, unauthorized_key)
 from maiascore.connections import redis_key, run_script

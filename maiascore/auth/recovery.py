@@ -18,11 +18,11 @@ from config import settings
 from maiascore.accounts.service import find_user, normalise_email, set_password
 from maiascore.auth import mail
 from maiascore.auth.service import admit_credential_attempt, issue_jwt
-from maiascore.auth.throttle import bump, once
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
 from maiascore.errors import Invalid, Unprocessable
 from maiascore.queue import MAIL, enqueue
+from maiascore.throttle import bump, once
 
 log = logging.getLogger("maiascore.auth")
 

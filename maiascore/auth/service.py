@@ -29,15 +29,15 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from config import settings
+from maiascore.accounts.passwords import burn_verification_time, verify_password
 from maiascore.accounts.permissions import ACCOUNT_ADMIN, REGULAR_USER, ROLE_IDS
+from maiascore.accounts.revocation import credentials_changed, read_marker
 from maiascore.accounts.service import (admit_user_creation, create_account_group, create_user, find_user,
                                         USED_IDENTIFIER, find_user_by_identifier, normalise_email)
-from maiascore.auth.passwords import burn_verification_time, verify_password
-from maiascore.auth.revocation import credentials_changed, read_marker
-from maiascore.auth.throttle import bump as _bump, count as _count
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
 from maiascore.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthenticated
+from maiascore.throttle import bump as _bump, count as _count
 
 TOKEN_PREFIX = "mst_"
 JWT_ALGORITHM = "HS256"  # flask-jwt-extended's default, which the app never changed

@@ -2,9 +2,10 @@
 from flask import g
 from flask.views import MethodView
 
-from maiascore.accounts import schemas, service
+from maiascore.accounts import service
 from maiascore.accounts.permissions import MANAGE_USERS, PERMISSIONS, ROLES, permission_doc, role_doc
 from maiascore.auth.access import requires
+from maiascore.auth.admin import schemas
 from maiascore.http.api import Blueprint
 
 blp = Blueprint("accounts", __name__, url_prefix="/v6", description="Account groups, roles, users")

@@ -1,0 +1,1 @@
+"""ThousandEyes v6 administration: account groups, roles, permissions and users, behind auth's guard."""
