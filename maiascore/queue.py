@@ -16,8 +16,12 @@ from maiascore.connections import get_redis, redis_key
 
 SCORES = "scores"
 TRAININGS = "trainings"
-QUEUES = (SCORES, TRAININGS)
-ROLES = {"scoring": (SCORES,), "training": (TRAININGS,)}
+ALERTS = "alerts"                # alert-rule evaluations: short, bounded by the rules per group
+NOTIFICATIONS = "notifications"  # webhook and email deliveries: short timeouts, one endpoint per job
+QUEUES = (SCORES, TRAININGS, ALERTS, NOTIFICATIONS)
+# A worker takes from its queues in this order: evaluations and deliveries are short and
+# come first, so a scoring backlog never delays an alert.
+ROLES = {"scoring": (ALERTS, NOTIFICATIONS, SCORES), "training": (TRAININGS,)}
 WORKER_CLASS = "maiascore.workers.Worker"
 LIVE = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED)
 
