@@ -1,5 +1,7 @@
 """v7 answers for rules, alerts, connectors, webhook operations and the delivery log, as the
 official SDKs parse them. MaiaScore's own words sit in each object's ``maiascore``."""
+from datetime import timezone
+
 from maiascore.alerts import metrics, states
 from maiascore.alerts.connectors import AUTH_TYPES, MASK, SECRET_FIELDS
 from maiascore.dashboards.v7.mapping import iso
@@ -131,10 +133,19 @@ def assignments_out(ids, links, path):
     return {"items": list(ids), "_links": {"self": links.href(path)}}
 
 
+def iso_millis(value):
+    """The delivery log keeps milliseconds: retries can be a fraction of a second apart."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def delivery_out(doc):
     return {"id": doc["_id"], "alertId": doc["alertId"], "ruleId": doc["ruleId"], "event": doc["event"],
             "kind": doc["kind"], "integrationId": doc.get("operationId"), "connectorId": doc.get("connectorId"),
             "recipients": doc.get("recipients"), "status": doc["status"], "createdDate": iso(doc["created_at"]),
-            "nextAttemptDate": iso(doc["dueAt"]) if doc["status"] == states.PENDING else None,
-            "attempts": [{"attempt": a["attempt"], "date": iso(a["at"]), "statusCode": a.get("statusCode"),
+            "nextAttemptDate": iso_millis(doc["dueAt"]) if doc["status"] == states.PENDING else None,
+            "attempts": [{"attempt": a["attempt"], "date": iso_millis(a["at"]), "statusCode": a.get("statusCode"),
                           "latencyMs": a.get("latencyMs"), "error": a.get("error")} for a in doc.get("attempts") or ()]}

@@ -108,7 +108,7 @@ def parse(url):
     return scheme, host, port or SCHEMES[scheme], path
 
 
-def check(url, resolve=socket.getaddrinfo):
+def check(url):
     """The checked target, or ``Invalid`` saying why it is refused (before any connection)."""
     scheme, host, port, path = parse(url)
     entries = allowed_entries()
@@ -120,7 +120,7 @@ def check(url, resolve=socket.getaddrinfo):
         addresses = [literal]
     else:
         try:
-            infos = resolve(host, port, type=socket.SOCK_STREAM)
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError, OSError):
             raise Invalid(f"target host {host!r} does not resolve", errors=[_item("target", "host does not resolve")])
         addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
