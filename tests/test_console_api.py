@@ -24,7 +24,7 @@ def test_me_of_a_read_only_user_lists_only_what_it_may_do(admin, make_actor):
     reader = make_actor("Read Only", aid=admin.aid)
     me = reader.get("/users/me").get_json()
     assert me["role"] == "Read Only" and me["roleId"] == ROLE_IDS["Read Only"]
-    assert me["permissions"] == ["View Scores", "View Trainings", "View Reports"]
+    assert me["permissions"] == ["View Scores", "View Trainings", "View Reports", "View Alerts"]
     # What the answer says is what the server enforces.
     assert reader.post("/v6/reports/create", json={"title": "Nope"}).status_code == 403
     assert reader.get("/v6/reports").status_code == 200
