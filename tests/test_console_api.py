@@ -40,7 +40,7 @@ def test_me_answers_for_the_requested_account_group(make_actor, db):
     away = admin.get(f"/users/me?aid={other.aid}").get_json()
     assert (home["aid"], home["role"], len(home["permissions"])) == (admin.aid, "Account Admin", len(ALL_LABELS))
     assert (away["aid"], away["role"], away["permissions"]) == (other.aid, "Read Only",
-                                                               ["View Scores", "View Trainings", "View Reports"])
+                                                               ["View Scores", "View Trainings", "View Reports", "View Alerts"])
     assert admin.get("/users/me").get_json()["aid"] == admin.aid
     r = other.get(f"/users/me?aid={admin.aid}")
     assert r.status_code == 400 and "not assigned" in r.get_json()["message"]
