@@ -168,3 +168,46 @@ def test_a_rule_fires_on_real_data_and_clears(sdk_for, admin, db, cfg):
     [cleared] = sdk.alerts.get_alerts(aid=sdk.aid, state="clear").alerts
     assert cleared.id == alert.id and cleared.end_date is not None
     assert sdk.alerts.get_alert(alert.id, aid=sdk.aid).state == State.CLEAR
+
+
+RULE = {"ruleName": "r", "expression": "((failureRate >= 5%))", "alertType": "api", "roundsViolatingOutOf": 1}
+
+
+def test_bounds_answer_problems_naming_the_bound(admin, cfg):
+    cfg.ALERT_RULES_PER_GROUP = 2
+    cfg.ALERT_NOTIFICATIONS_PER_RULE = 2
+    cfg.WEBHOOK_CONNECTORS_PER_GROUP = 1
+    cfg.WEBHOOK_ALLOWED_HOSTS = "127.0.0.1"
+    for _ in range(2):
+        assert admin.post("/v7/alerts/rules", json=RULE).status_code == 201
+    r = admin.post("/v7/alerts/rules", json=RULE)
+    assert r.status_code == 409 and r.mimetype == "application/problem+json"
+    assert "ALERT_RULES_PER_GROUP = 2" in r.get_json()["detail"]
+
+    many = dict(RULE, notifications={"email": {"recipients": ["a@example.com", "b@example.com", "c@example.com"]}})
+    r = admin.put("/v7/alerts/rules/1", json=many)
+    assert r.status_code == 400 and "ALERT_NOTIFICATIONS_PER_RULE = 2" in r.get_json()["detail"]
+
+    r = admin.post("/v7/alerts/rules", json=dict(RULE, description="x" * (cfg.ALERT_MAX_BODY_BYTES + 1)))
+    assert r.status_code == 413 and "ALERT_MAX_BODY_BYTES" in r.get_json()["detail"]
+
+    connector = {"type": "generic", "name": "c", "target": "http://127.0.0.1:9/"}
+    assert admin.post("/v7/connectors/generic", json=connector).status_code == 201
+    r = admin.post("/v7/connectors/generic", json=connector)
+    assert r.status_code == 409 and "WEBHOOK_CONNECTORS_PER_GROUP = 1" in r.get_json()["detail"]
+
+
+def test_credentials_are_masked_and_never_echoed(admin, cfg):
+    cfg.WEBHOOK_ALLOWED_HOSTS = "127.0.0.1"
+    body = {"type": "generic", "name": "c", "target": "http://127.0.0.1:9/",
+            "authentication": {"type": "bearer-token", "token": "very-secret-token"}}
+    created = admin.post("/v7/connectors/generic", json=body).get_json()
+    assert created["authentication"] == {"type": "bearer-token", "token": "********"}
+    assert "very-secret-token" not in admin.get("/v7/connectors/generic").get_data(as_text=True)
+    # a masked value read back and sent again keeps the stored one
+    updated = admin.put(f"/v7/connectors/generic/{created['id']}", json=dict(body, name="c2",
+                                                                            authentication=created["authentication"]))
+    assert updated.status_code == 200 and "signingSecret" not in updated.get_data(as_text=True)
+    from maiascore.connections import get_db
+    with admin.client.application.app_context():
+        assert get_db().alert_connectors.find_one()["authentication"]["token"] == "very-secret-token"
