@@ -211,3 +211,44 @@ def test_credentials_are_masked_and_never_echoed(admin, cfg):
     from maiascore.connections import get_db
     with admin.client.application.app_context():
         assert get_db().alert_connectors.find_one()["authentication"]["token"] == "very-secret-token"
+
+
+def test_another_groups_integrations_cannot_be_named_or_assigned(admin, make_actor, cfg):
+    cfg.WEBHOOK_ALLOWED_HOSTS = "127.0.0.1"
+    connector = admin.post("/v7/connectors/generic", json={"type": "generic", "name": "c",
+                                                           "target": "http://127.0.0.1:9/"}).get_json()
+    operation = admin.post("/v7/operations/webhooks", json={"name": "o", "category": "alerts",
+                                                            "status": "pending"}).get_json()
+    other = make_actor("Account Admin")
+    mine = other.post("/v7/operations/webhooks", json={"name": "o", "category": "alerts", "status": "pending"})
+    r = other.put(f"/v7/operations/webhooks/{mine.get_json()['id']}/connectors", json=[connector["id"]])
+    assert r.status_code == 404
+    r = other.post("/v7/alerts/rules", json=dict(RULE, notifications={"webhook": [{"integrationId": operation["id"]}]}))
+    assert r.status_code == 400 and "not found" in r.get_json()["detail"]
+    assert other.get(f"/v7/connectors/generic/{connector['id']}").status_code == 404
+    assert other.delete(f"/v7/operations/webhooks/{operation['id']}").status_code == 404
+    assert other.get("/v7/alerts/deliveries").get_json()["deliveries"] == []
+
+
+def test_a_metric_registered_by_another_data_source_is_watched_like_the_built_in_ones(admin, app):
+    """How Model Health (or any other source) plugs in: register a function measuring one window."""
+    from maiascore.alerts import metrics
+
+    seen = []
+
+    def score_psi(aid, condition, start, end):
+        seen.append((aid, condition["key"], (end - start).total_seconds()))
+        return metrics.Measurement(0.31, 500)
+    metrics.register(metrics.AlertMetric(key="scorePsi", data_source="Model Health", metric="Score PSI",
+                                         compute=score_psi))
+    try:
+        r = admin.post("/v7/alerts/rules", json=dict(RULE, expression="((scorePsi > 0.25))",
+                                                     maiascore={"windowSeconds": 3600}))
+        assert r.status_code == 201 and r.get_json()["maiascore"]["dataSource"] == "Model Health"
+        with app.app_context():
+            evaluation.evaluate_group(admin.aid, int(NOW.timestamp() // 60) - 1, 60)
+        [alert] = admin.get("/v7/alerts").get_json()["alerts"]
+        assert alert["maiascore"]["startValue"] == 0.31 and seen == [(admin.aid, "scorePsi", 3600.0)]
+    finally:
+        for key in [k for k, m in metrics.REGISTRY.items() if m.data_source == "Model Health"]:
+            del metrics.REGISTRY[key]
