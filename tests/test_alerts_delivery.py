@@ -5,13 +5,13 @@ import re
 import socket
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from maiascore.alerts import connectors, delivery, evaluation, states
+from maiascore.alerts import delivery, evaluation, states
 from maiascore.clock import utcnow
 from tests.conftest import wait_until
 

@@ -11,7 +11,8 @@ from thousandeyes_sdk.connectors.models import (GenericConnector, Header, Operat
 from thousandeyes_sdk.core import ApiClient, Configuration
 from thousandeyes_sdk.core.exceptions import BadRequestException, ForbiddenException, NotFoundException
 
-from maiascore.alerts import evaluation, jobs
+from maiascore.alerts import evaluation, metrics
+from maiascore.connections import get_db
 
 NOW = datetime.now(timezone.utc)
 
@@ -208,7 +209,6 @@ def test_credentials_are_masked_and_never_echoed(admin, cfg):
     updated = admin.put(f"/v7/connectors/generic/{created['id']}", json=dict(body, name="c2",
                                                                             authentication=created["authentication"]))
     assert updated.status_code == 200 and "signingSecret" not in updated.get_data(as_text=True)
-    from maiascore.connections import get_db
     with admin.client.application.app_context():
         assert get_db().alert_connectors.find_one()["authentication"]["token"] == "very-secret-token"
 
@@ -232,8 +232,6 @@ def test_another_groups_integrations_cannot_be_named_or_assigned(admin, make_act
 
 def test_a_metric_registered_by_another_data_source_is_watched_like_the_built_in_ones(admin, app):
     """How Model Health (or any other source) plugs in: register a function measuring one window."""
-    from maiascore.alerts import metrics
-
     seen = []
 
     def score_psi(aid, condition, start, end):

@@ -9,6 +9,7 @@ show are written there (that is how the committed ones were made).
 import json
 import os
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from bson import ObjectId
 
 from conftest import wait_until
 from maiascore.accounts.permissions import ROLE_IDS
+from maiascore.alerts import evaluation
 from model_fixtures import german_rows, install_model
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -582,10 +584,6 @@ def test_console_is_served_with_a_strict_policy(client):
 
 
 def test_alerts_page_lists_active_and_recent_alerts_and_widgets_show_their_rules(ui, admin, app, db):
-    from datetime import datetime, timedelta, timezone
-
-    from maiascore.alerts import evaluation
-
     overview = next(r for r in admin.get("/v6/reports").get_json() if r["title"] == "Scoring overview")
     widget = admin.get(f"/v6/reports/{overview['reportId']}").get_json()["widgets"][0]
     rule = {"ruleName": "Failure rate on the overview", "expression": "((failureRate >= 10%))", "alertType": "api",

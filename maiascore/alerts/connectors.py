@@ -144,7 +144,8 @@ def delete_connector(aid, connector_id):
 
 def connector_operations(aid, connector_id):
     doc = get_connector(aid, connector_id)
-    return [op["_id"] for op in get_db()[OPERATIONS].find({"aid": aid, "connectorId": doc["_id"]}).sort("created_at", 1)]
+    assigned = get_db()[OPERATIONS].find({"aid": aid, "connectorId": doc["_id"]}).sort("created_at", 1)
+    return [op["_id"] for op in assigned]
 
 
 def set_connector_operations(aid, connector_id, operation_ids):

@@ -67,7 +67,8 @@ def _alert_common(doc, links):
     out = {"id": doc["_id"], "alertType": doc.get("alertType") or "api", "startDate": iso(doc["startDate"]),
            "violationCount": len(doc.get("violatingTicks") or ()) or 1, "duration": _duration(doc),
            "suppressed": False, "meta": {"version": 1}, "alertState": doc["state"], "alertSeverity": doc["severity"],
-           "_links": {"self": links.href(f"/alerts/{doc['_id']}"), "rule": links.href(f"/alerts/rules/{doc['ruleId']}")},
+           "_links": {"self": links.href(f"/alerts/{doc['_id']}"),
+                      "rule": links.href(f"/alerts/rules/{doc['ruleId']}")},
            "maiascore": _alert_extension(doc)}
     if doc.get("endDate"):
         out["endDate"] = iso(doc["endDate"])
