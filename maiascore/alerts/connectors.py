@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from config import settings
 from maiascore.alerts import states, targets
+from maiascore.alerts.rules import shown
 from maiascore.clock import stored_now
 from maiascore.connections import get_db
 from maiascore.errors import Conflict, Invalid, NotFound
@@ -101,7 +102,7 @@ def list_connectors(aid):
 def get_connector(aid, connector_id):
     doc = get_db()[CONNECTORS].find_one({"aid": aid, "_id": str(connector_id)})
     if doc is None:
-        raise NotFound(f"Connector {connector_id} not found")
+        raise NotFound(f"Connector {shown(connector_id)} not found")
     return doc
 
 
@@ -182,7 +183,7 @@ def operation_ids(aid):
 def get_operation(aid, operation_id):
     doc = get_db()[OPERATIONS].find_one({"aid": aid, "_id": str(operation_id)})
     if doc is None:
-        raise NotFound(f"Webhook operation {operation_id} not found")
+        raise NotFound(f"Webhook operation {shown(operation_id)} not found")
     return doc
 
 

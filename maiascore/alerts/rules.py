@@ -25,6 +25,12 @@ KEPT = {"direction": str, "isDefault": bool, "alertGroupType": str, "roundsViola
         "sensitivityLevel": str, "minimumSources": int, "minimumSourcesPct": int, "includeCoveredPrefixes": bool}
 
 
+def shown(value):
+    """An id as an answer may name it: one of ours, or a placeholder."""
+    text = str(value)
+    return text if re.match(states.ID_SHAPE, text) else "(not an id this API gives)"
+
+
 def _item(field, message):
     return {"code": "INVALID_VALUE", "field": field, "message": message}
 
@@ -196,7 +202,7 @@ def clean(body):
 def _check_integrations(aid, fields, operation_ids):
     missing = [i for i in (fields["notifications"].get("webhook") or ()) if i not in operation_ids]
     if missing:
-        _fail("notifications.webhook", f"webhook operation {missing[0]} not found; create it with POST "
+        _fail("notifications.webhook", f"webhook operation {shown(missing[0])} not found; create it with POST "
                                        "/v7/operations/webhooks")
 
 
@@ -210,7 +216,7 @@ def list_rules(aid, dashboard_id=None):
 def get_rule(aid, rule_id):
     doc = get_db()[RULES].find_one({"aid": aid, "_id": str(rule_id)})
     if doc is None:
-        raise NotFound(f"Alert rule {rule_id} not found")
+        raise NotFound(f"Alert rule {shown(rule_id)} not found")
     return doc
 
 

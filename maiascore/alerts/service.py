@@ -66,7 +66,7 @@ def list_alerts(aid, state, start, end, offset, limit):
 def get_alert(aid, alert_id):
     doc = get_db()[ALERTS].find_one({"aid": aid, "_id": str(alert_id)})
     if doc is None:
-        raise NotFound(f"Alert {alert_id} not found")
+        raise NotFound(f"Alert {rules.shown(alert_id)} not found")
     return doc
 
 

@@ -32,3 +32,8 @@ COMPARISONS = {
     "==": lambda value, threshold: value == threshold,
     "!=": lambda value, threshold: value != threshold,
 }
+
+
+# What the ids MaiaScore gives look like; an answer names an id only when it could be one of them,
+# so a 404 never echoes arbitrary text back.
+ID_SHAPE = r"^[0-9a-f]{32}$|^[0-9]{1,18}(-[0-9]{1,18})?$"
