@@ -11,7 +11,7 @@ from thousandeyes_sdk.connectors.models import (GenericConnector, Header, Operat
 from thousandeyes_sdk.core import ApiClient, Configuration
 from thousandeyes_sdk.core.exceptions import BadRequestException, ForbiddenException, NotFoundException
 
-from maiascore.alerts import evaluation, metrics
+from maiascore.alerts import evaluation, jobs, metrics
 from maiascore.connections import get_db
 
 NOW = datetime.now(timezone.utc)
@@ -250,3 +250,25 @@ def test_a_metric_registered_by_another_data_source_is_watched_like_the_built_in
     finally:
         for key in [k for k, m in metrics.REGISTRY.items() if m.data_source == "Model Health"]:
             del metrics.REGISTRY[key]
+
+
+def test_a_failing_evaluation_is_recorded_raised_for_retry_and_spares_the_other_rules(admin, app, caplog):
+    def broken(aid, condition, start, end):
+        raise RuntimeError("source unavailable")
+    metrics.register(metrics.AlertMetric(key="brokenMetric", data_source="Broken", metric="Broken",
+                                         compute=broken))
+    try:
+        assert admin.post("/v7/alerts/rules", json=dict(RULE, expression="((brokenMetric > 1))")).status_code == 201
+        assert admin.post("/v7/alerts/rules", json=RULE).status_code == 201
+        tick = int(NOW.timestamp() // 60) - 1
+        with app.app_context():
+            with pytest.raises(jobs.EvaluationFailed):
+                jobs.evaluate_group(admin.aid, tick)
+            broken_rule, healthy = get_db().alert_rules.find().sort("seq", 1)
+        assert broken_rule["lastError"] == "RuntimeError" and broken_rule.get("lastTick") is None
+        assert healthy["lastTick"] == tick and "lastError" not in healthy
+        assert "failed to evaluate" in caplog.text
+        rule = admin.get(f"/v7/alerts/rules/{broken_rule['_id']}").get_json()
+        assert "retried" in rule["maiascore"]["lastError"]
+    finally:
+        del metrics.REGISTRY["brokenMetric"]
