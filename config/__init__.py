@@ -177,6 +177,31 @@ class Config:
         # Rows of a scoring run scored and recorded together without Dask: a resumed run skips recorded chunks.
         self.SCORING_RUN_CHUNK_ROWS = _env("SCORING_RUN_CHUNK_ROWS", 50_000, int)
         # --- end of scale-out ---
+        # --- Alerts (docs/alerts.md) ---
+        # Seconds between two evaluations of every alert rule (the scoring worker's RQ scheduler runs them).
+        self.ALERT_EVALUATION_SECONDS = _env("ALERT_EVALUATION_SECONDS", 60, int)
+        # Alert rules an account group may keep, and notifications (webhooks plus email recipients) per rule.
+        self.ALERT_RULES_PER_GROUP = _env("ALERT_RULES_PER_GROUP", 50, int)
+        self.ALERT_NOTIFICATIONS_PER_RULE = _env("ALERT_NOTIFICATIONS_PER_RULE", 10, int)
+        # Longest evaluation window of a rule, in seconds: what one rule may cost each evaluation.
+        self.ALERT_MAX_WINDOW_SECONDS = _env("ALERT_MAX_WINDOW_SECONDS", 86400, int)
+        # Webhook connectors and webhook operations an account group may keep, each.
+        self.WEBHOOK_CONNECTORS_PER_GROUP = _env("WEBHOOK_CONNECTORS_PER_GROUP", 20, int)
+        # Bytes of a rule, connector or operation body, and of one notification's JSON payload.
+        self.ALERT_MAX_BODY_BYTES = _env("ALERT_MAX_BODY_BYTES", 16 * 1024, int)
+        # Hosts webhooks may reach, separated by spaces or commas: names with * wildcards (*.example.com),
+        # IP addresses or CIDR ranges, optionally :port. Loopback, link-local, private and other special
+        # addresses are refused unless an IP or CIDR entry names them; "*" admits every public host.
+        self.WEBHOOK_ALLOWED_HOSTS = _env("WEBHOOK_ALLOWED_HOSTS", "*")
+        # Seconds a webhook may take to connect and to answer.
+        self.WEBHOOK_TIMEOUT_SECONDS = _env("WEBHOOK_TIMEOUT_SECONDS", 5.0, float)
+        # Attempts per notification, and the first retry's delay (doubling after each failure, capped).
+        self.WEBHOOK_MAX_ATTEMPTS = _env("WEBHOOK_MAX_ATTEMPTS", 6, int)
+        self.WEBHOOK_RETRY_BASE_SECONDS = _env("WEBHOOK_RETRY_BASE_SECONDS", 30.0, float)
+        self.WEBHOOK_RETRY_MAX_SECONDS = _env("WEBHOOK_RETRY_MAX_SECONDS", 3600.0, float)
+        # Notifications one delivery job sends to one endpoint before yielding the worker to others.
+        self.WEBHOOK_DELIVERIES_PER_JOB = _env("WEBHOOK_DELIVERIES_PER_JOB", 10, int)
+        # --- end of alerts ---
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
         self.API_TITLE = "MaiaScore"
         self.API_VERSION = "1.0.0"

@@ -6,6 +6,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Config
 
 from maiascore import domains  # noqa: F401  connects the domain event handlers
+from maiascore.alerts import routes as alerts_routes
 from maiascore.auth import routes as auth_routes
 from maiascore.auth.admin import routes as admin_routes
 from maiascore.connections import get_db
@@ -25,7 +26,8 @@ from maiascore.scoring_runs import routes as scoring_runs_routes
 from maiascore.trainings import dataset_routes, routes as trainings_routes
 
 BLUEPRINTS = (health_routes.blp, auth_routes.blp, admin_routes.blp, reports_routes.blp, trainings_routes.blp,
-              dataset_routes.blp, dashboards_routes.blp, dashboards_v7_routes.blp, scoring_runs_routes.blp)
+              dataset_routes.blp, dashboards_routes.blp, dashboards_v7_routes.blp, scoring_runs_routes.blp,
+              alerts_routes.blp)
 
 
 def create_app(config=None):

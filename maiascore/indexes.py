@@ -69,6 +69,22 @@ INDEXES = {
     "dashboard_filters": [
         IndexModel([("aid", ASC), ("filterId", ASC)], unique=True),
     ],
+    "alert_rules": [IndexModel([("aid", ASC), ("seq", ASC)])],
+    "alert_rounds": [
+        IndexModel([("ruleId", ASC), ("tick", ASC)]),
+        IndexModel([("at", ASC)], expireAfterSeconds=7 * 86400),  # a round only matters for a few evaluations
+    ],
+    "alerts": [
+        IndexModel([("aid", ASC), ("startDate", DESC)]),
+        IndexModel([("aid", ASC), ("state", ASC), ("endDate", DESC)]),
+    ],
+    "alert_deliveries": [
+        IndexModel([("channel", ASC), ("status", ASC), ("dueAt", ASC)]),
+        IndexModel([("aid", ASC), ("created_at", DESC)]),
+        IndexModel([("status", ASC), ("dueAt", ASC)]),
+    ],
+    "alert_connectors": [IndexModel([("aid", ASC), ("created_at", ASC)])],
+    "alert_webhook_operations": [IndexModel([("aid", ASC), ("created_at", ASC)])],
 }
 
 

@@ -16,10 +16,13 @@ from maiascore.connections import get_redis, redis_key
 
 SCORES = "scores"
 TRAININGS = "trainings"
-MAIL = "mail"
-QUEUES = (SCORES, TRAININGS, MAIL)
-# Scoring workers also send mail: a reset mail is small, and its queue comes after the scores.
-ROLES = {"scoring": (SCORES, MAIL), "training": (TRAININGS,)}
+MAIL = "mail"                    # password reset mails
+ALERTS = "alerts"                # alert-rule evaluations: short, bounded by the rules per group
+NOTIFICATIONS = "notifications"  # webhook and email deliveries: short timeouts, one endpoint per job
+QUEUES = (SCORES, TRAININGS, MAIL, ALERTS, NOTIFICATIONS)
+# A worker takes from its queues in this order: evaluations, deliveries and mails are short and
+# come first, so a scoring backlog never delays an alert or a reset code.
+ROLES = {"scoring": (ALERTS, NOTIFICATIONS, MAIL, SCORES), "training": (TRAININGS,)}
 WORKER_CLASS = "maiascore.workers.Worker"
 LIVE = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED)
 

@@ -33,7 +33,7 @@ def test_roles_and_permissions_need_manage_users(admin, make_actor):
     assert {r["name"] for r in roles} == {"Account Admin", "Regular User", "Read Only"}
     regular = next(r for r in roles if r["name"] == "Regular User")
     assert {p["label"] for p in regular["permissions"]} == {
-        "View Scores", "Create Scores", "View Trainings", "View Reports", "Edit Reports"}
+        "View Scores", "Create Scores", "View Trainings", "View Reports", "Edit Reports", "View Alerts"}
     perms = admin.get("/v6/permissions").get_json()["permissions"]
     assert {"View Scores", "Create Scores", "View Trainings", "Manage Trainings", "View Reports", "Edit Reports",
             "Edit reports for all users in account group", "Manage Users"} <= {p["label"] for p in perms}

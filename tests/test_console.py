@@ -9,6 +9,7 @@ show are written there (that is how the committed ones were made).
 import json
 import os
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from bson import ObjectId
 
 from conftest import wait_until
 from maiascore.accounts.permissions import ROLE_IDS
+from maiascore.alerts import evaluation
 from model_fixtures import german_rows, install_model
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -579,3 +581,47 @@ def test_console_is_served_with_a_strict_policy(client):
     assert client.get("/app/static/../routes.py").status_code == 404
     assert client.get("/app/static/js/nope.js").status_code == 404
     assert "/app" not in json.dumps(client.get("/openapi.json").get_json()["paths"])
+
+
+def test_alerts_page_lists_active_and_recent_alerts_and_widgets_show_their_rules(ui, admin, app, db):
+    overview = next(r for r in admin.get("/v6/reports").get_json() if r["title"] == "Scoring overview")
+    widget = admin.get(f"/v6/reports/{overview['reportId']}").get_json()["widgets"][0]
+    rule = {"ruleName": "Failure rate on the overview", "expression": "((failureRate >= 10%))", "alertType": "api",
+            "roundsViolatingOutOf": 1, "severity": "critical",
+            "maiascore": {"windowSeconds": 3600, "dashboardId": overview["reportId"], "widgetId": widget["id"]}}
+    assert admin.post("/v7/alerts/rules", json=rule).status_code == 201
+    quiet = {"ruleName": "Slow scoring", "expression": "((processingTime > 30))", "alertType": "api",
+             "roundsViolatingOutOf": 1, "severity": "minor", "maiascore": {"windowSeconds": 600}}
+    assert admin.post("/v7/alerts/rules", json=quiet).status_code == 201
+    now = datetime.now(timezone.utc)
+    tick = int(now.timestamp() // 60)
+    db.score_reports.insert_many(
+        [{"aid": admin.aid, "status": "failed" if n < 3 else "processed", "type": "reference",
+          "referenceId": f"r{n}", "created_at": now - timedelta(minutes=70 + n),
+          "processed_at": now - timedelta(minutes=70 + n) + timedelta(seconds=45)} for n in range(8)]
+        + [{"aid": admin.aid, "status": "failed", "type": "reference", "referenceId": f"late{n}",
+            "created_at": now - timedelta(minutes=5 + n)} for n in range(2)])
+    with app.app_context():
+        evaluation.evaluate_group(admin.aid, tick - 60, 60)  # the slow reports raise and
+        evaluation.evaluate_group(admin.aid, tick - 40, 60)  # then clear "Slow scoring"
+        evaluation.evaluate_group(admin.aid, tick, 60)       # the failures keep the overview's rule firing
+
+    ui.sign_in(admin)
+    page = ui.page
+    page.get_by_role("link", name="Alerts", exact=True).click()
+    expect(page.get_by_role("heading", name="Alerts", level=1)).to_be_visible()
+    expect(page.locator("main")).to_have_attribute("data-loaded", "1")
+    active = page.locator("table", has=page.locator("caption", has_text="Alerts firing now"))
+    expect(active.locator("tbody tr")).to_have_count(1)
+    expect(active.locator("tbody tr")).to_contain_text("Failure rate on the overview")
+    expect(active.locator("tbody tr")).to_contain_text("((failureRate >= 10%))")
+    cleared = page.locator("table", has=page.locator("caption", has_text="Recently cleared alerts"))
+    expect(cleared.locator("tbody tr")).to_have_count(1)
+    expect(cleared.locator("tbody tr")).to_contain_text("Slow scoring")
+    ui.shot("alerts")
+
+    ui.go(f"/dashboards/{overview['reportId']}")
+    frame = page.locator(f'[data-widget-id="{widget["id"]}"]')
+    expect(frame.locator(".widget-rules li.alerting")).to_contain_text("Failure rate on the overview")
+    expect(page.locator(".widget-rules li")).to_have_count(1)  # only the widget with a rule shows one
+    ui.check()

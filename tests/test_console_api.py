@@ -24,7 +24,7 @@ def test_me_of_a_read_only_user_lists_only_what_it_may_do(admin, make_actor):
     reader = make_actor("Read Only", aid=admin.aid)
     me = reader.get("/users/me").get_json()
     assert me["role"] == "Read Only" and me["roleId"] == ROLE_IDS["Read Only"]
-    assert me["permissions"] == ["View Scores", "View Trainings", "View Reports"]
+    assert me["permissions"] == ["View Scores", "View Trainings", "View Reports", "View Alerts"]
     # What the answer says is what the server enforces.
     assert reader.post("/v6/reports/create", json={"title": "Nope"}).status_code == 403
     assert reader.get("/v6/reports").status_code == 200
@@ -40,7 +40,7 @@ def test_me_answers_for_the_requested_account_group(make_actor, db):
     away = admin.get(f"/users/me?aid={other.aid}").get_json()
     assert (home["aid"], home["role"], len(home["permissions"])) == (admin.aid, "Account Admin", len(ALL_LABELS))
     assert (away["aid"], away["role"], away["permissions"]) == (other.aid, "Read Only",
-                                                               ["View Scores", "View Trainings", "View Reports"])
+                                                               ["View Scores", "View Trainings", "View Reports", "View Alerts"])
     assert admin.get("/users/me").get_json()["aid"] == admin.aid
     r = other.get(f"/users/me?aid={admin.aid}")
     assert r.status_code == 400 and "not assigned" in r.get_json()["message"]

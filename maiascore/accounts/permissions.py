@@ -8,6 +8,8 @@ VIEW_REPORTS = "View Reports"
 EDIT_REPORTS = "Edit Reports"
 EDIT_ALL_REPORTS = "Edit reports for all users in account group"
 MANAGE_USERS = "Manage Users"
+VIEW_ALERTS = "View Alerts"
+EDIT_ALERT_RULES = "Edit Alert Rules"
 
 PERMISSIONS = [
     # (permissionId, label, isManagementPermission)
@@ -19,6 +21,8 @@ PERMISSIONS = [
     (6, EDIT_REPORTS, False),
     (7, EDIT_ALL_REPORTS, True),
     (8, MANAGE_USERS, True),
+    (9, VIEW_ALERTS, False),
+    (10, EDIT_ALERT_RULES, True),
 ]
 ALL_PERMISSIONS = frozenset(label for _, label, _ in PERMISSIONS)
 
@@ -28,8 +32,8 @@ READ_ONLY = "Read Only"
 
 ROLES = {
     1: (ACCOUNT_ADMIN, ALL_PERMISSIONS),
-    2: (REGULAR_USER, frozenset({VIEW_SCORES, CREATE_SCORES, VIEW_TRAININGS, VIEW_REPORTS, EDIT_REPORTS})),
-    3: (READ_ONLY, frozenset({VIEW_SCORES, VIEW_TRAININGS, VIEW_REPORTS})),
+    2: (REGULAR_USER, frozenset({VIEW_SCORES, CREATE_SCORES, VIEW_TRAININGS, VIEW_REPORTS, EDIT_REPORTS, VIEW_ALERTS})),
+    3: (READ_ONLY, frozenset({VIEW_SCORES, VIEW_TRAININGS, VIEW_REPORTS, VIEW_ALERTS})),
 }
 ROLE_IDS = {name: role_id for role_id, (name, _) in ROLES.items()}
 

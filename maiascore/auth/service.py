@@ -11,7 +11,7 @@ the claim counts as epoch 0: tokens from before the switch keep working until a 
 
 Each web process caches header -> user for ``AUTH_CACHE_SECONDS`` (``fresh_login``,
 ``cached_login``), so a request with known credentials reads no database; revocation stays
-immediate through the per-user marker of ``maiascore.auth.revocation``, which the guard compares
+immediate through the per-user marker of ``maiascore.accounts.revocation``, which the guard compares
 in the round trip it makes to Redis anyway for the rate limit.
 """
 import base64
@@ -253,7 +253,7 @@ def user_from_authorization(header, source_ip):
 @dataclass(frozen=True)
 class Login:
     """An authenticated user; ``cached`` logins are trusted only while the user's credentials marker
-    (``maiascore.auth.revocation``) still equals ``marker``."""
+    (``maiascore.accounts.revocation``) still equals ``marker``."""
 
     user: dict
     marker: Optional[bytes]

@@ -3,6 +3,7 @@ import { api, ApiError, can, describe, session } from './api.js';
 import { autoResize, binLabel, drawWidget, metricLabel, NUMBER } from './charts.js';
 import { button, clear, confirmDialog, field, h, select, setError, toast } from './dom.js';
 import { fmtDuration, fmtTime, localInputToUtc, parseTime, ZONE } from './format.js';
+import { rulesByWidget, ruleBadges } from './alerts.js';
 
 const EDIT = 'Edit Reports';
 const EDIT_ALL = 'Edit reports for all users in account group';
@@ -157,6 +158,12 @@ export async function view(main, { id }) {
     main.append(h('p', { class: 'empty-state', text: 'This dashboard has no widgets yet.' }));
   }
   main.append(grid);
+  rulesByWidget(report.reportId).then((rules) => {
+    for (const frame of grid.querySelectorAll('section.widget')) {
+      const onWidget = rules.get(frame.dataset.widgetId);
+      if (onWidget) frame.querySelector('header').after(ruleBadges(onWidget));
+    }
+  }).catch(() => {});
   const snapshotsBox = h('section', { class: 'snapshots', 'aria-labelledby': 'snapshots-title' });
   main.append(snapshotsBox);
 

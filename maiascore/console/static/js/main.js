@@ -2,6 +2,7 @@
 import { api, ApiError, describe, loadSession, session, whenUnauthorized } from './api.js';
 import { clear, field, h, setError } from './dom.js';
 import { ZONE } from './format.js';
+import * as alerts from './alerts.js';
 import * as dashboards from './dashboards.js';
 import * as reports from './reports.js';
 import * as trainings from './trainings.js';
@@ -22,6 +23,7 @@ const ROUTES = [
   [/^\/trainings$/, 'trainings', () => trainings.list],
   [/^\/trainings\/([^/]+)$/, 'trainings', () => trainings.detail],
   [/^\/models$/, 'models', () => trainings.models],
+  [/^\/alerts$/, 'alerts', () => alerts.list],
 ];
 
 function parseHash() {

@@ -1,0 +1,1 @@
+"""Alert rules on dashboard metrics, the alerts they raise and the notifications they send."""
