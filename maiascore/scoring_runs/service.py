@@ -11,12 +11,12 @@ from config import settings
 from maiascore import leases
 from maiascore.clock import stored_now
 from maiascore.connections import get_db
+from maiascore.datasets.service import find_dataset
 from maiascore.errors import Conflict, NotFound, Unprocessable
 from maiascore.http.strapi import object_id
 from maiascore.scoring_runs import jobs, outputs
 from maiascore.scoring_runs.states import ACTIVE, FILE, QUEUED, REPORTS, SUCCEEDED
 from maiascore.trainings import registry
-from maiascore.trainings.datasets import find_dataset
 
 VALIDATION_FAILED = "Request validation failed"
 DEFAULT_TOP = {REPORTS: 5, FILE: 0}
