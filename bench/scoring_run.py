@@ -82,10 +82,10 @@ def main():
         # imported once the stack has set MONGO_URI and friends: connections read them on first use
         from maiascore.connections import get_db
         from maiascore.scoring_runs import service
-        from maiascore.trainings import sources
+        from maiascore.datasets import service as datasets
 
         model, trained = train_model(stack.aid)
-        dataset = sources.register(stack.aid, stack.user["_id"], f"file://{path}")
+        dataset = datasets.register(stack.aid, stack.user["_id"], f"file://{path}")
         stack.worker(queues=("trainings",), scheduler=False)
         time.sleep(3)  # the worker is up and idle before the clock starts
         start = time.perf_counter()

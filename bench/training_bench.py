@@ -37,7 +37,7 @@ def job_breakdown(rows):
 def run_size(st, port, rows, log=print):
     from bson import ObjectId
 
-    from maiascore.trainings.datasets import store_upload
+    from maiascore.datasets.service import store_upload
 
     raw = synthetic_csv(rows)
     upload_started = time.perf_counter()

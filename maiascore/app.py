@@ -13,6 +13,7 @@ from maiascore.connections import get_db
 from maiascore.console import routes as console_routes
 from maiascore.dashboards import routes as dashboards_routes
 from maiascore.dashboards.v7 import routes as dashboards_v7_routes
+from maiascore.datasets import routes as datasets_routes
 from maiascore.health import routes as health_routes
 from maiascore.http.api import Api, install_converters
 from maiascore.auth.access import rate_limit_headers
@@ -23,10 +24,10 @@ from maiascore.http.swagger import blp as swagger_assets
 from maiascore.indexes import ensure_indexes
 from maiascore.reports import routes as reports_routes
 from maiascore.scoring_runs import routes as scoring_runs_routes
-from maiascore.trainings import dataset_routes, routes as trainings_routes
+from maiascore.trainings import routes as trainings_routes
 
 BLUEPRINTS = (health_routes.blp, auth_routes.blp, admin_routes.blp, reports_routes.blp, trainings_routes.blp,
-              dataset_routes.blp, dashboards_routes.blp, dashboards_v7_routes.blp, scoring_runs_routes.blp,
+              datasets_routes.blp, dashboards_routes.blp, dashboards_v7_routes.blp, scoring_runs_routes.blp,
               alerts_routes.blp)
 
 

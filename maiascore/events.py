@@ -26,3 +26,4 @@ class Event:
 
 GROUP_CREATED = Event("group_created")  # payload: aid
 MODEL_ACTIVATED = Event("model_activated")  # payload: aid, version
+DATASET_DELETING = Event("dataset_deleting")  # payload: aid, dataset_id; a handler raises Conflict to refuse

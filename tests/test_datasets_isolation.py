@@ -1,7 +1,7 @@
 """Attacks on data sets registered by URI: links nested in a Parquet directory, a file set changed
 after registration, FIFOs and sockets under a group's root, a gzip bomb against the training's
 bounds, a NUL byte in the URI. Every file the readers open goes through one opener
-(:mod:`maiascore.trainings.files`); these tests go through the API and real RQ workers."""
+(:mod:`maiascore.datasets.files`); these tests go through the API and real RQ workers."""
 import gzip
 import io
 import os
@@ -15,7 +15,7 @@ from bson import ObjectId
 
 from maiascore.connections import get_db
 from maiascore.modeling import DatasetError
-from maiascore.trainings.files import GroupFiles
+from maiascore.datasets.files import GroupFiles
 
 from tests.dask_fixtures import dask_cluster  # noqa: F401  the session's Dask cluster
 from tests.model_fixtures import install_model

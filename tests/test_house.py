@@ -1,5 +1,6 @@
 """The layering rules hold: import contracts, and a worker process free of the web framework."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +46,20 @@ def test_the_worker_runs_every_domain_sweep():
 
     assert set(SWEEPS) == {recover_score_batches, recover_single_reports, recover_trainings, recover_scoring_runs,
                            recover_alerts}
+
+
+def _collections_read(path):
+    """The MongoDB collections a module reaches through ``get_db()`` or a ``db`` handle."""
+    return set(re.findall(r"(?:get_db\(\)|\bdb)\.([a-z_]+)\b(?!\()", path.read_text()))
+
+
+def test_data_sets_are_read_only_by_their_own_package():
+    """``datasets`` and its GridFS bucket belong to maiascore/datasets, which reads no other domain's collection."""
+    package = ROOT / "maiascore" / "datasets"
+    for path in (ROOT / "maiascore").rglob("*.py"):
+        read = _collections_read(path)
+        if package in path.parents:
+            assert read <= {"datasets"}, (path, read)
+        else:
+            assert "datasets" not in read, path
+            assert "GridFSBucket(get_db(), \"datasets\")" not in path.read_text(), path

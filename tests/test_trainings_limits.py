@@ -9,7 +9,7 @@ from test_datasets import assert_error, csv_bytes, good_rows
 from config import reset_process_settings
 from maiascore.modeling import Dataset, DatasetError
 from maiascore.queue import TRAININGS, queue
-from maiascore.trainings.datasets import reports_dataset
+from maiascore.datasets.labelled import reports_dataset
 
 
 def launch(actor, meta=None, **fields):

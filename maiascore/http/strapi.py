@@ -118,6 +118,11 @@ def object_id(raw, what="Entry"):
         raise NotFound(f"{what} not found")
 
 
+COUNT_DESCRIPTION = "Number of matching entries (Strapi's count)"
+COUNT_DOC = {"responses": {"200": {"description": COUNT_DESCRIPTION,
+                                   "content": {"application/json": {"schema": {"type": "integer"}}}}}}
+
+
 def entry_fields(doc):
     """The fields every Strapi entry carries."""
     return {

@@ -113,7 +113,7 @@ def parse_csv(raw: bytes, target: str | None = None) -> Dataset:
     if not text or text.isspace():
         raise DatasetError("file is empty")
 
-    delimiter = _sniff_delimiter(text)
+    delimiter = sniff_delimiter(text)
     sep = separator_absent_from(text)
     table = None
     if '"' not in text:
@@ -351,7 +351,7 @@ def _head(text: str, count: int) -> str:
         size *= 4
 
 
-def _sniff_delimiter(text: str) -> str:
+def sniff_delimiter(text: str) -> str:
     """Pick the delimiter that splits the first lines most consistently into the most fields."""
     head = _head(text, SNIFF_LINES)
     best, best_key = ",", (False, 1)

@@ -18,14 +18,15 @@ from config import settings
 from maiascore import leases
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
+from maiascore.datasets import reading, uris
+from maiascore.datasets.service import find_dataset
 from maiascore.leases import RunAborted
 from maiascore.modeling import DatasetError
 from maiascore.modeling.batch import score_chunk
 from maiascore.reports.scoring import score_scale_dict, upsert_scored
-from maiascore.scoring_runs import outputs, reading
+from maiascore.scoring_runs import outputs
 from maiascore.scoring_runs.states import CANCELED, FAILED, FILE, QUEUED, REPORTS, RUNNING, SUCCEEDED
-from maiascore.trainings import registry, sources
-from maiascore.trainings.datasets import find_dataset
+from maiascore.trainings import registry
 from maiascore.trainings.engines import EngineFailed, dask_client
 from maiascore.trainings.runs import settle
 
@@ -137,7 +138,7 @@ class Scoring:
     def _dask(self, client):
         """Partition-parallel: each Dask worker reads its partitions and scores them with the booster
         (``inplace_predict``); the job writes each partition's result as it arrives."""
-        frame = sources.read_frame(self.doc["aid"], self.dataset, None)
+        frame = uris.read_frame(self.doc["aid"], self.dataset)
         workers = len(client.nthreads())
         if not workers:
             raise EngineFailed("The Dask cluster has no worker")

@@ -1,13 +1,10 @@
 """Scoring runs as the API reads and writes them."""
 import marshmallow as ma
 
-from maiascore.http.strapi import entry_fields
+from maiascore.http.strapi import COUNT_DESCRIPTION, COUNT_DOC, entry_fields  # noqa: F401  the routes' count
 from maiascore.scoring_runs.states import FILE, FORMATS, KINDS, PARQUET, STATUSES
 
 MAX_TOP_CONTRIBUTIONS = 20
-COUNT_DESCRIPTION = "Number of matching entries (Strapi's count)"
-COUNT_DOC = {"responses": {"200": {"description": COUNT_DESCRIPTION,
-                                   "content": {"application/json": {"schema": {"type": "integer"}}}}}}
 
 
 class OutputSchema(ma.Schema):

@@ -10,11 +10,11 @@ from bson import ObjectId
 from config import settings
 from maiascore.clock import stored_now
 from maiascore.connections import get_db
+from maiascore.datasets.service import find_dataset
 from maiascore.errors import Conflict, NotFound, Unprocessable
 from maiascore.scoring_runs import jobs, outputs
 from maiascore.scoring_runs.states import FILE, QUEUED, REPORTS, SUCCEEDED
 from maiascore.trainings import registry
-from maiascore.trainings.datasets import find_dataset
 
 VALIDATION_FAILED = "Request validation failed"
 DEFAULT_TOP = {REPORTS: 5, FILE: 0}

@@ -3,9 +3,9 @@ the training workers cannot afford: boosting rounds x tree depth x rows, columns
 distinct feature names of the labelled reports. Each refusal names its setting.
 """
 from config import settings
+from maiascore.datasets.sources import RowLimit, Shape
 from maiascore.errors import Invalid
 from maiascore.modeling import DEFAULT_PARAMS, DatasetError
-from maiascore.trainings.datasets import Shape
 
 
 def work(meta, rows):
@@ -38,6 +38,12 @@ def rows_allowed(meta):
     """The most rows ``meta``'s boosting may read within TRAINING_WORK_BUDGET."""
     rounds, depth, _ = work(meta, 1)
     return settings().TRAINING_WORK_BUDGET // max(1, rounds * depth)
+
+
+def row_limit(meta):
+    """The rows a source may load for ``meta``, and the reason it gives past them."""
+    rows = rows_allowed(meta)
+    return RowLimit(rows, over_budget(meta, rows))
 
 
 def over_budget(meta, rows):

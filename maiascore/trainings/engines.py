@@ -82,7 +82,7 @@ def run(training_run, source, meta):
     """Trains ``meta``'s model on ``source`` with the engine chosen; records the engine on the training."""
     if chosen(meta, source) == LOCAL:
         _record(training_run, {"engine": LOCAL, "dask": None})
-        dataset, target = source.load()
+        dataset, target = source.load(bounds.row_limit(meta))
         bounds.check_read(meta, dataset.row_count, len(dataset.columns))
         return train(dataset, target, params=meta.get("params") or {}, test_size=meta.get("testSize", 0.2),
                      seed=meta.get("seed", 42), progress=training_run.progress,

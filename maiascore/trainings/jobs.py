@@ -17,15 +17,28 @@ from config import settings
 from maiascore import leases
 from maiascore.clock import stored_now, utcnow
 from maiascore.connections import get_db
-from maiascore.trainings import engines, sources
+from maiascore.datasets import sources
+from maiascore.errors import Conflict
+from maiascore.events import DATASET_DELETING
+from maiascore.trainings import engines
 from maiascore.trainings.documents import new_training_doc, next_occurrence
 from maiascore.trainings.parameters import parameters_only
 from maiascore.trainings.runs import LEASES, TrainingRun, settle
 from maiascore.trainings.slots import ALREADY_HELD, GroupSlot
-from maiascore.trainings.states import PENDING, SCHEDULED
+from maiascore.trainings.states import ACTIVE, PENDING, SCHEDULED
 
 log = logging.getLogger("maiascore.trainings.jobs")
 SLOT_RETRIES = 1_000_000  # RQ needs a bound; past it the job fails in RQ and the sweep re-submits the training
+
+
+@DATASET_DELETING.connect
+def refuse_while_a_training_reads(aid, dataset_id):
+    """A data set cannot be deleted while a training that has not finished reads it."""
+    busy = get_db().trainings.find_one({"aid": aid, "meta.dataset": dataset_id, "status": {"$in": list(ACTIVE)}},
+                                       {"_id": 1})
+    if busy:
+        raise Conflict(f"Training {busy['_id']} still uses this dataset; cancel it (DELETE /trainings/{busy['_id']}) "
+                       "or wait for it to finish")
 
 
 def _whole_second_after(moment):

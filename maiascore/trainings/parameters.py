@@ -4,7 +4,7 @@
 (the target's class whose probability scores report), ``params`` (whitelisted XGBoost
 hyper-parameters), ``testSize``, ``seed``, ``activate`` and a free-text ``note``. The server adds ``metrics`` after a success; a client echoing a
 previous answer back may send it, and it is dropped. Pure: the dataset ``meta`` names is
-resolved by :func:`maiascore.trainings.datasets.resolve`.
+resolved by :func:`maiascore.datasets.sources.resolve`.
 """
 import re
 

@@ -13,9 +13,10 @@ from pymongo.errors import DuplicateKeyError
 from maiascore import leases
 from maiascore.clock import stored_now, to_millis, utcnow
 from maiascore.connections import find_in_group, get_db
+from maiascore.datasets import sources
 from maiascore.errors import Conflict, Invalid, NotFound, Unprocessable
 from maiascore.http.strapi import object_id
-from maiascore.trainings import bounds, engines, jobs, parameters, registry, sources
+from maiascore.trainings import bounds, engines, jobs, parameters, registry
 from maiascore.trainings.documents import new_training_doc, next_occurrence
 from maiascore.trainings.schemas import TrainingCreateSchema
 from maiascore.trainings.states import PENDING, QUEUED, SCHEDULED, SUCCEEDED
@@ -88,7 +89,7 @@ def create_training(aid, user_id, body):
 def resolved_meta(aid, checked_meta):
     """The stored meta: defaults filled in, and the dataset, target and positive class it resolves to."""
     meta = parameters.with_defaults(checked_meta)
-    source = sources.resolve(aid, meta)  # URI data sets first (sources.py), then datasets.resolve
+    source = sources.resolve(aid, meta)
     meta["dataset"] = source.name
     if source.target is not None:
         meta["target"] = source.target

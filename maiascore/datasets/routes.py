@@ -6,16 +6,22 @@ from flask_smorest.fields import Upload
 
 from config import settings
 from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
-from maiascore.errors import Invalid, NotFound, TooLarge, Unprocessable
 from maiascore.auth.access import requires
+from maiascore.datasets import schemas
+from maiascore.datasets.schemas import public_dataset
+from maiascore.datasets.service import (
+    LIST_FIELDS,
+    count_datasets,
+    delete_dataset,
+    find_dataset,
+    list_datasets,
+    register,
+    store_upload,
+)
+from maiascore.errors import Invalid, NotFound, TooLarge, Unprocessable
 from maiascore.http.api import Blueprint
 from maiascore.http.errors import abort
 from maiascore.http.strapi import object_id, parse_list_query
-from maiascore.trainings import schemas
-from maiascore.trainings.datasets import (LIST_FIELDS, count_datasets, delete_dataset, find_dataset, list_datasets,
-                                          store_upload)
-from maiascore.trainings.schemas import public_dataset
-from maiascore.trainings.sources import register
 
 blp = Blueprint("datasets", __name__, description="Upload CSV training data")
 
@@ -90,7 +96,7 @@ class Datasets(MethodView):
         sample is checked like an upload and the schema shown; trainings read it where it lies (on
         Dask when configured)."""
         body = request.get_json(silent=True) if request.mimetype == "application/json" else None
-        if isinstance(body, dict) and "uri" in body:  # by reference (sources.py)
+        if isinstance(body, dict) and "uri" in body:  # by reference (uris.py)
             return public_dataset(register(g.aid, g.user["_id"], **_reference(body)))
         limit = settings().DATASET_MAX_BYTES
         if request.mimetype == "text/csv":

@@ -4,27 +4,20 @@ import io
 
 import pandas as pd
 import pyarrow.parquet as pq
-from gridfs import GridFSBucket
-from gridfs.errors import NoFile
 
-from maiascore.connections import get_db
-from maiascore.modeling import DatasetError
-from maiascore.modeling.datasets import _sniff_delimiter
-from maiascore.trainings import datasets, sources
+from maiascore.datasets import storage, uris
+from maiascore.modeling.datasets import sniff_delimiter
 
 
 def chunks(doc, rows):
     """Frames of at most ``rows`` rows of the data set ``doc`` (uploaded or registered by URI)."""
     if not doc.get("uri"):
-        try:
-            raw = GridFSBucket(get_db(), datasets.BUCKET).open_download_stream(doc["gridfs_id"]).read()
-        except NoFile:
-            raise DatasetError(f"the file of dataset {doc['_id']} is missing; upload it again") from None
-        delimiter = _sniff_delimiter(raw[:65536].decode("utf-8-sig", errors="replace"))
+        raw = storage.read(doc)
+        delimiter = sniff_delimiter(raw[:65536].decode("utf-8-sig", errors="replace"))
         yield from _csv(io.BytesIO(raw), delimiter, rows, None)
         return
-    scheme, path, root, names = sources.checked(doc["aid"], doc)  # access and file set checked at every read
-    fs = sources.reader(doc, root, scheme)
+    scheme, path, root, names = uris.checked(doc["aid"], doc)  # access and file set checked at every read
+    fs = uris.reader(doc, root, scheme)
     if doc["format"] == "csv":
         with fs.open(path, "rb") as handle:
             compression = doc.get("compression") if scheme != "file" else None  # file://: decompressed by fs

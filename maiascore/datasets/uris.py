@@ -1,7 +1,7 @@
 """Data sets registered by reference (``file://`` or ``s3://`` URI) instead of uploaded.
 
 Only what lies under the operator's ``DATASET_ROOTS`` (``{aid}`` is the group's id) can be
-registered or read; every file is listed and opened through :mod:`maiascore.trainings.files`,
+registered or read; every file is listed and opened through :mod:`maiascore.datasets.files`,
 which proves it under the group's root when it is opened, so a group reaches neither another
 group's files nor ``/etc/passwd``. The file set (names and sizes) is recorded at registration and
 compared at every read. Registration reads a sample (``DATASET_SAMPLE_BYTES``) and checks it with the upload's own
@@ -21,28 +21,18 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from config import settings
+from maiascore.datasets import files
+from maiascore.datasets.checks import check_csv
+from maiascore.datasets.files import GroupFiles, Outside
 from maiascore.errors import Forbidden, Invalid
 from maiascore.modeling import DatasetError, parse_csv
-from maiascore.modeling.datasets import _sniff_delimiter
+from maiascore.modeling.datasets import sniff_delimiter
 from maiascore.modeling.frames import frame_dataset
-from maiascore.trainings import bounds, datasets, files
-from maiascore.trainings.datasets import OBJECT_ID, UploadSource, check_csv, find_dataset
-from maiascore.trainings.files import GroupFiles, Outside
 
 SCHEMES = ("file", "s3")
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = files.PARQUET_SUFFIXES
 GLOB = set("*?[]{}")
-
-
-def resolve(aid, meta):
-    """:func:`maiascore.trainings.datasets.resolve`, with data sets registered by URI recognised first."""
-    name = meta.get("dataset")
-    if isinstance(name, str) and OBJECT_ID.match(name):
-        doc = find_dataset(aid, name)
-        if doc is not None and doc.get("uri"):
-            return UriSource(name, meta.get("target"), doc, meta.get("positiveLabel"), meta)
-    return datasets.resolve(aid, meta)
 
 
 def _roots(aid):
@@ -154,7 +144,7 @@ def read_sample(scheme, path, root, target=None, positive=None):
                 sample = sample[: sample.rfind(b"\n", 0, limit) + 1]
             dataset, classes = check_csv(sample, target, positive)
             rows = dataset.row_count if not partial else round(dataset.row_count * size / max(1, consumed))
-            delimiter = _sniff_delimiter(sample.decode("utf-8-sig", errors="replace"))
+            delimiter = sniff_delimiter(sample.decode("utf-8-sig", errors="replace"))
             facts = {"format": "csv", "compression": compression, "delimiter": delimiter, "size": size,
                      "rows": rows, "rowsEstimated": partial}
         else:
@@ -182,20 +172,12 @@ def read_sample(scheme, path, root, target=None, positive=None):
     return dataset, classes, facts
 
 
-def register(aid, user_id, uri, name=None, target=None, positiveLabel=None):  # noqa: N803  the API's name
-    scheme, path, root = locate(aid, uri)
-    dataset, classes, facts = read_sample(scheme, path, root, target, positiveLabel)
-    return datasets.insert_dataset(aid, user_id, (name or posixpath.basename(path.rstrip("/")) or "dataset")[:200],
-                                   dataset, classes, uri=uri.strip(), **facts)
+def read_limit():
+    """The most decompressed bytes a read of a data set may take (DATASET_READ_MAX_BYTES)."""
+    return settings().DATASET_READ_MAX_BYTES
 
 
-def read_limits(meta):
-    """What a training may read: the decompressed bytes (DATASET_READ_MAX_BYTES) and the rows its
-    work budget allows; ``meta`` None (a scoring run, read chunk by chunk): bytes only."""
-    return settings().DATASET_READ_MAX_BYTES, None if meta is None else bounds.rows_allowed(meta)
-
-
-def read_frame(aid, doc, target, meta=None):
+def read_frame(aid, doc):
     """The data set as a Dask DataFrame, read partition by partition by the Dask workers: text cells
     for CSV (the upload's type rules apply to them), typed columns for Parquet. The workers open
     the files through :class:`GroupFiles`, as every reader here does."""
@@ -210,7 +192,7 @@ def read_frame(aid, doc, target, meta=None):
         return dd.read_parquet(names, filesystem=GroupFiles(root=root))
     gz = doc.get("compression") == "gzip"
     # a .gz file is one partition, read whole by one worker: bounded; a plain file is split (DASK_BLOCKSIZE)
-    options = {"root": root, "gzip": gz, "limit": read_limits(meta)[0] if gz else None,
+    options = {"root": root, "gzip": gz, "limit": read_limit() if gz else None,
                "setting": "DATASET_READ_MAX_BYTES"}
     return dd.read_csv(f"{GroupFiles.protocol}://{path}", sep=doc.get("delimiter") or ",", dtype=str,
                        keep_default_na=False, na_filter=False, encoding="utf-8-sig", compression=None,
@@ -242,50 +224,39 @@ def reader(doc, root, scheme, limit=None):
     return _filesystem(scheme, root, gzip=gz, limit=limit, setting="DATASET_READ_MAX_BYTES")
 
 
-class UriSource(UploadSource):
-    """A data set registered by URI: checked at POST as an upload is; loaded whole for the local
-    engine (bytes and rows counted as they are read), by partitions on Dask."""
-
-    by_reference = True
-
-    def __init__(self, name, target, doc, positive=None, meta=None):
-        super().__init__(name, target, doc, positive)
-        self.meta = meta
-
-    def load(self):
-        scheme, path, root, names = checked(self.doc["aid"], self.doc)
-        max_bytes, max_rows = read_limits(self.meta)
-        fs = reader(self.doc, root, scheme, max_bytes)
-        if self.doc["format"] == "csv":
-            compression = self.doc.get("compression") if scheme != "file" else None
-            with fs.open(path, "rb", compression=compression) as handle:
-                return parse_csv(_read_rows(handle, max_rows, self.meta), self.target), self.target
-        tables, rows, size = [], 0, 0
-        for name in names:
-            with fs.open(name, "rb") as handle:
-                parquet = pq.ParquetFile(handle)
-                rows += parquet.metadata.num_rows
-                if max_rows is not None and rows > max_rows:
-                    raise DatasetError(bounds.over_budget(self.meta, max_rows))
-                tables.append(parquet.read().to_pandas())
-            size += int(tables[-1].memory_usage(deep=True).sum())
-            if size > max_bytes:
-                raise DatasetError(f"the data set holds more than {max_bytes} bytes once read; at most "
-                                   f"{max_bytes} are read (DATASET_READ_MAX_BYTES)")
-        frame = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
-        return frame_dataset(frame, self.target), self.target
-
-    def frame(self):
-        return read_frame(self.doc["aid"], self.doc, self.target, self.meta)
+def load(doc, target, limit=None):
+    """The whole data set for the local engine, bytes (DATASET_READ_MAX_BYTES) and rows (``limit``, a
+    ``sources.RowLimit`` or None) counted as they are read."""
+    scheme, path, root, names = checked(doc["aid"], doc)
+    max_bytes = read_limit()
+    fs = reader(doc, root, scheme, max_bytes)
+    if doc["format"] == "csv":
+        compression = doc.get("compression") if scheme != "file" else None
+        with fs.open(path, "rb", compression=compression) as handle:
+            return parse_csv(_read_rows(handle, limit), target)
+    tables, rows, size = [], 0, 0
+    for name in names:
+        with fs.open(name, "rb") as handle:
+            parquet = pq.ParquetFile(handle)
+            rows += parquet.metadata.num_rows
+            if limit is not None and rows > limit.rows:
+                raise DatasetError(limit.reason)
+            tables.append(parquet.read().to_pandas())
+        size += int(tables[-1].memory_usage(deep=True).sum())
+        if size > max_bytes:
+            raise DatasetError(f"the data set holds more than {max_bytes} bytes once read; at most "
+                               f"{max_bytes} are read (DATASET_READ_MAX_BYTES)")
+    frame = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
+    return frame_dataset(frame, target)
 
 
-def _read_rows(handle, max_rows, meta):
-    """The whole file, its lines counted as they arrive: past the rows the budget allows (and the
-    header), the read stops naming the bound."""
+def _read_rows(handle, limit):
+    """The whole file, its lines counted as they arrive: past ``limit``'s rows (and the header), the
+    read stops naming the bound."""
     parts, lines = [], 0
     while chunk := handle.read(1 << 20):
         parts.append(chunk)
         lines += chunk.count(b"\n")
-        if max_rows is not None and lines > max_rows + 1:
-            raise DatasetError(bounds.over_budget(meta, max_rows))
+        if limit is not None and lines > limit.rows + 1:
+            raise DatasetError(limit.reason)
     return b"".join(parts)
