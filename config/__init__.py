@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 STACK_STATE_FILE = "stack.json"
+DEFAULT_ADMIN_EMAIL = "admin@example.com"
+DEFAULT_ADMIN_PASSWORD = "maiascore-admin"
 
 
 def _env(name, default=None, cast=str):
@@ -19,6 +21,11 @@ def _env(name, default=None, cast=str):
     if cast is bool:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     return cast(raw)
+
+
+def given(*names):
+    """Whether the environment sets any of these settings: ``make run`` starts what is not given."""
+    return any(_env(name) for name in names)
 
 
 class MissingSecretKey(RuntimeError):
@@ -83,7 +90,7 @@ class Config:
         self.LOGIN_FAILURES_PER_MINUTE = _env("LOGIN_FAILURES_PER_MINUTE", 10, int)
         self.LOGIN_FAILURES_PER_MINUTE_PER_IDENTIFIER = _env("LOGIN_FAILURES_PER_MINUTE_PER_IDENTIFIER", 100, int)
         self.UNAUTHORIZED_PER_MINUTE = _env("UNAUTHORIZED_PER_MINUTE", 100, int)
-        # Accounts and credentials (issues 15 and 11), one block:
+        # Accounts and credentials, one block:
         # LOGINS_PER_MINUTE_PER_ADDRESS: password logins, forgot- and reset-password requests a client
         #   address may make a minute, successful or not (each costs an Argon2 hash on purpose).
         # USER_CREATIONS_PER_HOUR_PER_GROUP: users an account group (open registration: an address) may
@@ -137,7 +144,7 @@ class Config:
         self.DASHBOARD_MAX_WIDGET_PARTS = _env("DASHBOARD_MAX_WIDGET_PARTS", 50, int)
         self.DASHBOARD_MAX_EXTRA_BYTES = _env("DASHBOARD_MAX_EXTRA_BYTES", 64 * 1024, int)
         self.MAX_WAIT_SECONDS = _env("MAX_WAIT_SECONDS", 30, int)
-        # Waiting, bulk and authentication cost (issue 14), one block:
+        # Waiting, bulk and authentication cost, one block:
         # MAX_WAITS_PER_GROUP: requests of one account group that may wait for a score at once
         #   (``?wait`` / ``Prefer: wait``); past it 429 with Retry-After, so one tenant's waits cannot
         #   take every web thread.
@@ -203,6 +210,13 @@ class Config:
         self.WEBHOOK_DELIVERIES_PER_JOB = _env("WEBHOOK_DELIVERIES_PER_JOB", 10, int)
         # --- end of alerts ---
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+        # `make run` and `maiascore ensure-admin`: the Default group's admin, and whether `make run` trains
+        # the bundled demo model once.
+        self.MAIASCORE_ADMIN_EMAIL = _env("MAIASCORE_ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL)
+        self.MAIASCORE_ADMIN_PASSWORD = _env("MAIASCORE_ADMIN_PASSWORD", DEFAULT_ADMIN_PASSWORD)
+        self.MAIASCORE_DEMO_MODEL = _env("MAIASCORE_DEMO_MODEL", True, bool)
+        # Not an environment variable: an app built without a database (a test's) skips creating indexes.
+        self.SKIP_INDEXES = False
         self.API_TITLE = "MaiaScore"
         self.API_VERSION = "1.0.0"
         self.OPENAPI_VERSION = "3.0.3"

@@ -65,7 +65,7 @@ def create_app(config=None):
     app.after_request(finish_request)
     app.after_request(security_headers)
 
-    if not cfg.__dict__.get("SKIP_INDEXES"):
+    if not cfg.SKIP_INDEXES:
         with app.app_context():
             try:
                 ensure_indexes(get_db())

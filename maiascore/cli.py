@@ -5,19 +5,18 @@ the database of the ``make run`` stack running from ``VAR_DIR`` (its ``stack.jso
 a local mongod on its standard port only when no stack runs there.
 """
 import json
-import os
 import sys
 import time
 
 import click
 from flask.cli import FlaskGroup
 
-from config import Config
+from config import Config, settings
 from maiascore.accounts.service import (OPERATOR, account_groups_by_id, add_user_to_group, create_account_group,
                                         ensure_admin, find_user_by_identifier, membership, update_user_in_group)
 from maiascore.app import create_app
 from maiascore.errors import DomainError, NotFound
-from maiascore.launcher import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, run_stack
+from maiascore.launcher import run_stack
 from maiascore.queue import ROLES, worker_command
 from maiascore.trainings import states
 from maiascore.trainings.service import get_training, launch_training
@@ -96,8 +95,8 @@ def set_role_command(identifier, aid, role):
 @cli.command("ensure-admin")
 def ensure_admin_command():
     """Create the Default group and the admin from MAIASCORE_ADMIN_EMAIL / MAIASCORE_ADMIN_PASSWORD."""
-    user, group, created = ensure_admin(os.environ.get("MAIASCORE_ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL),
-                                        os.environ.get("MAIASCORE_ADMIN_PASSWORD", DEFAULT_ADMIN_PASSWORD))
+    cfg = settings()
+    user, group, created = ensure_admin(cfg.MAIASCORE_ADMIN_EMAIL, cfg.MAIASCORE_ADMIN_PASSWORD)
     click.echo(f"admin {user['email']} in {group['name']!r} (aid {group['_id']}): "
                f"{'created' if created else 'already there'}")
 
@@ -114,7 +113,7 @@ def ensure_admin_command():
 @click.option("--wait/--no-wait", default=False, help="Show progress until the training ends, then its metrics")
 def train(dataset, target, email, aid, params, activate, wait):
     """Launch a training through the same service code as POST /trainings."""
-    user = find_user_by_identifier(email or os.environ.get("MAIASCORE_ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL))
+    user = find_user_by_identifier(email or settings().MAIASCORE_ADMIN_EMAIL)
     if user is None:
         raise click.ClickException("no such user; pass --user EMAIL")
     aid = aid if aid is not None else user.get("defaultAid")

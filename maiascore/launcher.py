@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from config import STACK_STATE_FILE, Config, reset_process_settings, stack_state
+from config import DEFAULT_ADMIN_PASSWORD, STACK_STATE_FILE, Config, given, reset_process_settings, stack_state
 from maiascore import devstack
 from maiascore.accounts.service import ensure_admin
 from maiascore.connections import get_db
@@ -28,8 +28,6 @@ from maiascore.indexes import ensure_indexes
 from maiascore.queue import ROLES, worker_command
 from maiascore.trainings.service import launch_training
 
-DEFAULT_ADMIN_EMAIL = "admin@example.com"
-DEFAULT_ADMIN_PASSWORD = "maiascore-admin"
 DEMO_TRAINING_UUID = "demo-german-credit"
 CONTROL_SOCKET = "gunicorn.ctl"  # under VAR_DIR: `gunicornc -s var/gunicorn.ctl` reaches this stack's gunicorn
 PROCFILE_NAMES = {"scoring": "worker", "training": "trainer"}
@@ -136,30 +134,32 @@ def run_stack(var_dir=None, port=None, web_workers=None):
     var_dir.mkdir(parents=True, exist_ok=True)
     state_path = var_dir / STACK_STATE_FILE
     host, port = cfg.HOST, int(port or cfg.PORT)
-    env = os.environ  # the children's environment: what we start here is passed down through it
-    env["VAR_DIR"] = str(var_dir)  # the children's state (MAIL_DIR...) follows this stack's directory
+    # The children's environment: what is started here is passed down through os.environ.
+    os.environ["VAR_DIR"] = str(var_dir)  # the children's state (MAIL_DIR...) follows this stack's directory
     procs = []
     try:
-        if not env.get("MONGO_URI"):
+        if given("MONGO_URI"):
+            mongo_uri = cfg.MONGO_URI
+        else:
             procs.append(Supervised("mongodb (SecantusDB)", lambda: devstack.start_secantus(
                 var_dir / "mongo", var_dir / "mongo.log")[0]))
-            env["MONGO_URI"] = devstack.embedded_mongo_uri(_child_port(procs[-1].child))
-            print(f"* embedded MongoDB-protocol server at {env['MONGO_URI']}, data in {var_dir / 'mongo'}")
-        redis_url = env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+            mongo_uri = os.environ["MONGO_URI"] = devstack.embedded_mongo_uri(_child_port(procs[-1].child))
+            print(f"* embedded MongoDB-protocol server at {mongo_uri}, data in {var_dir / 'mongo'}")
+        redis_url = cfg.REDIS_URL if given("REDIS_URL") else "redis://127.0.0.1:6379/0"
+        os.environ["REDIS_URL"] = redis_url
         if not devstack.redis_answers(redis_url):
             redis_port = urlparse(redis_url).port or 6379
             procs.append(Supervised("redis", lambda: devstack.start_redis(redis_port, var_dir / "redis.log")[0]))
             print(f"* started {procs[-1].child.args[0]} for {redis_url}")
-        if not (env.get("SECRET_KEY") or env.get("JWT_SECRET_KEY")):
-            env["SECRET_KEY"] = _secret_key(var_dir)
+        if not given("SECRET_KEY", "JWT_SECRET_KEY"):
+            os.environ["SECRET_KEY"] = _secret_key(var_dir)
         api = f"http://{host}:{port}"
-        _write_state(state_path, {"pid": os.getpid(), "mongo_uri": env["MONGO_URI"], "redis_url": redis_url,
+        _write_state(state_path, {"pid": os.getpid(), "mongo_uri": mongo_uri, "redis_url": redis_url,
                                   "redis_prefix": cfg.REDIS_PREFIX, "api": api})
 
         reset_process_settings()
         ensure_indexes(get_db())
-        email = env.get("MAIASCORE_ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL)
-        password = env.get("MAIASCORE_ADMIN_PASSWORD", DEFAULT_ADMIN_PASSWORD)
+        email, password = cfg.MAIASCORE_ADMIN_EMAIL, cfg.MAIASCORE_ADMIN_PASSWORD
         user, group, created = ensure_admin(email, password)
         state = "created" if created else "exists"
         print(f"* account group {group['name']!r} (aid {group['_id']}), admin {email} ({state})"
@@ -168,7 +168,7 @@ def run_stack(var_dir=None, port=None, web_workers=None):
             print(f"! HOST={host}: the API is reachable beyond this machine and the admin password is the "
                   "well-known default; set MAIASCORE_ADMIN_PASSWORD")
 
-        if env.get("MAIASCORE_DEMO_MODEL", "1") != "0":
+        if cfg.MAIASCORE_DEMO_MODEL:
             training = launch_training(group["_id"], user, {"uuid": DEMO_TRAINING_UUID,
                                                             "meta": {"dataset": "german-credit"}})
             print(f"* demo model: training {training['_id']} on the bundled german-credit data "

@@ -99,8 +99,8 @@ def test_cli_creates_groups_and_users(app, client):
 
 
 def test_ensure_admin_is_idempotent(app, monkeypatch):
-    monkeypatch.setenv("MAIASCORE_ADMIN_EMAIL", "boss@example.com")
-    monkeypatch.setenv("MAIASCORE_ADMIN_PASSWORD", "boss-password")
+    monkeypatch.setattr(app.config["MAIASCORE"], "MAIASCORE_ADMIN_EMAIL", "boss@example.com")
+    monkeypatch.setattr(app.config["MAIASCORE"], "MAIASCORE_ADMIN_PASSWORD", "boss-password")
     runner = app.test_cli_runner()
     assert "created" in runner.invoke(cli, args=["ensure-admin"]).output
     assert "already there" in runner.invoke(cli, args=["ensure-admin"]).output

@@ -1,7 +1,7 @@
-"""Request bodies in every encoding the seeds' clients send, parsed once per request.
+"""Request bodies in every encoding the API's existing clients send, parsed once per request.
 
 JSON, XML (``<item>`` or ``<items><item/>...``), form-encoded (including a JSON text
-sent under the form content type, as the seeds' snippets do) and multipart all end up
+sent under the form content type, as generated client snippets do) and multipart all end up
 as the same Python structure, which marshmallow then types. XML with a DTD is refused
 before parsing, which shuts out entity expansion, external entities and injected default
 attributes. Every object (JSON, XML element, form) holds at most MAX_BODY_KEYS keys, so a

@@ -1,4 +1,4 @@
-"""marshmallow fields for the shapes the seeds' clients send, and the strict JSON reading they share
+"""marshmallow fields for the shapes the API's existing clients send, and the strict JSON reading they share
 with the request bodies."""
 import json
 import math
@@ -89,7 +89,7 @@ def strict_json(text, max_keys=None):
 
 
 class JSONObject(ma.fields.Field):
-    """An object sent either as an object or as a JSON text (the seeds type ``meta`` as a string).
+    """An object sent either as an object or as a JSON text (existing clients send ``meta`` as a string).
 
     Deserialises to a dict; ``context_key`` callers can keep whether it came as text.
     """

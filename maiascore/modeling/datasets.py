@@ -7,7 +7,7 @@ blank lines are ignored), the way a user counts records.
 
 The table is read a chunk of rows at a time straight into numpy columns
 (:mod:`.columns`). A file without quotes is split with ``str.split``, which
-is several times faster than ``csv.reader``; anything irregular in it (a
+costs far less than ``csv.reader``; anything irregular in it (a
 ragged row, a bad header, a field over the csv module's size limit) sends the
 whole file through ``csv.reader`` instead, so errors read exactly as that
 module reports them.

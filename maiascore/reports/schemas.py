@@ -1,6 +1,6 @@
 """What a score report accepts, how it is shown, and what a list of them can be filtered by.
 
-Input follows the seeds: every field of their example body is accepted, the computed
+Input follows the documented example body: every field of it is accepted, the computed
 ones (``processed``, ``score``...) are then dropped, so a client echoing a report it
 received back to ``PUT`` is not refused. Output is :class:`ScoreReportSchema`, dumped by
 the routes' ``@blp.response``: the one description of a report, for answers and docs.
@@ -127,7 +127,7 @@ class ScoreReportInputSchema(ma.Schema):
     users_permissions_user = UserRef(
         allow_none=True,
         metadata={"description": "Owner: defaults to the caller; someone else needs Manage Users. "
-                                 "The seeds' placeholder \"string\" counts as not set"})
+                                 "The placeholder \"string\" that generated clients send counts as not set"})
     features = Features(allow_none=True,
                         metadata={"description": "Feature name to value: the input to score"})
     outcome = Outcome(allow_none=True, metadata={"description": "Observed result for training: good/bad or 1/0"})
@@ -176,8 +176,8 @@ class Contributions(ma.fields.List):
 
 class DocumentSchema(ma.Schema):
     """Dumps stored documents (dicts) field by field with the schema's own fields, without marshmallow's
-    generic per-field path (accessors, hooks): on a 100-report page that path cost 5x the rest of the
-    dump. A subclass has no dump hooks; ``test_reports_schemas`` holds both paths equal."""
+    generic per-field path (accessors, hooks), which would cost more than the rest of a page's dump.
+    A subclass has no dump hooks; ``test_reports_schemas`` holds both paths equal."""
 
     def dump(self, obj, *, many=None):
         many = self.many if many is None else many

@@ -28,7 +28,7 @@ from maiascore.reports.documents import BATCH, HIDDEN, SINGLE, new_token, queued
 from maiascore.reports.schemas import REPORT_TYPES, BulkResult, ScoreReportInputSchema
 from maiascore.reports.single_lane import request_drain
 
-USER_PLACEHOLDER = "string"  # what the seeds' generated snippets send for the owner
+USER_PLACEHOLDER = "string"  # what clients generated from the example body send for the owner
 VALIDATION_FAILED = "Request validation failed"
 BEING_DELETED = "A report with this uuid was being deleted; retry"
 
