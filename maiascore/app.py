@@ -15,6 +15,7 @@ from maiascore.dashboards.v7 import routes as dashboards_v7_routes
 from maiascore.health import routes as health_routes
 from maiascore.http.api import Api, install_converters
 from maiascore.auth.access import rate_limit_headers
+from maiascore.http import bounds
 from maiascore.http.formats import FormatSuffixMiddleware, negotiate_early, render_negotiated
 from maiascore.http.requestlog import configure_logging, finish_request, start_request
 from maiascore.http.swagger import blp as swagger_assets
@@ -59,6 +60,7 @@ def create_app(config=None):
     app.after_request(rate_limit_headers)
     app.after_request(render_negotiated)
     app.after_request(finish_request)
+    app.teardown_request(bounds.release)
 
     if not cfg.__dict__.get("SKIP_INDEXES"):
         with app.app_context():

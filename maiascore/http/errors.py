@@ -11,10 +11,11 @@ from http import HTTPStatus
 
 import pymongo.errors
 import redis.exceptions
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from maiascore import errors as domain
+from maiascore.http import bounds
 from maiascore.http.formats import is_v7
 
 log = logging.getLogger("maiascore.errors")
@@ -214,7 +215,17 @@ def handle_domain_error(error):
     return error_response(code, error.message, field_errors(error.errors), headers)
 
 
+def handle_query_timeout(error):
+    """A read a client shaped ran past QUERY_MAX_TIME_MS (MongoDB's maxTimeMS, or the client's own deadline)."""
+    limit = current_app.config["MAIASCORE"].QUERY_MAX_TIME_MS
+    return error_response(503, f"The query ran longer than QUERY_MAX_TIME_MS ({limit} ms) allows: narrow its "
+                               "filter, sort on an indexed field or ask for a shorter window",
+                          headers={"Retry-After": "5"})
+
+
 def handle_unavailable(error):
+    if getattr(error, "timeout", False) and bounds.bounded():
+        return handle_query_timeout(error)
     log.warning("backend unavailable: %s", type(error).__name__)
     return error_response(503, "Service temporarily unavailable: a backing store is not answering; retry shortly",
                           headers={"Retry-After": "5"})
@@ -241,5 +252,6 @@ def register(app):
     app.register_error_handler(domain.DomainError, handle_domain_error)
     for exc in UNAVAILABLE_ERRORS:
         app.register_error_handler(exc, handle_unavailable)
+    app.register_error_handler(pymongo.errors.ExecutionTimeout, handle_query_timeout)
     app.register_error_handler(InternalServerError, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)

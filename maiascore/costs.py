@@ -1,0 +1,101 @@
+"""What a heavy read costs its account group, so that one group's expensive queries cannot slow the others.
+
+A heavy shape (a substring filter, a sort no index serves, widget data over a long window) counts
+``HEAVY_QUERY_WEIGHT`` requests against the group's per-minute rate budget (the window the request
+guard counts in) and holds one of the group's ``HEAVY_QUERIES_PER_GROUP`` slots while it runs.
+Slots are a sorted set per group scored by deadlines, so a slot a crashed process never gave back
+counts only until its deadline. Redis trouble fails open, as the rate limit does.
+"""
+import secrets
+import time
+from contextlib import contextmanager
+
+import redis.exceptions
+
+from config import settings
+from maiascore.connections import get_redis, redis_key, run_script
+from maiascore.errors import RateLimited
+
+SLOT_MARGIN_SECONDS = 30  # past the query's own time bound: a slot's life when its holder vanished
+
+
+def rate_key(aid):
+    """The Redis counter of the account group's requests in its current one-minute window."""
+    return redis_key("ratelimit", aid)
+
+
+def _slots_key(aid):
+    return redis_key("heavy", aid)
+
+
+# KEYS: the group's rate counter. ARGV: weight, window seconds. Returns {used, ttl}.
+_CHARGE = """
+local used = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+return {used, ttl}
+"""
+
+# KEYS: the group's slots. ARGV: now, deadline, member, limit, expiry seconds. Returns 1 when taken.
+_TAKE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+def charge(aid, what):
+    """Counts a heavy read against the group's budget: the request itself was counted once already."""
+    cfg = settings()
+    extra = max(cfg.HEAVY_QUERY_WEIGHT - 1, 0)
+    if not extra:
+        return
+    try:
+        used, ttl = run_script(_CHARGE, [rate_key(aid)], [extra, 60])
+    except redis.exceptions.RedisError:
+        return
+    if used > cfg.RATE_LIMIT_PER_MINUTE:
+        raise RateLimited(f"{what} counts {cfg.HEAVY_QUERY_WEIGHT} requests (HEAVY_QUERY_WEIGHT) against the rate "
+                          f"limit of {cfg.RATE_LIMIT_PER_MINUTE} requests a minute (RATE_LIMIT_PER_MINUTE) of "
+                          f"account group {aid}", retry_after=ttl if ttl and ttl > 0 else 60)
+
+
+def take_slot(aid, what):
+    """One of the group's heavy-read slots; the member to give back, or None when Redis could not say."""
+    cfg = settings()
+    lifetime = cfg.QUERY_MAX_TIME_MS / 1000 + SLOT_MARGIN_SECONDS
+    member, now = secrets.token_hex(8), time.time()
+    try:
+        taken = run_script(_TAKE, [_slots_key(aid)],
+                           [now, now + lifetime, member, cfg.HEAVY_QUERIES_PER_GROUP, int(lifetime) + 1])
+    except redis.exceptions.RedisError:
+        return None
+    if not taken:
+        raise RateLimited(f"At most {cfg.HEAVY_QUERIES_PER_GROUP} heavy reads of account group {aid} may run at "
+                          f"once (HEAVY_QUERIES_PER_GROUP); {what} is one: retry shortly", retry_after=1)
+    return member
+
+
+def give_back(aid, member):
+    if member is None:
+        return
+    try:
+        get_redis().zrem(_slots_key(aid), member)
+    except redis.exceptions.RedisError:
+        pass  # its deadline frees it
+
+
+@contextmanager
+def heavy_read(aid, what):
+    """Charges a heavy read (``what`` names it in the refusals) and holds a slot while it runs."""
+    charge(aid, what)
+    member = take_slot(aid, what)
+    try:
+        yield
+    finally:
+        give_back(aid, member)
