@@ -10,6 +10,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,9 @@ import redis
 
 from config import Config
 from conftest import ROOT, wait_until
-from maiascore import devstack
+from maiascore import costs, devstack
 from maiascore.launcher import gunicorn_command
+from test_dashboards_data import SR, add_widget
 
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 WAIT = 30
@@ -98,3 +100,94 @@ def test_three_groups_at_their_wait_caps_leave_healthz_and_a_fourth_group_answer
     assert len(answers) == GROUPS * cap
     assert {status for status, _, _ in answers} == {200}
     assert {body["status"] for _, _, body in answers} == {"waiting_for_model"}
+
+
+# -- heavy reads -------------------------------------------------------------------------------
+
+def seed_reports(db, aid, count):
+    now = datetime.now(timezone.utc)
+    db.score_reports.insert_many([{"aid": aid, "uuid": None, "referenceId": f"ref-{i:05d}", "status": "processed",
+                                   "score": 300 + i % 500, "features": {}, "created_at": now, "updated_at": now,
+                                   "published_at": now} for i in range(count)])
+
+
+HEAVY = ("/reports?referenceId_contains=zz", "/reports?uuid_ncontains=zz&_sort=score:DESC",
+         "/reports/count?referenceId_contains=zz")
+
+
+@pytest.mark.parametrize("path", HEAVY + ("/reports?_limit=10", "/trainings?_limit=10"))
+def test_a_read_past_its_time_bound_answers_503_naming_it(cfg, make_actor, db, path):
+    cfg.QUERY_MAX_TIME_MS = 1
+    reader = make_actor("Read Only")
+    seed_reports(db, reader.aid, 2000)
+    r = reader.get(path)
+    assert r.status_code == 503, r.get_json()
+    assert set(r.get_json()) == {"code", "message"} and "QUERY_MAX_TIME_MS" in r.get_json()["message"]
+    # The bound is the request's own: the next request of the group reads as usual.
+    cfg.QUERY_MAX_TIME_MS = 60_000
+    assert reader.get(path).status_code == 200
+
+
+def test_widget_data_past_its_time_bound_answers_503_naming_it(cfg, make_actor, db):
+    reader = make_actor("Account Admin")
+    seed_reports(db, reader.aid, 2000)
+    report_id, widget_id = add_widget(reader, {"type": "Box and Whiskers", **SR, "metric": "Score"})
+    cfg.QUERY_MAX_TIME_MS = 1
+    r = reader.get(f"/v6/reports/{report_id}/{widget_id}", query_string={"window": "1d"})
+    assert r.status_code == 503 and "QUERY_MAX_TIME_MS" in r.get_json()["message"]
+
+
+def test_heavy_reads_of_one_group_run_at_most_their_cap_at_once(cfg, make_actor, db):
+    greedy, other = make_actor("Read Only"), make_actor("Read Only")
+    held = [costs.take_slot(greedy.aid, "a heavy read in flight") for _ in range(cfg.HEAVY_QUERIES_PER_GROUP)]
+    for path in HEAVY:
+        r = greedy.get(path)
+        assert r.status_code == 429 and "HEAVY_QUERIES_PER_GROUP" in r.get_json()["message"], path
+        assert r.headers["Retry-After"]
+    # The group's cheap reads, and another group's heavy ones, are not refused.
+    assert greedy.get("/reports?_limit=10").status_code == 200
+    assert greedy.get("/reports?_sort=created_at:ASC").status_code == 200
+    assert other.get(HEAVY[0]).status_code == 200
+    costs.give_back(greedy.aid, held.pop())
+    assert greedy.get(HEAVY[0]).status_code == 200  # a slot came back, and the heavy read gave its own back
+    assert greedy.get(HEAVY[1]).status_code == 200
+
+
+def test_heavy_reads_count_their_weight_against_the_group_budget_and_no_other(cfg, make_actor, db):
+    cfg.RATE_LIMIT_PER_MINUTE, cfg.HEAVY_QUERY_WEIGHT = 25, 10
+    greedy, other = make_actor("Read Only"), make_actor("Read Only")
+    for _ in range(2):
+        assert greedy.get(HEAVY[0]).status_code == 200
+    r = greedy.get(HEAVY[0])  # 2 x 10 spent: a third heavy read is over the budget of 25
+    assert r.status_code == 429 and "HEAVY_QUERY_WEIGHT" in r.get_json()["message"] and r.headers["Retry-After"]
+    assert greedy.get("/reports?_limit=10").status_code == 429  # the group's budget is spent, whatever the shape
+    # Another group is not refused while the first is throttled.
+    r = other.get("/reports?_limit=10")
+    assert r.status_code == 200 and r.headers["X-Organization-Rate-Limit-Remaining"] == "24"
+
+
+def test_long_widget_windows_are_heavy_reads_and_cached_per_widget_and_window(cfg, make_actor, db):
+    admin = make_actor("Account Admin")
+    report_id, widget_id = add_widget(admin, {"type": "Box and Whiskers", **SR, "metric": "Score"})
+    url = f"/v6/reports/{report_id}/{widget_id}"
+    counter = redis.Redis.from_url(cfg.REDIS_URL)
+
+    def spent():
+        return int(counter.get(costs.rate_key(admin.aid)) or 0)
+
+    before = spent()
+    assert admin.get(url, query_string={"window": "1d"}).status_code == 200
+    assert spent() == before + 1  # a short window: one request
+    before = spent()
+    assert admin.get(url, query_string={"window": "93d"}).status_code == 200
+    assert spent() == before + cfg.HEAVY_QUERY_WEIGHT
+    # Within WIDGET_CACHE_SECONDS the same widget and window are served from the cache: no aggregation.
+    before = spent()
+    first = admin.get(url, query_string={"window": "93d"}).get_json()
+    assert spent() == before + 1
+    held = [costs.take_slot(admin.aid, "a heavy read in flight") for _ in range(cfg.HEAVY_QUERIES_PER_GROUP)]
+    assert admin.get(url, query_string={"window": "93d"}).get_json() == first  # cached: no slot needed
+    r = admin.get(url, query_string={"window": "92d"})
+    assert r.status_code == 429 and "HEAVY_QUERIES_PER_GROUP" in r.get_json()["message"]
+    for member in held:
+        costs.give_back(admin.aid, member)
