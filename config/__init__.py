@@ -137,13 +137,17 @@ class Config:
         self.AUTH_CACHE_SECONDS = _env("AUTH_CACHE_SECONDS", 30, int)
         # Reads a client shapes (list filters and sorts, counts, widget data), one block:
         # QUERY_MAX_TIME_MS: the time MongoDB may spend on one such read (maxTimeMS); past it 503 naming it.
+        # HEAVY_QUERY_MAX_TIME_MS: the same for a heavy one (it keeps the database from the other groups).
         # HEAVY_QUERY_WEIGHT: requests a heavy shape (a contains filter, a sort no index serves, widget data
         #   over more than HEAVY_WIDGET_DAYS) counts against the group's RATE_LIMIT_PER_MINUTE.
         # HEAVY_QUERIES_PER_GROUP: heavy reads of one account group that may run at once; past it 429.
+        # HEAVY_READ_MS_PER_MINUTE: milliseconds of heavy reads an account group may run a minute; past it 429.
         # WIDGET_CACHE_SECONDS: how long widget data is kept per (widget, window, bin); 0: off.
-        self.QUERY_MAX_TIME_MS = _env("QUERY_MAX_TIME_MS", 2000, int)
+        self.QUERY_MAX_TIME_MS = _env("QUERY_MAX_TIME_MS", 5000, int)
+        self.HEAVY_QUERY_MAX_TIME_MS = _env("HEAVY_QUERY_MAX_TIME_MS", 1000, int)
         self.HEAVY_QUERY_WEIGHT = _env("HEAVY_QUERY_WEIGHT", 10, int)
-        self.HEAVY_QUERIES_PER_GROUP = _env("HEAVY_QUERIES_PER_GROUP", 2, int)
+        self.HEAVY_QUERIES_PER_GROUP = _env("HEAVY_QUERIES_PER_GROUP", 1, int)
+        self.HEAVY_READ_MS_PER_MINUTE = _env("HEAVY_READ_MS_PER_MINUTE", 6000, int)
         self.HEAVY_WIDGET_DAYS = _env("HEAVY_WIDGET_DAYS", 7, int)
         self.WIDGET_CACHE_SECONDS = _env("WIDGET_CACHE_SECONDS", 10, int)
         self.SCORE_BASE_POINTS = _env("SCORE_BASE_POINTS", 600, float)

@@ -9,7 +9,6 @@ of their size since the Unix epoch (``t - t mod size``), which needs nothing new
 import json
 from dataclasses import dataclass
 
-from config import settings
 from maiascore.dashboards import widgets as W
 from maiascore.dashboards.timerange import TimeRange
 from maiascore.trainings.registry import active_model
@@ -91,9 +90,7 @@ class Context:
         return indexed, rest
 
     def aggregate(self, source, pipeline):
-        """Every widget's aggregation runs within QUERY_MAX_TIME_MS (MongoDB's maxTimeMS)."""
-        return list(self.db[source.collection].aggregate(pipeline, allowDiskUse=True,
-                                                         maxTimeMS=settings().QUERY_MAX_TIME_MS))
+        return list(self.db[source.collection].aggregate(pipeline, allowDiskUse=True))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pymongo import ReturnDocument
 from config import settings
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
-from maiascore.costs import heavy_read
+from maiascore.costs import bounded_reads, heavy_read
 from maiascore.dashboards import builtin
 from maiascore.dashboards.cache import cached
 from maiascore.dashboards.documents import new_report
@@ -183,8 +183,9 @@ def report_widget_data(aid, report_id, widget_id, window=None, start=None, end=N
 
     def compute():
         if days <= settings().HEAVY_WIDGET_DAYS:
-            return widget_data(Context(get_db(), aid), widget, time_range)
-        with heavy_read(aid, f"widget data over {days:g} days (more than HEAVY_WIDGET_DAYS)"):
+            with bounded_reads():
+                return widget_data(Context(get_db(), aid), widget, time_range)
+        with heavy_read(aid, f"widget data over {days:g} days (more than HEAVY_WIDGET_DAYS)"), bounded_reads(True):
             return widget_data(Context(get_db(), aid), widget, time_range)
 
     return cached(aid, widget, [window, start, end], compute)

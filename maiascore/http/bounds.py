@@ -1,9 +1,10 @@
 """Reads a client shapes (Strapi list filters, sorts and counts): bounded in time, heavy shapes priced.
 
 From the moment a list query is parsed to the end of the request, every MongoDB operation runs under
-``pymongo.timeout(QUERY_MAX_TIME_MS)``: the server is sent that ``maxTimeMS`` and the client waits no
-longer either; past it the answer is 503 naming the setting. A heavy shape (a contains filter, a sort
-no ``(aid, field)`` index serves) also costs its group (``maiascore.costs.heavy_read``).
+``pymongo.timeout`` (``maiascore.costs.time_bound``): the server is sent that ``maxTimeMS`` and the
+client waits no longer either; past it the answer is 503 naming the setting. A heavy shape (a
+contains filter, a sort no ``(aid, field)`` index serves) also costs its group
+(``maiascore.costs.heavy_read``) and gets the shorter heavy bound.
 
 Services import the list query parser, and domain code loads no web framework: the request's
 group is read from Flask only where something loaded it, as ``config.settings`` does.
@@ -15,7 +16,6 @@ from contextvars import ContextVar
 import pymongo
 from bson.regex import Regex
 
-from config import settings
 from maiascore import costs
 from maiascore.indexes import INDEXES
 
@@ -68,11 +68,12 @@ def bound_list_query(list_query):
     if bounds is None:
         bounds = _Bounds()
         _current.set(bounds)
-        bounds.enter_context(pymongo.timeout(settings().QUERY_MAX_TIME_MS / 1000))
+        bounds.enter_context(pymongo.timeout(costs.time_bound()[1] / 1000))
     what = heavy_shape(list_query)
     if what and not bounds.heavy:
-        bounds.heavy = True
         bounds.enter_context(costs.heavy_read(aid, f"a list query with {what}"))
+        bounds.heavy = True
+        bounds.enter_context(pymongo.timeout(costs.time_bound(heavy=True)[1] / 1000))
     return list_query
 
 
@@ -85,5 +86,6 @@ def release(exc=None):
 
 
 def bounded():
-    """Whether this request's reads run under QUERY_MAX_TIME_MS."""
-    return _current.get() is not None
+    """None when this request's reads run unbounded, else whether they run under the heavy bound."""
+    bounds = _current.get()
+    return None if bounds is None else bounds.heavy

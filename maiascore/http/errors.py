@@ -11,10 +11,11 @@ from http import HTTPStatus
 
 import pymongo.errors
 import redis.exceptions
-from flask import current_app, g, jsonify, request
+from flask import g, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from maiascore import errors as domain
+from maiascore.costs import query_timeout_message
 from maiascore.http import bounds
 from maiascore.http.formats import is_v7
 
@@ -216,15 +217,12 @@ def handle_domain_error(error):
 
 
 def handle_query_timeout(error):
-    """A read a client shaped ran past QUERY_MAX_TIME_MS (MongoDB's maxTimeMS, or the client's own deadline)."""
-    limit = current_app.config["MAIASCORE"].QUERY_MAX_TIME_MS
-    return error_response(503, f"The query ran longer than QUERY_MAX_TIME_MS ({limit} ms) allows: narrow its "
-                               "filter, sort on an indexed field or ask for a shorter window",
-                          headers={"Retry-After": "5"})
+    """A read a client shaped ran past its time bound (MongoDB's maxTimeMS, or the client's own deadline)."""
+    return error_response(503, query_timeout_message(bool(bounds.bounded())), headers={"Retry-After": "5"})
 
 
 def handle_unavailable(error):
-    if getattr(error, "timeout", False) and bounds.bounded():
+    if getattr(error, "timeout", False) and bounds.bounded() is not None:
         return handle_query_timeout(error)
     log.warning("backend unavailable: %s", type(error).__name__)
     return error_response(503, "Service temporarily unavailable: a backing store is not answering; retry shortly",
