@@ -120,7 +120,7 @@ def _waits_attack(st, port, victim_headers, duration, cap):
     for thread in threads:
         thread.join(WAIT + 60)
     st.stop(worker)
-    measured["wait_answers"] = {str(s): answers.count(s) for s in sorted(set(map(str, answers)))}
+    measured["wait_answers"] = {str(s): answers.count(s) for s in sorted(set(answers), key=str)}
     return measured
 
 
