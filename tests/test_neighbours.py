@@ -6,6 +6,7 @@ while every wait is still open."""
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import urllib.error
@@ -19,6 +20,7 @@ import redis
 from config import Config
 from conftest import ROOT, wait_until
 from maiascore import costs, devstack
+from maiascore.concurrency import offload
 from maiascore.launcher import gunicorn_command
 from test_dashboards_data import SR, add_widget
 
@@ -207,3 +209,20 @@ def test_a_group_whose_heavy_reads_took_their_minute_of_database_time_is_refused
     assert r.status_code == 429 and "HEAVY_READ_MS_PER_MINUTE" in r.get_json()["message"] and r.headers["Retry-After"]
     assert greedy.get("/reports?_limit=10").status_code == 200  # cheap reads are not refused
     assert other.get(HEAVY[1]).status_code == 200  # nor another group's heavy reads
+
+
+def test_under_gevent_password_hashing_runs_off_the_event_loop():
+    """The gevent workers patch threading; an Argon2 hash then runs on the hub's thread pool, so the loop
+    serves other requests meanwhile. Checked in a process of its own, patched as a gunicorn worker is."""
+    code = ("from gevent import monkey; monkey.patch_all()\n"
+            "import threading\n"
+            "from maiascore.auth.passwords import hash_password, verify_password\n"
+            "from maiascore.concurrency import offload\n"
+            "assert offload(threading.get_native_id) != threading.get_native_id()\n"
+            "assert verify_password(hash_password('a long password'), 'a long password')\n"
+            "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT), MAIASCORE_TESTING="1"))
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
+    # Unpatched (threaded servers, the CLI, the workers) it runs in the caller's thread.
+    assert offload(threading.get_native_id) == threading.get_native_id()
