@@ -7,11 +7,13 @@ one client each in a loop, measured idle and then under each attack:
 
 - waits: three groups each hold ``MAX_WAITS_PER_GROUP`` ``GET /reports/{id}?wait=30`` while the
   scoring worker is paused (SIGSTOP), so every wait stays open;
-- heavy reads: a Read Only token of group B (about 20,000 reports) runs four loops of a contains
-  filter, a ``uuid_ncontains`` filter sorted by score, and 93-day Box and Whiskers widget data.
+- heavy reads: for four times the measurement (40 s by default), a Read Only token of group B (about
+  20,000 reports) runs four loops of contains filters, a ``uuid_ncontains`` filter sorted by score,
+  and 93-day Box and Whiskers widget data.
 
-The stall check: a 32-connection ``wrk`` run of plain ``POST /reports`` (the asyncio load generator
-when wrk is not installed), then at once a single POST; its latency against an idle single POST.
+The stall check, with a scoring worker running as under ``make run``: a 32-connection ``wrk`` run of
+plain ``POST /reports`` (the asyncio load generator when wrk is not installed), then at once three
+single POSTs on new connections; their latency against an idle single POST.
 """
 import json
 import os
@@ -111,10 +113,13 @@ def _waits_attack(st, port, victim_headers, duration, cap):
                     _call(port, "GET", f"/reports/{r}?wait={WAIT}", h, timeout=WAIT + 60)[0])))
         for thread in threads:
             thread.start()
-        wait_for(lambda: sum(st.redis_client().zcard(k) for k in st.redis_client().keys("*:waits:*")) >= 3 * cap,
-                 20, 0.1)
-        measured = _victim(port, victim_headers, min(duration, WAIT - 8))
-        measured["waits_still_open_after"] = sum(thread.is_alive() for thread in threads)
+        def parked():
+            return sum(st.redis_client().zcard(key) for key in st.redis_client().keys("*:waits:*"))
+
+        wait_for(lambda: parked() >= 3 * cap, 5, 0.1)  # a server that cannot park them all measures as it is
+        measured = {"waits_open_at_start": parked()}
+        measured.update(_victim(port, victim_headers, min(duration, WAIT - 10)))
+        measured["waits_open_at_end"] = parked()
     finally:
         os.killpg(worker.pgid, signal.SIGCONT)
     for thread in threads:
@@ -135,6 +140,7 @@ def _heavy_attack(st, port, victim_headers, duration, reader_headers, report_id,
     attacker.start()
     time.sleep(1)
     measured = _victim(port, victim_headers, duration)
+    measured["seconds"] = duration
     attacker.join()
     measured["attacker"] = {k: attack[k] for k in ("requests", "statuses", "errors", "p50_ms", "p99_ms")}
     return measured
@@ -164,7 +170,10 @@ def _burst(port, headers, duration):
         or "Non-2xx" in line)}
 
 
-def _stall_check(port, headers, duration):
+def _stall_check(st, port, headers, duration):
+    """As under ``make run``: a scoring worker scores each burst's reports while the next POSTs come."""
+    st.worker(queues=("scores",))
+    wait_workers(st, 1)
     body = json.dumps({"referenceId": "after-burst"}).encode()
     idle = sorted(_call(port, "POST", "/reports", headers, body)[2] for _ in range(20))
     rounds = []
@@ -173,6 +182,7 @@ def _stall_check(port, headers, duration):
         after = [_call(port, "POST", "/reports", headers, body, timeout=30) for _ in range(3)]
         rounds.append({"burst": burst, "next_posts_ms": [ms for _, _, ms in after],
                        "next_statuses": [status for status, _, _ in after]})
+    st.stop_workers()
     return {"idle_post_p50_ms": idle[len(idle) // 2], "idle_post_max_ms": idle[-1], "rounds": rounds,
             "worst_next_post_ms": max(ms for r in rounds for ms in r["next_posts_ms"])}
 
@@ -182,6 +192,7 @@ def run(duration=10, log=print):
     with Stack("neighbours", extra_env={"RATE_LIMIT_PER_MINUTE": str(10**9)}) as st:
         log(f"* neighbours: stack up, logs in {st.log_dir}")
         st.setup_tenant()
+        st.install_model()  # as under `make run`: the stall check's reports are scored
         victim = st.headers
         port, _ = st.web()
         heavy_aid, admin_headers = _group("Heavy")
@@ -197,13 +208,14 @@ def run(duration=10, log=print):
         results["idle"] = _victim(port, victim, duration)
         log(f"  idle: {_line(results['idle'])}")
         results["under_waits"] = _waits_attack(st, port, victim, duration, cap)
-        log(f"  3 groups x {cap} waits open: {_line(results['under_waits'])}; "
-            f"still open after: {results['under_waits']['waits_still_open_after']}; "
-            f"answers {results['under_waits']['wait_answers']}")
-        results["under_heavy_reads"] = _heavy_attack(st, port, victim, duration, reader_headers, report_id, "box01")
+        waits = results["under_waits"]
+        log(f"  3 groups x {cap} waits: {_line(waits)}; waits open at start / end of the measurement: "
+            f"{waits['waits_open_at_start']} / {waits['waits_open_at_end']}; their answers {waits['wait_answers']}")
+        results["under_heavy_reads"] = _heavy_attack(st, port, victim, 4 * duration, reader_headers, report_id,
+                                                     "box01")
         log(f"  heavy reads of group B: {_line(results['under_heavy_reads'])}; attacker "
             f"{results['under_heavy_reads']['attacker']}")
-        results["stall"] = _stall_check(port, victim, duration)
+        results["stall"] = _stall_check(st, port, victim, duration)
         log(f"  stall check: idle POST p50 {results['stall']['idle_post_p50_ms']} ms; next POSTs after each "
             f"{BURST_CONNECTIONS}-connection burst: {[r['next_posts_ms'] for r in results['stall']['rounds']]} ms; "
             f"bursts: {[r['burst'].get('summary') or r['burst']['requests'] for r in results['stall']['rounds']]}")

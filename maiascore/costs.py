@@ -5,7 +5,8 @@ A heavy shape (a substring filter, a sort no index serves, widget data over a lo
 guard counts in), holds one of the group's ``HEAVY_QUERIES_PER_GROUP`` slots while it runs, and
 the time it took is counted against the group's ``HEAVY_READ_MS_PER_MINUTE``: a database serves
 every group, and a scan keeps it from the others while it runs, so a group's heavy reads may
-occupy it only that long a minute. Slots are a sorted set per group scored by deadlines, so a slot
+occupy it only that long a minute. One that runs past its time bound spends the rest of that
+minute: the database may go on with it after the client gave up. Slots are a sorted set per group scored by deadlines, so a slot
 a crashed process never gave back counts only until its deadline. Redis trouble fails open, as
 the rate limit does.
 
@@ -56,16 +57,29 @@ def query_timeout_message(heavy=False):
             "or ask for a shorter window")
 
 
+class QueryTimedOut(Unavailable):
+    """A read ran past its time bound."""
+
+
 @contextmanager
 def bounded_reads(heavy=False):
-    """MongoDB operations within their ``time_bound``; past it, ``Unavailable`` naming the setting."""
+    """MongoDB operations within their ``time_bound``; past it, ``QueryTimedOut`` naming the setting."""
     try:
         with pymongo.timeout(time_bound(heavy)[1] / 1000):
             yield
     except pymongo.errors.PyMongoError as exc:
         if not exc.timeout:
             raise
-        raise Unavailable(query_timeout_message(heavy)) from exc
+        raise QueryTimedOut(query_timeout_message(heavy)) from exc
+
+
+def spend_minute(aid):
+    """A heavy read ran past its bound: the database may still be at it, and the same read would run past
+    again, so it spends what is left of the group's HEAVY_READ_MS_PER_MINUTE."""
+    try:
+        run_script(_CHARGE, [_time_key(aid)], [settings().HEAVY_READ_MS_PER_MINUTE, 60])
+    except redis.exceptions.RedisError:
+        pass
 
 
 # KEYS: the group's rate counter. ARGV: weight, window seconds. Returns {used, ttl}.
@@ -147,6 +161,9 @@ def heavy_read(aid, what):
     started = time.monotonic()
     try:
         yield
+    except QueryTimedOut:
+        spend_minute(aid)
+        raise
     finally:
         give_back(aid, member)
         took = max(1, int((time.monotonic() - started) * 1000))

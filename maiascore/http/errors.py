@@ -15,7 +15,7 @@ from flask import g, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from maiascore import errors as domain
-from maiascore.costs import query_timeout_message
+from maiascore.costs import query_timeout_message, spend_minute
 from maiascore.http import bounds
 from maiascore.http.formats import is_v7
 
@@ -217,8 +217,12 @@ def handle_domain_error(error):
 
 
 def handle_query_timeout(error):
-    """A read a client shaped ran past its time bound (MongoDB's maxTimeMS, or the client's own deadline)."""
-    return error_response(503, query_timeout_message(bool(bounds.bounded())), headers={"Retry-After": "5"})
+    """A read a client shaped ran past its time bound (MongoDB's maxTimeMS, or the client's own deadline);
+    a heavy one spends its group's heavy-read minute."""
+    heavy = bool(bounds.bounded())
+    if heavy and g.get("aid") is not None:
+        spend_minute(g.aid)
+    return error_response(503, query_timeout_message(heavy), headers={"Retry-After": "5"})
 
 
 def handle_unavailable(error):
