@@ -6,9 +6,9 @@ guard counts in), holds one of the group's ``HEAVY_QUERIES_PER_GROUP`` slots whi
 the time it took is counted against the group's ``HEAVY_READ_MS_PER_MINUTE``: a database serves
 every group, and a scan keeps it from the others while it runs, so a group's heavy reads may
 occupy it only that long a minute. One that runs past its time bound spends the rest of that
-minute: the database may go on with it after the client gave up. Slots are a sorted set per group scored by deadlines, so a slot
-a crashed process never gave back counts only until its deadline. Redis trouble fails open, as
-the rate limit does.
+minute: the database may go on with it after the client gave up. Slots are a sorted set per group
+scored by deadlines, so a slot a crashed process never gave back counts only until its deadline.
+Redis trouble fails open, as the rate limit does.
 
 Every read a client shapes runs within ``QUERY_MAX_TIME_MS``, a heavy one within the shorter
 ``HEAVY_QUERY_MAX_TIME_MS`` (``bounded_reads``): MongoDB is sent that ``maxTimeMS`` and the client
