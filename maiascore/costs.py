@@ -82,7 +82,8 @@ def spend_minute(aid):
         pass
 
 
-# KEYS: the group's rate counter. ARGV: weight, window seconds. Returns {used, ttl}.
+# KEYS: one of the group's per-minute counters (requests, heavy-read ms). ARGV: amount, window seconds.
+# Returns {total, ttl}; the window starts at its first count.
 _CHARGE = """
 local used = redis.call('INCRBY', KEYS[1], ARGV[1])
 local ttl = redis.call('TTL', KEYS[1])
