@@ -146,7 +146,7 @@ class Config:
         self.QUERY_MAX_TIME_MS = _env("QUERY_MAX_TIME_MS", 5000, int)
         self.HEAVY_QUERY_MAX_TIME_MS = _env("HEAVY_QUERY_MAX_TIME_MS", 1000, int)
         self.HEAVY_QUERY_WEIGHT = _env("HEAVY_QUERY_WEIGHT", 10, int)
-        self.HEAVY_QUERIES_PER_GROUP = _env("HEAVY_QUERIES_PER_GROUP", 1, int)
+        self.HEAVY_QUERIES_PER_GROUP = _env("HEAVY_QUERIES_PER_GROUP", 2, int)
         self.HEAVY_READ_MS_PER_MINUTE = _env("HEAVY_READ_MS_PER_MINUTE", 6000, int)
         self.HEAVY_WIDGET_DAYS = _env("HEAVY_WIDGET_DAYS", 7, int)
         self.WIDGET_CACHE_SECONDS = _env("WIDGET_CACHE_SECONDS", 10, int)
