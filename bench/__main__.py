@@ -8,7 +8,7 @@ makes 20,000 take ~15 min per worker count here),
 batch scoring run, default 1000000), ``BENCH_DASK_ROWS`` (rows of the Dask training comparison,
 default ``1000000,5000000``), ``BENCH_MONGO_URI`` (a MongoDB instead of the embedded
 server), ``BENCH_ONLY`` (comma-separated sections:
-post,get,wait,bare,attack,e2e,worker,training,runs,dask).
+post,get,wait,bare,attack,e2e,worker,training,runs,dask,neighbours).
 """
 import json
 import os
@@ -16,11 +16,11 @@ import subprocess
 import sys
 import time
 
-from bench import attack, e2e, report, training_bench, web_profile, worker_profile
+from bench import attack, e2e, neighbours, report, training_bench, web_profile, worker_profile
 from bench.http_scenarios import compare, drain, load, post_requests, quiesce, ratio, reset_reports, wait_workers
 from bench.stack import Stack, cpu_seconds
 
-SECTIONS = ("post", "get", "wait", "bare", "attack", "e2e", "worker", "training", "runs", "dask")
+SECTIONS = ("post", "get", "wait", "bare", "attack", "e2e", "worker", "training", "runs", "dask", "neighbours")
 STACK_SECTIONS = SECTIONS[:8]  # the sections measured on the shared stack; runs and dask start their own
 WAIT_CAP = "64"  # MAX_WAITS_PER_GROUP for the run: one tenant drives 32 waiting clients
 
@@ -76,6 +76,10 @@ def main():
             log(f"* 9. training on {rows:,} rows: Dask (2 workers) vs local engine vs xgboost.train")
             results["dask_training"][str(rows)] = json_lines("bench.dask_training", "--rows", rows)
             log(f"  {results['dask_training'][str(rows)]}")
+    if "neighbours" in opts["sections"]:
+        log("* 11. noisy neighbours: group A's list and /healthz idle vs under other groups' waits and heavy reads; "
+            "stalls after a burst")
+        results["neighbours"] = neighbours.run(opts["duration"], log=log)
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return finish(results, started)
 

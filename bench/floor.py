@@ -1,7 +1,7 @@
 """The floor: a minimal Flask app doing only the unavoidable work of each measured route.
 
 Served by the same gunicorn command line as the product (``launcher.gunicorn_command``:
-gthread workers), against the same MongoDB and Redis, so product / floor is the cost
+gevent workers), against the same MongoDB and Redis, so product / floor is the cost
 of everything the product adds (validation, auth, tenancy, negotiation, logging...).
 
 - ``POST /reports``: one ``insert_one`` (into ``floor_reports``, which has the same

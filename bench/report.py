@@ -84,6 +84,7 @@ def rows_of(results):
                      " (vs idle)",
                      f"{_fmt(under['p50_ms'])} / {_fmt(under['p99_ms'])}",
                      f"{_fmt(idle['p50_ms'])} / {_fmt(idle['p99_ms'])}", _fmt(attack["p99_ratio_to_idle"])))
+    rows += _neighbour_rows(results.get("neighbours"))
     versus_plain = results.get("wait_vs_plain_post")
     if versus_plain:
         for connections, level in versus_plain["by_connections"].items():
@@ -140,6 +141,29 @@ def rows_of(results):
                          _fmt(floor["seconds"]), f"x{_fmt(line['seconds'] / floor['seconds'])}"))
             rows.append((f"training {int(size):,} rows, {engine} engine: coordinator peak RSS MiB",
                          _fmt(line["peak_rss_mib"]), _fmt(floor["peak_rss_mib"]), "-"))
+    return rows
+
+
+def _neighbour_rows(neighbours):
+    """Group A's p50 / p99 under each attack against idle (the "floor" column), and the stall check."""
+    if not neighbours:
+        return []
+    rows = []
+    idle = neighbours["idle"]
+    for attack, label in (("under_waits", "3 groups x MAX_WAITS_PER_GROUP waits open"),
+                          ("under_heavy_reads", "another group's heavy reads")):
+        for probe, name in (("list", "GET /reports?_limit=10"), ("healthz", "/healthz")):
+            under, base = neighbours[attack][probe], idle[probe]
+            rows.append((f"{name} of group A p50 / p99 ms, {label} (vs idle)",
+                         f"{_fmt(under['p50_ms'])} / {_fmt(under['p99_ms'])}",
+                         f"{_fmt(base['p50_ms'])} / {_fmt(base['p99_ms'])}",
+                         _fmt(round(under["p99_ms"] / base["p99_ms"], 2) if base["p99_ms"] and under["p99_ms"]
+                              else None)))
+    stall = neighbours["stall"]
+    rows.append(("next POST /reports ms after a 32-connection burst, worst of 3 (vs idle p50)",
+                 _fmt(stall["worst_next_post_ms"]), _fmt(stall["idle_post_p50_ms"]),
+                 _fmt(round(stall["worst_next_post_ms"] / stall["idle_post_p50_ms"], 2)
+                      if stall["idle_post_p50_ms"] else None)))
     return rows
 
 

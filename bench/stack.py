@@ -23,6 +23,7 @@ from pathlib import Path
 import psutil
 from pymongo import MongoClient
 
+from config import Config
 from maiascore import devstack
 from maiascore.launcher import gunicorn_command
 from maiascore.queue import worker_command
@@ -71,8 +72,9 @@ class Stack:
     def web(self, app="wsgi:app", name="api", workers=2):
         """gunicorn as the Procfile runs it; returns (port, Child)."""
         port = devstack.free_port()
-        args = gunicorn_command(f"127.0.0.1:{port}", workers, self.env.get("WEB_THREADS", 8),
-                                gunicorn=str(BIN / "gunicorn"), access_log=self.log_dir / f"{name}.access.log",
+        cfg = Config(require_secret_key=False)
+        args = gunicorn_command(f"127.0.0.1:{port}", workers, cfg.WEB_WORKER_CONNECTIONS, backlog=cfg.WEB_BACKLOG,
+                                keepalive=cfg.WEB_KEEPALIVE_SECONDS, gunicorn=str(BIN / "gunicorn"), access_log=self.log_dir / f"{name}.access.log",
                                 app=app)
         child = devstack.Child(args, self.log_dir / f"{name}.log", env=self.env)
         self.children.append(child)

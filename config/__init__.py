@@ -67,10 +67,14 @@ class Config:
         # otherwise: the admin password `make run` prints is well known. PORT defaults to 5000.
         self.HOST = _env("HOST", "127.0.0.1")
         self.PORT = _env("PORT", 5000, int)
-        # gunicorn: WEB_CONCURRENCY worker processes of WEB_THREADS threads each (gthread workers: a
-        # request parked in a long wait holds a thread, not a process).
+        # gunicorn: WEB_CONCURRENCY worker processes (gevent workers: a request waiting for a score, for
+        # MongoDB or Redis holds no thread) of at most WEB_WORKER_CONNECTIONS open connections each;
+        # WEB_BACKLOG: connections the kernel queues before gunicorn accepts them; WEB_KEEPALIVE_SECONDS:
+        # how long an idle keep-alive connection stays open.
         self.WEB_CONCURRENCY = _env("WEB_CONCURRENCY", 2, int)
-        self.WEB_THREADS = _env("WEB_THREADS", 8, int)
+        self.WEB_WORKER_CONNECTIONS = _env("WEB_WORKER_CONNECTIONS", 1000, int)
+        self.WEB_BACKLOG = _env("WEB_BACKLOG", 2048, int)
+        self.WEB_KEEPALIVE_SECONDS = _env("WEB_KEEPALIVE_SECONDS", 5, int)
         # Prefix of every key, channel and queue this deployment uses in Redis, so that several
         # deployments can share one Redis database without running each other's jobs.
         # Unset: the running `make run` stack's (VAR_DIR/stack.json), so a `maiascore train` from another
@@ -146,8 +150,7 @@ class Config:
         self.MAX_WAIT_SECONDS = _env("MAX_WAIT_SECONDS", 30, int)
         # Waiting, bulk and authentication cost, one block:
         # MAX_WAITS_PER_GROUP: requests of one account group that may wait for a score at once
-        #   (``?wait`` / ``Prefer: wait``); past it 429 with Retry-After, so one tenant's waits cannot
-        #   take every web thread.
+        #   (``?wait`` / ``Prefer: wait``); past it 429 with Retry-After, so one tenant's waits stay bounded.
         # AUTH_CACHE_SECONDS: how long a web process trusts a login it has read (header -> user) without
         #   reading MongoDB again; revocation stays immediate through a per-user marker in Redis. 0: off.
         # WAIT_HANDOFF_SECONDS: a POST that waits hands its report to the scoring drain, which stores it
@@ -155,6 +158,21 @@ class Config:
         self.MAX_WAITS_PER_GROUP = _env("MAX_WAITS_PER_GROUP", 16, int)
         self.WAIT_HANDOFF_SECONDS = _env("WAIT_HANDOFF_SECONDS", 1.0, float)
         self.AUTH_CACHE_SECONDS = _env("AUTH_CACHE_SECONDS", 30, int)
+        # Reads a client shapes (list filters and sorts, counts, widget data), one block:
+        # QUERY_MAX_TIME_MS: the time MongoDB may spend on one such read (maxTimeMS); past it 503 naming it.
+        # HEAVY_QUERY_MAX_TIME_MS: the same for a heavy one (it keeps the database from the other groups).
+        # HEAVY_QUERY_WEIGHT: requests a heavy shape (a contains filter, a sort no index serves, widget data
+        #   over more than HEAVY_WIDGET_DAYS) counts against the group's RATE_LIMIT_PER_MINUTE.
+        # HEAVY_QUERIES_PER_GROUP: heavy reads of one account group that may run at once; past it 429.
+        # HEAVY_READ_MS_PER_MINUTE: milliseconds of heavy reads an account group may run a minute; past it 429.
+        # WIDGET_CACHE_SECONDS: how long widget data is kept per (widget, window, bin); 0: off.
+        self.QUERY_MAX_TIME_MS = _env("QUERY_MAX_TIME_MS", 5000, int)
+        self.HEAVY_QUERY_MAX_TIME_MS = _env("HEAVY_QUERY_MAX_TIME_MS", 1000, int)
+        self.HEAVY_QUERY_WEIGHT = _env("HEAVY_QUERY_WEIGHT", 10, int)
+        self.HEAVY_QUERIES_PER_GROUP = _env("HEAVY_QUERIES_PER_GROUP", 2, int)
+        self.HEAVY_READ_MS_PER_MINUTE = _env("HEAVY_READ_MS_PER_MINUTE", 6000, int)
+        self.HEAVY_WIDGET_DAYS = _env("HEAVY_WIDGET_DAYS", 7, int)
+        self.WIDGET_CACHE_SECONDS = _env("WIDGET_CACHE_SECONDS", 10, int)
         self.SCORE_BASE_POINTS = _env("SCORE_BASE_POINTS", 600, float)
         self.SCORE_BASE_ODDS = _env("SCORE_BASE_ODDS", 50.0, float)
         self.SCORE_PDO = _env("SCORE_PDO", 20, float)

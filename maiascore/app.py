@@ -17,6 +17,7 @@ from maiascore.datasets import routes as datasets_routes
 from maiascore.health import routes as health_routes
 from maiascore.http.api import Api, install_converters
 from maiascore.auth.access import rate_limit_headers
+from maiascore.http import bounds
 from maiascore.http.formats import FormatSuffixMiddleware, negotiate_early, render_negotiated
 from maiascore.http.requestlog import configure_logging, finish_request, start_request
 from maiascore.http.security import security_headers
@@ -64,6 +65,7 @@ def create_app(config=None):
     app.after_request(render_negotiated)
     app.after_request(finish_request)
     app.after_request(security_headers)
+    app.teardown_request(bounds.release)
 
     if not cfg.SKIP_INDEXES:
         with app.app_context():

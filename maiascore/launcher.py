@@ -34,17 +34,18 @@ PROCFILE_NAMES = {"scoring": "worker", "training": "trainer"}
 RESTART_BACKOFF_MAX = 30  # seconds between restarts of a worker that keeps dying at once
 
 
-def gunicorn_command(bind, workers, threads, *, gunicorn="gunicorn", access_log="-", app="wsgi:app",
-                     control_socket=None):
+def gunicorn_command(bind, workers, connections, *, backlog=2048, keepalive=5, gunicorn="gunicorn",
+                     access_log="-", app="wsgi:app", control_socket=None):
     """The API's gunicorn command line: the one definition the Procfile, ``make run`` and the benchmark use.
 
-    gthread workers: a request parked in a long wait (``MAX_WAIT_SECONDS``) holds a thread, not a
-    whole process. ``access_log=None`` turns gunicorn's access log off. gunicorn's control socket
-    defaults to one path per user (``~/.gunicorn/gunicorn.ctl``) that every stack on the host would
-    share: it is the stack's own ``control_socket`` path, or off.
+    gevent workers: a request waiting for a score (``MAX_WAIT_SECONDS``), for MongoDB or for Redis
+    holds a greenlet, not a thread, so ``connections`` requests per worker may wait at once while
+    the others are served. ``access_log=None`` turns gunicorn's access log off. gunicorn's control
+    socket defaults to one path per user (``~/.gunicorn/gunicorn.ctl``) that every stack on the host
+    would share: it is the stack's own ``control_socket`` path, or off.
     """
-    args = [gunicorn, "--bind", str(bind), "--workers", str(workers), "--worker-class", "gthread",
-            "--threads", str(threads)]
+    args = [gunicorn, "--bind", str(bind), "--workers", str(workers), "--worker-class", "gevent",
+            "--worker-connections", str(connections), "--backlog", str(backlog), "--keep-alive", str(keepalive)]
     if access_log:
         args += ["--access-logfile", str(access_log)]
     args += ["--control-socket", str(control_socket)] if control_socket else ["--no-control-socket"]
@@ -53,7 +54,9 @@ def gunicorn_command(bind, workers, threads, *, gunicorn="gunicorn", access_log=
 
 def procfile():
     """The Procfile's text, generated from the same command lines ``make run`` runs."""
-    web = gunicorn_command("${HOST:-0.0.0.0}:${PORT:-5000}", "${WEB_CONCURRENCY:-2}", "${WEB_THREADS:-8}")
+    web = gunicorn_command("${HOST:-0.0.0.0}:${PORT:-5000}", "${WEB_CONCURRENCY:-2}",
+                           "${WEB_WORKER_CONNECTIONS:-1000}", backlog="${WEB_BACKLOG:-2048}",
+                           keepalive="${WEB_KEEPALIVE_SECONDS:-5}")
     lines = [f"web: {' '.join(web)}"]
     lines += [f"{PROCFILE_NAMES[role]}: {' '.join(worker_command(role))}" for role in ROLES]
     return "\n".join(lines) + "\n"
@@ -175,8 +178,10 @@ def run_stack(var_dir=None, port=None, web_workers=None):
                   f"({training['status']}; set MAIASCORE_DEMO_MODEL=0 to skip)")
 
         bin_dir = Path(sys.executable).parent
-        web_args = gunicorn_command(f"{host}:{port}", web_workers or cfg.WEB_CONCURRENCY, cfg.WEB_THREADS,
-                                    gunicorn=str(bin_dir / "gunicorn"), control_socket=var_dir / CONTROL_SOCKET)
+        web_args = gunicorn_command(f"{host}:{port}", web_workers or cfg.WEB_CONCURRENCY,
+                                    cfg.WEB_WORKER_CONNECTIONS, backlog=cfg.WEB_BACKLOG,
+                                    keepalive=cfg.WEB_KEEPALIVE_SECONDS, gunicorn=str(bin_dir / "gunicorn"),
+                                    control_socket=var_dir / CONTROL_SOCKET)
         web = Supervised("api (gunicorn)", lambda: devstack.Child(web_args, inherit_output=True))
         procs.append(web)
         for role in ROLES:

@@ -21,11 +21,12 @@ def test_the_procfile_is_what_the_code_runs():
     assert (ROOT / "Procfile").read_text() == procfile()
 
 
-def test_the_web_command_uses_threaded_workers_and_can_drop_the_access_log():
-    args = gunicorn_command("127.0.0.1:5000", 2, 8)
-    assert args[args.index("--worker-class") + 1] == "gthread" and args[args.index("--threads") + 1] == "8"
+def test_the_web_command_uses_gevent_workers_and_can_drop_the_access_log():
+    args = gunicorn_command("127.0.0.1:5000", 2, 1000)
+    assert args[args.index("--worker-class") + 1] == "gevent" and args[args.index("--worker-connections") + 1] == "1000"
+    assert "--threads" not in args and args[args.index("--backlog") + 1] == "2048"
     assert args[args.index("--bind") + 1] == "127.0.0.1:5000" and args[-1] == "wsgi:app"
-    assert "--access-logfile" not in gunicorn_command("127.0.0.1:5000", 2, 8, access_log=None)
+    assert "--access-logfile" not in gunicorn_command("127.0.0.1:5000", 2, 1000, access_log=None)
 
 
 def _gunicorn(tmp_path, control_socket, name):

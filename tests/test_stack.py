@@ -83,7 +83,7 @@ def stack(servers, tmp_path_factory):
     redis_url = servers["redis_url"].rsplit("/", 1)[0] + "/1"  # the tests' fixtures flush db 0
     env = {k: v for k, v in os.environ.items()
            if k not in ("MONGO_URI", "MONGO_DB_NAME", "MAIASCORE_TESTING", "HOST", "VAR_DIR")}
-    env.update(PORT=str(port), REDIS_URL=redis_url, WEB_CONCURRENCY="1", WEB_THREADS="4", PYTHONPATH=str(ROOT),
+    env.update(PORT=str(port), REDIS_URL=redis_url, WEB_CONCURRENCY="1", PYTHONPATH=str(ROOT),
                MAIASCORE_ADMIN_EMAIL="admin@example.com", MAIASCORE_ADMIN_PASSWORD="maiascore-admin",
                STACK_TEST_MARK=mark)
     log_path = cwd / "up.log"
@@ -124,11 +124,11 @@ def test_up_starts_everything_and_the_readme_example_works(stack):
     assert f"API on {base}" in output and f"console: {base}/app" in output
 
 
-def test_the_api_listens_on_loopback_only_with_threaded_workers(stack):
+def test_the_api_listens_on_loopback_only_with_gevent_workers(stack):
     gunicorn = stack.child("gunicorn")
     listening = {conn.laddr for conn in gunicorn.net_connections(kind="tcp") if conn.status == psutil.CONN_LISTEN}
     assert listening == {("127.0.0.1", stack.port)}
-    assert "gthread" in gunicorn.cmdline()
+    assert "gevent" in gunicorn.cmdline()
     control = str(stack.cwd / "var" / "gunicorn.ctl")  # its own, not the user's ~/.gunicorn/gunicorn.ctl
     assert wait_until(lambda: control in {conn.laddr for conn in gunicorn.net_connections(kind="unix")}, 30)
 

@@ -3,6 +3,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from config import settings
+from maiascore.concurrency import offload
 
 _hashers = {}
 
@@ -17,12 +18,12 @@ def _hasher():
 
 
 def hash_password(password):
-    return _hasher().hash(password)
+    return offload(_hasher().hash, password)
 
 
 def verify_password(stored_hash, password):
     try:
-        return _hasher().verify(stored_hash, password or "")
+        return offload(_hasher().verify, stored_hash, password or "")
     except (VerificationError, InvalidHashError):
         return False
 

@@ -18,7 +18,8 @@ from maiascore.accounts.revocation import marker_key
 from maiascore.accounts.service import membership
 from maiascore.auth.service import (TOO_MANY_UNAUTHORIZED, cached_login, fresh_login, forget_login,
                                     too_many_unauthorized, unauthorized_key)
-from maiascore.connections import redis_key, run_script
+from maiascore.connections import run_script
+from maiascore.costs import rate_key
 from maiascore.errors import Forbidden, Invalid, RateLimited
 from maiascore.http.errors import abort
 from maiascore.http.fields import query_integer
@@ -69,7 +70,7 @@ def _count_request(aid, login, source_ip):
     unauthorized count, which a fresh login checked before reading the database. Returns whether a
     cached login is still trusted."""
     limit = settings().RATE_LIMIT_PER_MINUTE
-    keys = [redis_key("ratelimit", aid)]
+    keys = [rate_key(aid)]
     if login.cached:
         keys += [marker_key(login.user["_id"]), throttle.key(unauthorized_key(source_ip))]
     try:

@@ -9,12 +9,15 @@ from urllib.parse import urlencode
 
 from pymongo import ReturnDocument
 
+from config import settings
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
+from maiascore.costs import bounded_reads, heavy_read
 from maiascore.dashboards import builtin
+from maiascore.dashboards.cache import cached
 from maiascore.dashboards.documents import new_report
 from maiascore.dashboards.planner import Context
-from maiascore.dashboards.shaping import widget_data
+from maiascore.dashboards.shaping import widget_data, widget_range
 from maiascore.dashboards.timerange import parse_time_range, v6_datetime
 from maiascore.dashboards.widgets import clean_widgets
 from maiascore.errors import Forbidden, NotFound
@@ -173,6 +176,16 @@ def find_widget(doc, widget_id):
 
 
 def report_widget_data(aid, report_id, widget_id, window=None, start=None, end=None):
+    """A widget's data; over more than HEAVY_WIDGET_DAYS it is a heavy read (``maiascore.costs``)."""
     widget = find_widget(get_report(aid, report_id), widget_id)
     time_range = parse_time_range(window, start, end)
-    return widget_data(Context(get_db(), aid), widget, time_range)
+    days = widget_range(widget, time_range).seconds / 86400
+
+    def compute():
+        if days <= settings().HEAVY_WIDGET_DAYS:
+            with bounded_reads():
+                return widget_data(Context(get_db(), aid), widget, time_range)
+        with heavy_read(aid, f"widget data over {days:g} days (more than HEAVY_WIDGET_DAYS)"), bounded_reads(True):
+            return widget_data(Context(get_db(), aid), widget, time_range)
+
+    return cached(aid, widget, [window, start, end], compute)

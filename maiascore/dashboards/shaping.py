@@ -95,7 +95,8 @@ def _sort_rows(rows, widget, labels):
     return rows
 
 
-def _widget_range(widget, time_range):
+def widget_range(widget, time_range):
+    """The range a widget (or card) shows: its own span (``fixedTimespan``) ending where the report's does."""
     if widget.get("fixedTimespan"):
         return time_range.ending_at_end(int(widget["fixedTimespan"]))
     return time_range
@@ -108,7 +109,7 @@ def _spec(spec):
 
 def widget_data(ctx, widget, time_range):
     """The v6 body for one widget over ``time_range``."""
-    time_range = _widget_range(widget, time_range)
+    time_range = widget_range(widget, time_range)
     labels = Labels(ctx)
     kind = widget["type"]
     if kind == W.NUMBER:
@@ -183,7 +184,7 @@ def _number_data(ctx, widget, time_range):
     if not cards:  # configured like any other widget: a single card, already ranged
         cards = [{key: value for key, value in widget.items() if key not in ("filters", "fixedTimespan")}]
     queries = {card["id"]: Query(*_spec(card), _merged_filters(widget.get("filters"), card.get("filters")), None,
-                                 _widget_range(card, time_range))
+                                 widget_range(card, time_range))
                for card in cards}
     results = grouped_rows_together(ctx, queries)
     data = []

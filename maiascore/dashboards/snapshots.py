@@ -6,11 +6,14 @@ later edits or the report's deletion change nothing in it. Stored in
 {widgetId: body}, isShared, isScheduled, createdBy, created_at}``.
 """
 import uuid
+from contextlib import nullcontext
 
 from pymongo.errors import DocumentTooLarge
 
+from config import settings
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
+from maiascore.costs import bounded_reads, heavy_read
 from maiascore.dashboards.planner import Context, prepare
 from maiascore.dashboards.service import get_report
 from maiascore.dashboards.shaping import widget_data
@@ -43,6 +46,11 @@ def create_snapshot(aid, user_id, body):
     time_range = snapshot_range(body)
     ctx = Context(get_db(), aid)
     widgets = report.get("widgets", [])
+    days = time_range.seconds / 86400
+    heavy = days > settings().HEAVY_WIDGET_DAYS
+    cost = heavy_read(aid, f"a snapshot over {days:g} days (more than HEAVY_WIDGET_DAYS)") if heavy else nullcontext()
+    with cost, bounded_reads(heavy):
+        data = prepare(ctx, lambda: {widget["id"]: widget_data(ctx, widget, time_range) for widget in widgets})
     doc = {
         "aid": aid,
         "snapshotId": str(uuid.uuid4()),
@@ -51,7 +59,7 @@ def create_snapshot(aid, user_id, body):
                                                       "modifiedBy", "modified_at", "widgets")},
         "start": time_range.start,
         "end": time_range.end,
-        "data": prepare(ctx, lambda: {widget["id"]: widget_data(ctx, widget, time_range) for widget in widgets}),
+        "data": data,
         "isShared": False,
         "isScheduled": False,
         "createdBy": user_id,

@@ -15,6 +15,8 @@ from flask import g, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from maiascore import errors as domain
+from maiascore.costs import query_timeout_message, spend_minute
+from maiascore.http import bounds
 from maiascore.http.formats import is_v7
 
 log = logging.getLogger("maiascore.errors")
@@ -202,7 +204,18 @@ def handle_domain_error(error):
     return error_response(code, error.message, field_errors(error.errors), headers)
 
 
+def handle_query_timeout(error):
+    """A read a client shaped ran past its time bound (MongoDB's maxTimeMS, or the client's own deadline);
+    a heavy one spends its group's heavy-read minute."""
+    heavy = bool(bounds.bounded())
+    if heavy and g.get("aid") is not None:
+        spend_minute(g.aid)
+    return error_response(503, query_timeout_message(heavy), headers={"Retry-After": "5"})
+
+
 def handle_unavailable(error):
+    if getattr(error, "timeout", False) and bounds.bounded() is not None:
+        return handle_query_timeout(error)
     log.warning("backend unavailable: %s", type(error).__name__)
     return error_response(503, "Service temporarily unavailable: a backing store is not answering; retry shortly",
                           headers={"Retry-After": "5"})
@@ -229,5 +242,6 @@ def register(app):
     app.register_error_handler(domain.DomainError, handle_domain_error)
     for exc in UNAVAILABLE_ERRORS:
         app.register_error_handler(exc, handle_unavailable)
+    app.register_error_handler(pymongo.errors.ExecutionTimeout, handle_query_timeout)
     app.register_error_handler(InternalServerError, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)

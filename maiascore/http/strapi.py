@@ -12,6 +12,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from maiascore.errors import Invalid, NotFound
+from maiascore.http.bounds import bound_list_query
 from maiascore.http.fields import query_integer
 from maiascore.http.strapi_query import strapi_filter
 
@@ -31,9 +32,11 @@ class ListQuery(NamedTuple):
 
 
 def parse_list_query(args, fields, base_filter, default_sort=(("created_at", -1),)):
-    """A :class:`ListQuery` from the query string; ``fields`` maps API name -> (db path, type)."""
+    """A :class:`ListQuery` from the query string; ``fields`` maps API name -> (db path, type). The rest of
+    the request's reads are bounded in time, and a heavy shape is charged (``maiascore.http.bounds``)."""
     query = strapi_filter(args, fields, base_filter)
-    return ListQuery(query, parse_sort(args.get("_sort"), fields, default_sort), parse_start(args), parse_limit(args))
+    return bound_list_query(ListQuery(query, parse_sort(args.get("_sort"), fields, default_sort), parse_start(args),
+                                      parse_limit(args)))
 
 
 def parse_sort(raw, fields, default_sort):
