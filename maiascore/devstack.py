@@ -15,6 +15,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -42,6 +44,23 @@ def wait_for_port(host, port, timeout=30.0, proc=None):
             raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before listening on {port}")
         time.sleep(0.05)
     raise RuntimeError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def wait_for_http(url, timeout=120.0, proc=None):
+    """Until ``url`` answers 200: gunicorn listens before its workers have booted, so an open port
+    is not yet an API that answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before {url} answered")
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout}s")
 
 
 def _bin(name):

@@ -189,6 +189,9 @@ def run_stack(var_dir=None, port=None, web_workers=None):
             procs.append(Supervised(f"{role} worker (rq)", lambda args=args: devstack.Child(args, inherit_output=True),
                                     restart=True))
         devstack.wait_for_port(_connect_host(host), port, 60, web.child.proc)
+        knock = _connect_host(host)
+        devstack.wait_for_http(f"http://{f'[{knock}]' if ':' in knock else knock}:{port}/healthz", 180,
+                               web.child.proc)
         print(f"* API on {api}  (docs: {api}/docs, console: {api}/app)")
         print("* Ctrl-C stops everything")
         _supervise(procs)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 
-from maiascore.devstack import free_port, wait_for_port
+from maiascore.devstack import free_port, wait_for_http, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_FILES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
@@ -156,6 +156,7 @@ def stack(servers, tmp_path_factory):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_port("127.0.0.1", port, 90, proc)
+        wait_for_http(f"{base}/healthz", 180, proc)
         _, body = _http("POST", f"{base}/auth/local",
                         json.dumps({"identifier": "admin@example.com", "password": "maiascore-admin"}).encode(),
                         {"content-type": "application/json"})
