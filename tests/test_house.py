@@ -37,9 +37,11 @@ def test_jobs_are_enqueued_as_functions_not_strings():
 
 
 def test_the_worker_runs_every_domain_sweep():
+    from maiascore.monitoring.counters import recover_pending
     from maiascore.reports.jobs import recover_score_batches, recover_single_reports
     from maiascore.scoring_runs.jobs import recover_scoring_runs
     from maiascore.trainings.jobs import recover_trainings
     from maiascore.workers import SWEEPS
 
-    assert set(SWEEPS) == {recover_score_batches, recover_single_reports, recover_trainings, recover_scoring_runs}
+    assert set(SWEEPS) == {recover_score_batches, recover_single_reports, recover_trainings, recover_scoring_runs,
+                           recover_pending}

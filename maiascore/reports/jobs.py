@@ -28,6 +28,8 @@ from maiascore.clock import stored_now, utcnow
 from maiascore.connections import get_db, insert_new
 from maiascore.events import MODEL_ACTIVATED
 from maiascore.modeling import ScoreScale, ScoringModel
+from maiascore.monitoring import shadow
+from maiascore.monitoring.counters import REPORT_FIELDS as MONITORED
 from maiascore.queue import SCORES, enqueue, job_is_live
 from maiascore.reports import batches, drains
 from maiascore.reports.states import (BATCH_DONE, BATCH_PROCESSING, BATCH_QUEUED, FAILED, PROCESSED, QUEUED,
@@ -150,7 +152,7 @@ def _score_claimed(db, batch, token):
     seen, scored, model = set(), 0, None
     while True:
         reports = [r for r in db.score_reports.find({"batch": batch_id, "status": QUEUED},
-                                                    {"features": 1, "aid": 1, "batch": 1})
+                                                    {"features": 1, "aid": 1, "batch": 1, **MONITORED})
                    .limit(chunk) if r["_id"] not in seen]
         if not reports:
             break
@@ -186,10 +188,13 @@ def _write_results(db, reports, results):
     if not reports:
         return 0, []
     fields = _result_fields(results)
+    monitored = shadow.scoring_pass(reports, results)  # monitoring: counters' deltas, the challenger's score
     writes = [UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": QUEUED},
-                        {"$set": f, "$inc": {"scoringRuns": 1}})
-              for r, f in zip(reports, fields)]
-    return db.score_reports.bulk_write(writes, ordered=False).modified_count, fields
+                        shadow.merge({"$set": f, "$inc": {"scoringRuns": 1}}, monitored.update(i)))
+              for i, (r, f) in enumerate(zip(reports, fields))]
+    written = db.score_reports.bulk_write(writes, ordered=False).modified_count
+    monitored.settle([r["_id"] for r in reports] if written == len(writes) else None)  # monitoring
+    return written, fields
 
 
 def _set_status(db, reports, status, **fields):
@@ -309,7 +314,7 @@ class _Drain:
         while True:
             handed = self._take_handoffs(chunk)
             reports = list(self.db.score_reports.find({"aid": self.aid, "status": QUEUED, "lane": drains.SINGLE},
-                                                      {"features": 1, "batch": 1})
+                                                      {"features": 1, "batch": 1, **MONITORED})
                            .sort("_id", 1).limit(chunk))
             self.counts["reads"] += 1
             if reports:
@@ -372,8 +377,12 @@ class _Drain:
         else:
             scored, results, failing, _ = _score(_scoring_model(self.aid, model_doc), docs)
         fields = _result_fields(results)
-        stored = [{**doc, **f, "scoringRuns": (doc.get("scoringRuns") or 0) + 1} for doc, f in zip(scored, fields)]
+        monitored = shadow.scoring_pass(scored, results)  # monitoring: counters' deltas, the challenger's score
+        stored = [{**doc, **f, **monitored.fields(i), "scoringRuns": (doc.get("scoringRuns") or 0) + 1}
+                  for i, (doc, f) in enumerate(zip(scored, fields))]
         duplicates = insert_new(self.db.score_reports, stored + failing)
+        if monitored is not None:
+            monitored.settle([doc["_id"] for i, doc in enumerate(scored) if i not in duplicates])  # monitoring
         self.counts["scored"] += len(scored) - len([i for i in duplicates if i < len(scored)])
         # its result to the waiter of each report stored with it; a nudge (read it) where the request stored it
         messages = [(doc["batch"], None if i in duplicates else f) for i, (doc, f) in enumerate(zip(scored, fields))]

@@ -28,6 +28,7 @@ from maiascore.modeling.frames import (LABEL, PART, TEST, TRAIN, VALIDATION, emp
                                        frame_dataset, hashed_parts, merge_summaries, partition_labels, summarize)
 from maiascore.modeling.training import (MIN_ROWS_PER_CLASS, VALIDATION_SHARE, confusion_matrix,
                                          feature_importance, gain_shares, stratified_split)
+from maiascore.monitoring import baselines
 
 log = logging.getLogger("maiascore.trainings.engines")
 AUTO, LOCAL, DASK = "auto", "local", "dask"
@@ -82,9 +83,11 @@ def run(training_run, source, meta):
     if chosen(meta, source) == LOCAL:
         _record(training_run, {"engine": LOCAL, "dask": None})
         dataset, target = source.load()
-        return train(dataset, target, params=meta.get("params") or {}, test_size=meta.get("testSize", 0.2),
-                     seed=meta.get("seed", 42), progress=training_run.progress,
-                     positive_label=meta.get("positiveLabel"))
+        trained = train(dataset, target, params=meta.get("params") or {}, test_size=meta.get("testSize", 0.2),
+                        seed=meta.get("seed", 42), progress=training_run.progress,
+                        positive_label=meta.get("positiveLabel"))
+        trained.baseline = baselines.built(trained, dataset, target, meta)  # monitoring: the version's baseline
+        return trained
     with dask_client("; the training did not start") as client:
         return DaskTraining(training_run, client, source, meta).run()
 

@@ -16,6 +16,7 @@ from maiascore.clock import utcnow
 from maiascore.connections import get_db
 from maiascore.leases import RunAborted
 from maiascore.modeling import DatasetError
+from maiascore.monitoring import baselines
 from maiascore.trainings import registry
 from maiascore.trainings.states import CANCELED, FAILED, QUEUED, RUNNING, SCHEDULED, SUCCEEDED
 
@@ -100,6 +101,7 @@ class TrainingRun(leases.Lease):
         metrics = dict(trained.metrics, bestIteration=trained.best_iteration, rows=trained.rows)
         model = registry.store_model(self.aid, self.id, version, trained.booster_bytes, trained.schema.to_dict(),
                                      metrics)
+        baselines.save(self.aid, model["version"], trained.baseline)  # monitoring
         now = utcnow()
         done = self.write({
             "status": SUCCEEDED, "progress": 100, "error": None, "finishedAt": now, "updated_at": now,
