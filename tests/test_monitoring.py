@@ -195,3 +195,192 @@ def test_bounds_and_permissions(admin, make_actor, db, monitored):
     assert reader.delete("/models/challenger").status_code == 403
     assert admin.delete("/models/challenger").status_code == 200
     assert admin.delete("/models/challenger").status_code == 404
+
+
+def test_a_training_stores_its_baseline_and_a_version_without_one_gets_it_from_its_data_set(admin, db, run_worker):
+    from maiascore.monitoring import baselines
+    from maiascore.trainings.registry import active_model
+
+    r = admin.post("/trainings", json={"meta": {"params": {"num_boost_round": 20}, "seed": 7, "testSize": 0.25}})
+    assert r.status_code == 200, r.get_json()
+    run_worker(queues=("trainings",))
+    model = active_model(admin.aid)
+    stored = admin.get("/models/active/baseline").get_json()
+    assert stored["rows"] == {"train": model["metrics"]["rows"]["train"], "test": model["metrics"]["rows"]["test"]}
+    assert len(stored["features"]) == len(model["schema"]["features"])
+    assert all(sum(f["counts"].values()) == stored["rows"]["train"] for f in stored["features"])
+    assert sum(stored["score"]["counts"].values()) == stored["rows"]["test"]
+    age = next(f for f in stored["features"] if f["name"] == "age_in_years")
+    assert age["type"] == "numeric" and len(age["edges"]) >= 5 and age["missingRate"] == 0.0
+
+    db.model_baselines.delete_many({})  # as if trained before baselines existed: built from the data set
+    assert admin.get("/models/active/baseline").get_json() == stored
+    assert baselines.load(admin.aid, model["version"])["features"] == stored["features"]
+
+
+def test_the_challenger_scores_in_shadow_is_compared_then_promoted(admin, db, run_worker, monitored):
+    from maiascore.modeling import load_sample
+    from maiascore.monitoring import baselines
+    from maiascore.trainings.registry import activate
+
+    contender = install_model(admin.aid, activate=False, rounds=5)
+    baselines.save(admin.aid, contender["version"],
+                   baselines.from_training(trained_model(5), load_sample("german-credit"), TARGET, {}))
+    assert admin.put("/models/challenger", json={"version": contender["version"]}).status_code == 200
+
+    rows, outcomes = zip(*held_out())
+    score_all(admin, db, run_worker, list(rows), list(outcomes))
+    docs = list(db.score_reports.find())
+    assert all(d["scoreVersion"] == monitored["version"] and d["challenger"]["version"] == contender["version"]
+               for d in docs)
+    shown = admin.get(f"/reports/{docs[0]['_id']}").get_json()
+    assert shown["score"] == docs[0]["score"] and "challenger" not in shown  # never the report's score
+    assert any(d["challenger"]["score"] != d["score"] for d in docs)  # another model: other scores
+
+    comparison = admin.get("/models/active/monitoring").get_json()["comparisons"][0]
+    champion = np.array([d["score"] for d in docs], dtype=float)
+    shadowed = np.array([d["challenger"]["score"] for d in docs], dtype=float)
+    good = [d["outcome"] == "good" for d in docs]
+    agree = np.mean((np.array([d["scoreProbability"] for d in docs]) >= 0.5)
+                    == (np.array([d["challenger"]["scoreProbability"] for d in docs]) >= 0.5))
+    assert comparison["version"] == contender["version"] and comparison["count"] == comparison["labelled"] == 200
+    assert comparison["agreement"]["value"] == pytest.approx(agree, abs=1e-9)
+    assert comparison["scoreCorrelation"]["value"] == pytest.approx(np.corrcoef(champion, shadowed)[0, 1], abs=1e-9)
+    auc_a, ks_a = numpy_auc_ks(champion, good)
+    auc_c, ks_c = numpy_auc_ks(shadowed, good)
+    assert comparison["champion"]["auc"]["value"] == pytest.approx(auc_a, abs=1e-9)
+    assert comparison["champion"]["ks"]["value"] == pytest.approx(ks_a, abs=1e-9)
+    assert comparison["challenger"]["auc"]["value"] == pytest.approx(auc_c, abs=1e-9)
+    assert comparison["challenger"]["ks"]["value"] == pytest.approx(ks_c, abs=1e-9)
+
+    activate(admin.aid, contender["training"])  # promoted: the challenge ends, it scores from now on
+    assert admin.get("/models/challenger").status_code == 404
+    db.score_reports.delete_many({})
+    score_all(admin, db, run_worker, german_rows(60))
+    assert all(d["scoreVersion"] == contender["version"] and "challenger" not in d for d in db.score_reports.find())
+    health = admin.get("/models/active/monitoring").get_json()
+    assert health["version"] == contender["version"] and health["count"] == 60 and health["comparisons"] == []
+
+
+@pytest.fixture
+def fast_recovery(monkeypatch):
+    monkeypatch.setenv("SWEEP_INTERVAL_SECONDS", "1")
+
+
+def test_a_worker_killed_mid_batch_leaves_every_report_counted_once_by_champion_and_challenger(
+        admin, db, cfg, live_worker, fast_recovery, monitored):
+    contender = install_model(admin.aid, activate=False, rounds=5)
+    assert admin.put("/models/challenger", json={"version": contender["version"]}).status_code == 200
+    cfg.SCORING_BATCH_SIZE = 300
+    total = 1200
+    for attempt in range(3):  # the kill must land while a batch is claimed
+        db.score_reports.delete_many({})
+        db.score_batches.delete_many({})
+        db.monitoring_counts.delete_many({})
+        db.monitoring_pending.delete_many({})
+        redis.Redis.from_url(cfg.REDIS_URL).flushdb()
+        body = [{"referenceId": f"k{i}", "features": row} for i, row in enumerate(german_rows(total))]
+        assert admin.post("/reports", json=body).get_json()["accepted"] == total
+        doomed = live_worker(queues=("scores",), scheduler=False)
+        claimed = wait_until(lambda: db.score_batches.find_one({"status": "processing"}), 60, interval=0.005)
+        assert claimed, "the worker never claimed a batch"
+        os.killpg(doomed.pid, signal.SIGKILL)
+        doomed.wait()
+        if db.score_batches.find_one({"_id": claimed["_id"]})["status"] == "processing":
+            break
+    assert db.score_reports.count_documents({"status": "processed"}) < total
+
+    live_worker(queues=("scores",))
+    assert wait_until(lambda: db.score_reports.count_documents({"status": "processed"}) == total, 300)
+    assert wait_until(lambda: db.monitoring_pending.count_documents({}) == 0, 120)
+    assert db.score_reports.count_documents({"scoringRuns": 1, "challenger.version": contender["version"]}) == total
+    counts = list(db.monitoring_counts.find({"version": monitored["version"]}))
+    assert sum(c["n"] for c in counts) == total
+    assert sum(c["ch"][contender["version"]]["n"] for c in counts) == total
+    assert sum(sum(c["s"].values()) for c in counts) == total
+    assert admin.get("/models/active/monitoring").get_json()["comparisons"][0]["count"] == total
+
+
+def test_a_pass_killed_after_part_of_its_write_is_counted_once_for_what_it_wrote(admin, db, monitored):
+    from pymongo import UpdateOne
+
+    from maiascore.monitoring import counters, shadow
+    from maiascore.reports import jobs
+    from maiascore.trainings.registry import active_model
+
+    body = [{"features": row, "outcome": "good" if i % 3 else "bad"} for i, row in enumerate(german_rows(100))]
+    assert admin.post("/reports", json=body).get_json()["accepted"] == 100
+    reports = list(db.score_reports.find({}, {"features": 1, "batch": 1, **counters.REPORT_FIELDS}))
+    results = jobs._scoring_model(admin.aid, active_model(admin.aid)).score([r["features"] for r in reports])
+    doomed = shadow.scoring_pass(reports, results)
+    fields = jobs._result_fields(results)
+    # the write lands for 40 reports, then the worker dies before the counters
+    db.score_reports.bulk_write([UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": "queued"},
+                                           shadow.merge({"$set": f}, doomed.update(i)))
+                                 for i, (r, f) in enumerate(zip(reports[:40], fields[:40]))])
+    assert db.monitoring_pending.count_documents({}) == 1
+    counters.apply_pending(doomed.token)  # the sweep, and a second sweep or the pass itself, late
+    counters.apply_pending(doomed.token)
+    assert db.monitoring_pending.count_documents({}) == 0
+    assert sum(c["n"] for c in db.monitoring_counts.find()) == 40
+
+    rest = list(db.score_reports.find({"status": "queued"}, {"features": 1, "batch": 1, **counters.REPORT_FIELDS}))
+    retry = shadow.scoring_pass(rest, results[40:])
+    written = db.score_reports.bulk_write([UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": "queued"},
+                                                     shadow.merge({"$set": f}, retry.update(i)))
+                                           for i, (r, f) in enumerate(zip(rest, fields[40:]))]).modified_count
+    assert written == 60
+    retry.settle()
+    counters.apply_pending(retry.token)
+    docs = list(db.monitoring_counts.find())
+    assert sum(c["n"] for c in docs) == 100
+    labelled = sum(v.get("g", 0) + v.get("b", 0) for c in docs for v in c.get("o", {}).values())
+    assert labelled == 100
+
+
+def test_model_health_on_the_dashboards_draws_the_same_figures(admin, make_actor, db, run_worker, monitored):
+    from maiascore.monitoring.service import metric_series
+
+    rows, outcomes = zip(*held_out())
+    score_all(admin, db, run_worker, list(rows), list(outcomes))
+    health = admin.get("/models/active/monitoring").get_json()
+    options = admin.get("/v6/widget-options").get_json()
+    source = next(s for s in options["dataSources"] if s["name"] == "Model Health")
+    assert {m["name"] for m in source["metrics"]} >= {"Score PSI", "Feature PSI", "AUC", "KS", "Bad Rate",
+                                                      "Calibration Error", "Challenger Agreement"}
+    report = next(r for r in admin.get("/v6/reports").get_json() if r["title"] == "Model health")
+    reader = make_actor("Read Only", aid=admin.aid)
+    cards = reader.get(f"/v6/reports/{report['reportId']}/mhact").get_json()["reportDataComponentData"]["data"]
+    by_card = {c["cardId"]: c for c in cards}
+    assert by_card["mhcnt"]["value"] == 200
+    assert by_card["mhpsi"]["value"] == pytest.approx(health["scorePsi"]["value"], abs=1e-9)
+    assert by_card["mhauc"]["value"] == pytest.approx(health["performance"]["auc"]["value"], abs=1e-9)
+    assert by_card["mhkst"]["value"] == pytest.approx(health["performance"]["ks"]["value"], abs=1e-9)
+    assert by_card["mhbad"]["value"] == pytest.approx(health["performance"]["badRate"]["value"], abs=1e-9)
+    assert by_card["mhagr"]["value"] is None  # no challenger: nothing to agree on
+
+    table = admin.get(f"/v6/reports/{report['reportId']}/mhfps").get_json()["reportDataComponentData"]
+    psi = {d["groups"][0]["groupId"]: d["value"] for d in table["data"]}
+    assert psi == {f["feature"]: pytest.approx(f["value"], abs=1e-9) for f in health["features"]}
+    line = admin.get(f"/v6/reports/{report['reportId']}/mhaut").get_json()["reportDataComponentData"]["data"]
+    assert [d["groups"][0]["groupId"] for d in line] == [monitored["version"]] * len(line)
+    assert sum(d["count"] for d in line) == 200
+
+    v7 = admin.get(f"/v7/dashboards/{report['reportId']}/widgets/mhact")
+    assert v7.status_code == 200
+    # the same figures for an alert, straight from the package
+    [point] = metric_series(admin.aid, "auc", None, None, 93 * 86400, [monitored["version"]])
+    assert point["value"] == pytest.approx(health["performance"]["auc"]["value"], abs=1e-9)
+    assert point["count"] == 200
+    bad = admin.get("/models/health-series?metric=nonsense")
+    assert bad.status_code in (400, 422) and "metric" in bad.get_data(as_text=True)
+
+
+def test_the_shadow_score_is_what_the_challenger_would_answer_as_the_active_model(admin, db, monitored):
+    from maiascore.monitoring import shadow
+
+    contender = install_model(admin.aid, activate=False, rounds=5)
+    records = german_rows(50) + [{}, {"age_in_years": "not a number"}, {"purpose": "never seen"}]
+    challenger = shadow._challenger_model(admin.aid, contender["version"])
+    expected = [(r.score, r.probability) for r in challenger[0].score(records)]
+    assert shadow.shadow_scores(challenger, records) == expected

@@ -8,8 +8,8 @@ comparison (``n``, ``agree``, sums for the score correlation, ``oa``/``oc`` cham
 challenger scores of the labelled ones).
 
 Exactly once: a pass first stores its deltas (``monitoring_pending``, one document per pass,
-keyed by a fresh token), then the results write pushes the token onto each report it matches
-(``monTokens``), then the counters take the deltas of the reports that carry the token, each
+keyed by a fresh token), then the results write sets the token on each report it matches
+(``monToken``, the previous one kept as ``monPrevToken``), then the counters take the deltas of the reports that carry the token, each
 counter document guarded by the tokens it has applied (``ap``), and the pending document goes.
 A pass killed anywhere leaves its pending document; the sweep applies it the same way, so a
 delta lands once whether the pass or the sweep (or both) apply it, and a report the pass did
@@ -25,9 +25,8 @@ from maiascore.clock import utcnow
 from maiascore.connections import get_db
 
 APPLIED_KEPT = 2000  # tokens a counter document remembers: far more passes than a sweep grace sees
-TOKENS_KEPT = 4  # tokens a report remembers (one per scoring pass or outcome change)
 OUTCOMES = ("good", "bad")
-REPORT_FIELDS = {"aid": 1, "outcome": 1, "mon": 1}  # what a scoring read projects for ``shadow.scoring_pass``
+REPORT_FIELDS = {"aid": 1, "outcome": 1, "mon": 1, "monToken": 1}  # what a scoring read projects for ``shadow.scoring_pass``
 
 
 def hour_of(moment):
@@ -91,9 +90,10 @@ def record_pending(token, items):
             {"r": rid, "a": mon["a"], "v": mon["v"], "h": mon["h"], "d": delta} for rid, mon, delta in items]})
 
 
-def token_update(token):
-    """The part of a report's write that marks it as counted by ``token``."""
-    return {"$push": {"monTokens": {"$each": [token], "$slice": -TOKENS_KEPT}}}
+def token_fields(token, report):
+    """The fields of a report's write that mark it as counted by ``token``; the token it had stays
+    beside it, so a report scored again before the sweep applied its previous pass still counts there."""
+    return {"monToken": token, "monPrevToken": report.get("monToken")}
 
 
 def apply_pending(token, written=None):
@@ -105,7 +105,8 @@ def apply_pending(token, written=None):
         return 0
     if written is None:
         ids = list({item["r"] for item in pending["items"]})
-        written = {r["_id"] for r in db.score_reports.find({"_id": {"$in": ids}, "monTokens": token}, {"_id": 1})}
+        written = {r["_id"] for r in db.score_reports.find(
+            {"_id": {"$in": ids}, "$or": [{"monToken": token}, {"monPrevToken": token}]}, {"_id": 1})}
     per_doc = {}
     for item in pending["items"]:
         if item["r"] in written:

@@ -2,7 +2,6 @@
 from pymongo import ReturnDocument
 
 from maiascore.monitoring import counters
-from maiascore.monitoring.shadow import merge
 
 PROCESSED = "processed"
 
@@ -18,7 +17,7 @@ class OutcomeChange:
     def write(self, collection, query, fields):
         """The report's update guarded by the counted state it was read in; None when that changed
         (re-scored meanwhile): the caller then writes without counting, and the next scoring counts it."""
-        change = merge({"$set": {**fields, "mon.o": self.outcome}}, counters.token_update(self.token))
+        change = {"$set": {**fields, "mon.o": self.outcome, **counters.token_fields(self.token, self.doc)}}
         updated = collection.find_one_and_update({**query, "status": PROCESSED, "mon": self.doc["mon"]}, change,
                                                  return_document=ReturnDocument.AFTER)
         counters.apply_pending(self.token, set() if updated is None else {self.doc["_id"]})

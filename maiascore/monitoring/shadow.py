@@ -6,9 +6,11 @@ and calls ``settle`` once the write returned. Worker-side only: no web framework
 """
 import time
 
+import numpy as np
+
 from maiascore.clock import stored_now
 from maiascore.connections import get_db
-from maiascore.modeling import FeatureSchema, ScoringModel, build_matrix
+from maiascore.modeling import FeatureSchema, ScoringModel, build_matrix, to_dmatrix
 from maiascore.monitoring import baselines, challengers, counters
 from maiascore.monitoring.baselines import score_scale
 from maiascore.monitoring.bins import feature_labels
@@ -17,7 +19,7 @@ from maiascore.trainings.registry import load_model_bytes
 BASELINE_RECHECK_SECONDS = 30.0  # how long a version seen without a baseline is trusted to have none
 _baselines = {}  # (aid, version) -> (baseline or None, monotonic read time)
 _schemas = {}  # (aid, version) -> FeatureSchema
-_models = {}  # (aid, version) -> ScoringModel of a challenger
+_models = {}  # (aid, version) -> (ScoringModel of a challenger, its P(good) for a record with no feature)
 
 
 def _baseline(aid, version):
@@ -41,8 +43,21 @@ def _challenger_model(aid, version):
         doc = get_db().models.find_one({"aid": aid, "version": version})
         if doc is None:
             return None
-        _models[(aid, version)] = ScoringModel.from_bytes(load_model_bytes(doc), doc["schema"], version, score_scale())
+        model = ScoringModel.from_bytes(load_model_bytes(doc), doc["schema"], version, score_scale())
+        bias = model.booster.predict(to_dmatrix(model.schema, build_matrix(model.schema, [{}])), pred_contribs=True)
+        _models[(aid, version)] = (model, float(1.0 / (1.0 + np.exp(-bias[0, -1]))))
     return _models[(aid, version)]
+
+
+def shadow_scores(challenger, records):
+    """``(score, P(good))`` per record as ``ScoringModel.score`` gives them, without explanations: what
+    the challenger would have answered."""
+    model, empty_proba = challenger
+    matrix = build_matrix(model.schema, records)
+    proba = model.booster.predict(to_dmatrix(model.schema, matrix))
+    empty = np.isnan(matrix.values).all(axis=1)
+    proba = np.where(empty, empty_proba, proba)
+    return list(zip(model.scale.scores(proba).tolist(), np.round(proba.astype(np.float64), 6).tolist()))
 
 
 def merge(update, extra):
@@ -70,17 +85,16 @@ class ScoringPass:
         else:
             labels = [[] for _ in reports]
         shadow = challengers.for_scoring(aid, version)
-        model = _challenger_model(aid, shadow) if shadow is not None else None
-        shadowed = model.score(records) if model is not None else [None] * len(reports)
+        challenger = _challenger_model(aid, shadow) if shadow is not None else None
+        shadowed = shadow_scores(challenger, records) if challenger is not None else [None] * len(reports)
         self.sets, items = [], []
         for report, result, bins, other in zip(reports, results, labels, shadowed):
             mon = {"a": aid, "v": version, "h": hour, "s": result.score, "p": result.probability,
                    "o": report.get("outcome")}
-            fields = {"mon": mon}
+            fields = {"mon": mon, **counters.token_fields(self.token, report)}
             if other is not None:
-                mon.update(cv=other.version, cs=other.score, cp=other.probability)
-                fields["challenger"] = {"version": other.version, "score": other.score,
-                                        "scoreProbability": other.probability}
+                mon.update(cv=shadow, cs=other[0], cp=other[1])
+                fields["challenger"] = {"version": shadow, "score": other[0], "scoreProbability": other[1]}
             delta = counters.scored(mon, bins)
             old = report.get("mon")
             if old:  # scored before: its outcome moves from its old counter document to this one
@@ -88,15 +102,14 @@ class ScoringPass:
             items.append((report["_id"], mon, delta))
             self.sets.append(fields)
         counters.record_pending(self.token, items)
-        self.push = counters.token_update(self.token)
 
     def update(self, i):
         """The operators to merge into report ``i``'s guarded update."""
-        return {"$set": self.sets[i], **self.push}
+        return {"$set": self.sets[i]}
 
     def fields(self, i):
         """The fields of report ``i`` when it is inserted scored."""
-        return {**self.sets[i], "monTokens": [self.token]}
+        return self.sets[i]
 
     def settle(self, written_ids=None):
         """After the write: ``written_ids`` when the caller knows which reports took their result."""

@@ -235,9 +235,6 @@ class ScoreReportSchema(DocumentSchema):
     warnings = ma.fields.List(ma.fields.String(), dump_default=list)
     features = ma.fields.Dict(dump_default=dict)
     outcome = ma.fields.String(allow_none=True, dump_default=None)
-    challenger = ma.fields.Dict(allow_none=True, dump_default=None, metadata={  # monitoring: the shadow score
-        "description": "The challenger's {version, score, scoreProbability} when one shadowed the active model "
-                       "(GET /models/challenger); never the report's score"})
     error = ma.fields.String(allow_none=True, dump_default=None)
     processed_at = ma.fields.DateTime(allow_none=True, dump_default=None)
     published_at = ma.fields.DateTime(allow_none=True, dump_default=None)

@@ -3,6 +3,7 @@ import { api, ApiError, can, describe, session } from './api.js';
 import { autoResize, binLabel, drawWidget, metricLabel, NUMBER } from './charts.js';
 import { button, clear, confirmDialog, field, h, select, setError, toast } from './dom.js';
 import { fmtDuration, fmtTime, localInputToUtc, parseTime, ZONE } from './format.js';
+import { drawHealth } from './health.js';
 
 const EDIT = 'Edit Reports';
 const EDIT_ALL = 'Edit reports for all users in account group';
@@ -157,6 +158,17 @@ export async function view(main, { id }) {
     main.append(h('p', { class: 'empty-state', text: 'This dashboard has no widgets yet.' }));
   }
   main.append(grid);
+  let healthCharts = [];
+  if (report.isBuiltIn && report.title === 'Model health') {
+    // The built-in Model health dashboard also draws the active model's details its widgets cannot.
+    const healthBox = h('section', { class: 'model-health', 'aria-labelledby': 'health-title' },
+      h('h2', { id: 'health-title', text: 'Active model in detail (last 7 days)' }));
+    main.append(healthBox);
+    const active = (await api('/models', { query: { _limit: 100 } })).find((m) => m.active);
+    if (active) healthCharts = await drawHealth(healthBox, active.version);
+    else healthBox.append(h('p', { class: 'empty-state', text: 'No active model yet: launch a training.' }));
+  }
+  const stopHealthResize = autoResize(() => healthCharts);
   const snapshotsBox = h('section', { class: 'snapshots', 'aria-labelledby': 'snapshots-title' });
   main.append(snapshotsBox);
 
@@ -182,7 +194,7 @@ export async function view(main, { id }) {
   schedule();
   await reload();
   loadSnapshots(report, snapshotsBox);
-  return () => { clearInterval(timer); dispose(); delete main.dataset.loaded; };
+  return () => { clearInterval(timer); dispose(); stopHealthResize(); for (const c of healthCharts) c.dispose(); delete main.dataset.loaded; };
 }
 
 async function takeSnapshot(report, box) {
