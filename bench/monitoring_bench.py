@@ -186,7 +186,7 @@ def main():
         for name, (aid, doc) in sizes.items():
             answer = service.monitoring(aid, "active")
             assert answer["count"] == out[f"{name}_reports"], answer["count"]
-            out[f"{name}_read_ms"] = round(timed(lambda: service.monitoring(aid, "active"), args.repeat) * 1000, 2)
+            out[f"{name}_read_ms"] = round(timed(lambda a=aid: service.monitoring(a, "active"), args.repeat) * 1000, 2)
             out[f"{name}_counter_docs"] = db.monitoring_counts.count_documents({"aid": aid})
         out["read_ratio_large_to_small"] = round(out["large_read_ms"] / out["small_read_ms"], 2)
         for name in ("small", "medium"):

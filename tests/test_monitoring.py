@@ -6,9 +6,9 @@ import signal
 import numpy as np
 import pytest
 import redis
-from model_fixtures import TARGET, german_rows, install_model, trained_model
 
 from conftest import wait_until
+from model_fixtures import TARGET, german_rows, install_model, trained_model
 
 
 @pytest.fixture

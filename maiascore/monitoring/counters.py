@@ -15,7 +15,7 @@ A pass killed anywhere leaves its pending document; the sweep applies it the sam
 delta lands once whether the pass or the sweep (or both) apply it, and a report the pass did
 not write (scored meanwhile by another run) is never counted.
 """
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
@@ -153,5 +153,3 @@ def window_docs(aid, version, start, end, projection=None):
         query["version"] = str(version)
     return list(get_db().monitoring_counts.find(query, projection or {"ap": 0}).sort("hour", 1))
 
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

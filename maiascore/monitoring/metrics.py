@@ -80,7 +80,7 @@ def good_bad(bins):
 def auc_ks(bins):
     """AUC (P(a good scores above a bad), ties counting half) and KS from score bins; None when a
     class is absent."""
-    scores, good, bad = good_bad(bins)
+    _, good, bad = good_bad(bins)
     n_good, n_bad = good.sum(), bad.sum()
     if not n_good or not n_bad:
         return None, None

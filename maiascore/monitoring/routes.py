@@ -5,7 +5,7 @@ from flask.views import MethodView
 
 from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
 from maiascore.auth.access import requires
-from maiascore.errors import NotFound
+from maiascore.errors import Conflict, NotFound
 from maiascore.http.api import Blueprint
 from maiascore.monitoring import challengers, schemas, service
 
@@ -42,7 +42,7 @@ class Baseline(MethodView):
         model = service.model_of(g.aid, version)
         doc = service.baseline_of(model)
         if doc is None:
-            raise service.Conflict(f"Model version {model['version']} has no baseline: its training data no "
+            raise Conflict(f"Model version {model['version']} has no baseline: its training data no "
                                    "longer exists as it was")
         return service.public_baseline(doc)
 

@@ -9,7 +9,7 @@ from bson import ObjectId
 from config import settings
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
-from maiascore.errors import Conflict, Invalid, NotFound  # noqa: F401  Conflict: routes raise it too
+from maiascore.errors import Conflict, Invalid, NotFound
 from maiascore.modeling import FeatureSchema
 from maiascore.monitoring import baselines, challengers, counters, metrics
 from maiascore.trainings import sources
