@@ -174,6 +174,9 @@ def test_bounds_and_permissions(admin, make_actor, db, monitored):
     backwards = admin.get("/models/active/monitoring?from=2021-01-02T00:00:00Z&to=2021-01-01T00:00:00Z")
     assert backwards.status_code == 400 and "before" in backwards.get_json()["message"]
     assert admin.get("/models/active/monitoring?from=yesterday").status_code in (400, 422)
+    ancient = admin.get("/models/active/monitoring?to=0001-01-01T00:00:00Z")
+    assert ancient.status_code == 400 and "'to'" in ancient.get_json()["message"]
+    assert admin.get("/models/health-series?metric=auc&to=0001-01-01T00:00:00Z").status_code == 400
     # a version whose training is gone and that has no baseline
     bare = install_model(admin.aid, activate=False)
     no_baseline = admin.get(f"/models/{bare['version']}/monitoring")

@@ -2,7 +2,7 @@
 and the baseline of a version trained before baselines existed."""
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from bson import ObjectId
 
@@ -17,6 +17,8 @@ from maiascore.trainings.registry import active_model, load_model_bytes
 
 log = logging.getLogger("maiascore.monitoring")
 DEFAULT_WINDOW = timedelta(days=7)
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)  # outside these, window arithmetic leaves datetime's range
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 METRICS = ("count", "score-psi", "feature-psi", "auc", "ks", "bad-rate", "calibration-error",
            "challenger-agreement")
 MAX_SERIES_BINS = 1000
@@ -43,6 +45,9 @@ def model_of(aid, version):
 
 def window(start=None, end=None):
     """``[start, end)``: the last 7 days by default; at most MONITORING_MAX_WINDOW_DAYS long."""
+    for name, moment in (("from", start), ("to", end)):
+        if moment is not None and not EARLIEST <= moment <= LATEST:
+            raise Invalid(f"window: '{name}' must be between 1970 and 9000")
     end = end or utcnow()
     start = start or end - DEFAULT_WINDOW
     if start >= end:
