@@ -84,10 +84,11 @@ def new_token():
 
 def record_pending(token, items):
     """``items``: [(report id, mon, {path: increment})], stored before the write they belong to; ``mon``
-    names the counter document (``a`` group, ``v`` version, ``h`` hour)."""
-    if items:
-        get_db().monitoring_pending.insert_one({"_id": token, "created_at": utcnow(), "items": [
-            {"r": rid, "a": mon["a"], "v": mon["v"], "h": mon["h"], "d": delta} for rid, mon, delta in items]})
+    names the counter document (``a`` group, ``v`` version, ``h`` hour). Returns the stored items."""
+    stored = [{"r": rid, "a": mon["a"], "v": mon["v"], "h": mon["h"], "d": delta} for rid, mon, delta in items]
+    if stored:
+        get_db().monitoring_pending.insert_one({"_id": token, "created_at": utcnow(), "items": stored})
+    return stored
 
 
 def token_fields(token, report):
@@ -96,11 +97,11 @@ def token_fields(token, report):
     return {"monToken": token, "monPrevToken": report.get("monToken")}
 
 
-def apply_pending(token, written=None):
+def apply_pending(token, written=None, items=None):
     """Adds the pending deltas of the reports written; ``written``: their ids when the caller knows
-    them, else the reports carrying the token are read."""
+    them, else the reports carrying the token are read; ``items``: the pass's own, else they are read."""
     db = get_db()
-    pending = db.monitoring_pending.find_one({"_id": token})
+    pending = {"items": items} if items is not None else db.monitoring_pending.find_one({"_id": token})
     if pending is None:
         return 0
     if written is None:

@@ -12,7 +12,7 @@ class OutcomeChange:
         self.token = counters.new_token()
         mon = doc["mon"]
         delta = counters.labelled(counters.labelled({}, mon, mon.get("o"), -1), mon, outcome, 1)
-        counters.record_pending(self.token, [(doc["_id"], mon, delta)])
+        self.items = counters.record_pending(self.token, [(doc["_id"], mon, delta)])
 
     def write(self, collection, query, fields):
         """The report's update guarded by the counted state it was read in; None when that changed
@@ -20,7 +20,7 @@ class OutcomeChange:
         change = {"$set": {**fields, "mon.o": self.outcome, **counters.token_fields(self.token, self.doc)}}
         updated = collection.find_one_and_update({**query, "status": PROCESSED, "mon": self.doc["mon"]}, change,
                                                  return_document=ReturnDocument.AFTER)
-        counters.apply_pending(self.token, set() if updated is None else {self.doc["_id"]})
+        counters.apply_pending(self.token, set() if updated is None else {self.doc["_id"]}, self.items)
         return updated
 
 

@@ -101,7 +101,7 @@ class ScoringPass:
                 items.append((report["_id"], old, counters.labelled({}, old, old.get("o"), -1)))
             items.append((report["_id"], mon, delta))
             self.sets.append(fields)
-        counters.record_pending(self.token, items)
+        self.items = counters.record_pending(self.token, items)
 
     def update(self, i):
         """The operators to merge into report ``i``'s guarded update."""
@@ -113,7 +113,7 @@ class ScoringPass:
 
     def settle(self, written_ids=None):
         """After the write: ``written_ids`` when the caller knows which reports took their result."""
-        counters.apply_pending(self.token, None if written_ids is None else set(written_ids))
+        counters.apply_pending(self.token, None if written_ids is None else set(written_ids), self.items)
 
 
 def scoring_pass(reports, results):
