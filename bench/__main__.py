@@ -6,9 +6,10 @@ HTTP measurement, default 10), ``BENCH_E2E_REPORTS`` (default 20000),
 makes 20,000 take ~15 min per worker count here),
 ``BENCH_TRAINING_SIZES`` (default ``10000,100000,1000000``), ``BENCH_RUN_ROWS`` (rows of the
 batch scoring run, default 1000000), ``BENCH_DASK_ROWS`` (rows of the Dask training comparison,
-default ``1000000,5000000``), ``BENCH_MONGO_URI`` (a MongoDB instead of the embedded
+default ``1000000,5000000``), ``BENCH_MONITORING_REPORTS`` (scored reports of the large monitoring
+read, default 100000), ``BENCH_MONGO_URI`` (a MongoDB instead of the embedded
 server), ``BENCH_ONLY`` (comma-separated sections:
-post,get,wait,bare,attack,e2e,worker,training,runs,dask,neighbours).
+post,get,wait,bare,attack,e2e,worker,training,runs,dask,neighbours,monitoring).
 """
 import json
 import os
@@ -20,8 +21,9 @@ from bench import attack, e2e, neighbours, report, training_bench, web_profile, 
 from bench.http_scenarios import compare, drain, load, post_requests, quiesce, ratio, reset_reports, wait_workers
 from bench.stack import Stack, cpu_seconds
 
-SECTIONS = ("post", "get", "wait", "bare", "attack", "e2e", "worker", "training", "runs", "dask", "neighbours")
-STACK_SECTIONS = SECTIONS[:8]  # the sections measured on the shared stack; runs and dask start their own
+SECTIONS = ("post", "get", "wait", "bare", "attack", "e2e", "worker", "training", "runs", "dask", "neighbours",
+            "monitoring")
+STACK_SECTIONS = SECTIONS[:8]  # the sections measured on the shared stack; the others start their own
 WAIT_CAP = "64"  # MAX_WAITS_PER_GROUP for the run: one tenant drives 32 waiting clients
 
 
@@ -44,6 +46,7 @@ def options():
         "run_rows": int(os.environ.get("BENCH_RUN_ROWS", 100_000 if quick else 1_000_000)),
         "dask_rows": [int(s) for s in os.environ.get("BENCH_DASK_ROWS", "100000" if quick else "1000000,5000000")
                       .split(",") if s.strip()],
+        "monitoring_reports": int(os.environ.get("BENCH_MONITORING_REPORTS", 10_000 if quick else 100_000)),
         "sections": [s.strip() for s in only.split(",")] if only else list(SECTIONS),
     }
 
@@ -80,6 +83,12 @@ def main():
         log("* 11. noisy neighbours: group A's list and /healthz idle vs under other groups' waits and heavy reads; "
             "stalls after a burst")
         results["neighbours"] = neighbours.run(opts["duration"], log=log)
+    if "monitoring" in opts["sections"]:
+        large = opts["monitoring_reports"]
+        log(f"* 12. model health read over {large:,} scored reports vs 1,000; scoring with a challenger vs without")
+        results["monitoring"] = json_lines("bench.monitoring_bench", "--large", large, "--medium",
+                                           max(1000, large // 10), "--small", 1000)[-1]
+        log(f"  {results['monitoring']}")
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return finish(results, started)
 

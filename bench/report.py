@@ -129,6 +129,19 @@ def rows_of(results):
                      _fmt(run["run_rows_per_s"] / run["floor_rows_per_s"])))
     elif run:
         rows.append(("scoring run", "failed", "-", "-"))
+    health = results.get("monitoring")
+    if health and "error" not in health:
+        rows.append((f"monitoring read over {health['large_reports']:,} scored reports: ms (vs over "
+                     f"{health['small_reports']:,})", _fmt(health["large_read_ms"]), _fmt(health["small_read_ms"]),
+                     _fmt(health["read_ratio_large_to_small"])))
+        rows.append((f"per-report read over {health['medium_reports']:,} reports: ms (vs the counters' read)",
+                     _fmt(health["medium_per_report_read_ms"]), _fmt(health["medium_read_ms"]),
+                     _fmt(health["medium_per_report_read_ms"] / health["medium_read_ms"])))
+        rows.append(("scoring a report with a challenger: ms (vs without)", _fmt(health["score_with_challenger_ms_per_report"]),
+                     _fmt(health["score_ms_per_report"]),
+                     _fmt(health["score_with_challenger_ms_per_report"] / health["score_ms_per_report"])))
+    elif health:
+        rows.append(("monitoring", "failed", "-", "-"))
     for size, engines in (results.get("dask_training") or {}).items():
         by_engine = {line.get("engine"): line for line in engines}
         floor = by_engine.get("xgboost")

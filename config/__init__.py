@@ -178,6 +178,10 @@ class Config:
         self.SCORE_PDO = _env("SCORE_PDO", 20, float)
         self.SCORE_MIN = _env("SCORE_MIN", 300, int)
         self.SCORE_MAX = _env("SCORE_MAX", 850, int)
+        # Model health: a figure resting on fewer reports than this is withheld (and says so); a
+        # monitoring window may span at most this many days.
+        self.MONITORING_MIN_COUNT = _env("MONITORING_MIN_COUNT", 50, int)
+        self.MONITORING_MAX_WINDOW_DAYS = _env("MONITORING_MAX_WINDOW_DAYS", 93, int)
         # --- Scale-out (docs/scaling.md) ---
         # Address of a Dask scheduler (tcp://host:8786). Set: trainings with meta.engine "auto" (the default)
         # and scoring runs run on that cluster through xgboost.dask; unset: everything runs in the RQ workers.

@@ -23,13 +23,15 @@ from maiascore.http.requestlog import configure_logging, finish_request, start_r
 from maiascore.http.security import security_headers
 from maiascore.http.swagger import blp as swagger_assets
 from maiascore.indexes import ensure_indexes
+from maiascore.monitoring import routes as monitoring_routes
 from maiascore.reports import routes as reports_routes
 from maiascore.scoring_runs import routes as scoring_runs_routes
 from maiascore.trainings import routes as trainings_routes
 
 BLUEPRINTS = (health_routes.blp, auth_routes.blp, admin_routes.blp, reports_routes.blp, trainings_routes.blp,
               datasets_routes.blp, dashboards_routes.blp, dashboards_v7_routes.blp, scoring_runs_routes.blp,
-              alerts_routes.blp)
+              alerts_routes.blp,
+              monitoring_routes.blp)
 
 
 def create_app(config=None):

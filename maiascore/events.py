@@ -27,3 +27,7 @@ class Event:
 GROUP_CREATED = Event("group_created")  # payload: aid
 MODEL_ACTIVATED = Event("model_activated")  # payload: aid, version
 DATASET_DELETING = Event("dataset_deleting")  # payload: aid, dataset_id; a handler raises Conflict to refuse
+# payload: trained (modeling.TrainedModel), dataset, target, meta: a handler may annotate ``trained``
+# (monitoring adds its baseline) while the training rows are still at hand.
+MODEL_TRAINED = Event("model_trained")
+MODEL_STORED = Event("model_stored")  # payload: aid, version, trained: the version is registered

@@ -66,6 +66,9 @@ INDEXES = {
         IndexModel([("expires_at", ASC)], expireAfterSeconds=0),
         IndexModel([("user", ASC)]),
     ],
+    # model health (maiascore.monitoring): hourly counters per version, a pass's deltas until applied
+    "monitoring_counts": [IndexModel([("aid", ASC), ("hour", ASC), ("version", ASC)])],
+    "monitoring_pending": [IndexModel([("created_at", ASC)])],
     "dashboard_filters": [
         IndexModel([("aid", ASC), ("filterId", ASC)], unique=True),
     ],

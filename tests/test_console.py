@@ -419,6 +419,60 @@ def test_upload_a_dataset_train_watch_progress_and_activate(ui, admin, app, live
     ui.check()
 
 
+def test_model_health_dashboard_draws_psi_calibration_and_the_challenger(ui, make_actor, app, run_worker, db):
+    from maiascore.modeling import load_sample
+    from maiascore.monitoring import baselines
+    from model_fixtures import TARGET, trained_model
+
+    admin = make_actor("Account Admin")
+    reader = make_actor("Read Only", aid=admin.aid)
+    with app.app_context():
+        champion = install_model(admin.aid)
+        contender = install_model(admin.aid, activate=False, rounds=5)
+        for doc, rounds in ((champion, 20), (contender, 5)):
+            baselines.save(admin.aid, doc["version"], baselines.from_training(
+                trained_model(rounds), load_sample("german-credit"), TARGET, {}))
+    assert admin.put("/models/challenger", json={"version": contender["version"]}).status_code == 200
+    rows = german_rows(400)  # the sample's first rows: their personal_status_and_sex already drifts
+    for row in rows[:200]:
+        row["age_in_years"] = str(float(row["age_in_years"]) + 40)  # a drifted population
+    labels = [r["creditability"] for r in load_sample("german-credit").rows]
+    body = [{"referenceId": f"a{i}", "features": row, "outcome": labels[i % len(labels)]} for i, row in enumerate(rows)]
+    assert admin.post("/reports", json=body).get_json()["accepted"] == 400
+    run_worker(queues=("scores",))
+    health = admin.get("/models/active/monitoring").get_json()
+    assert health["count"] == 400 and health["comparisons"][0]["count"] == 400
+
+    ui.sign_in(reader)
+    page = ui.page
+    page.get_by_role("link", name="Model health").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Model health")
+    expect(page.locator("main")).to_have_attribute("data-loaded", "1")
+    report_id = re.search(r"#/dashboards/(\w+)", page.url).group(1)
+    for widget in admin.get(f"/v6/reports/{report_id}").get_json()["widgets"]:
+        expect(page.locator(f'[data-widget-id="{widget["id"]}"]')).to_have_attribute("data-state", "drawn")
+    detail = page.locator("section.model-health")
+    expect(detail).to_have_attribute("data-state", "drawn")
+    expect(detail).to_have_attribute("data-version", champion["version"])
+    bars = page.evaluate("""() => {
+        const chart = echarts.getInstanceByDom(document.querySelector('.psi-section .chart'));
+        const s = chart.getOption().series[0];
+        return {names: chart.getOption().yAxis[0].data, values: s.data.map((d) => d.value),
+                lines: s.markLine.data.map((d) => d.xAxis)};
+    }""")
+    expected = {f["feature"]: f["value"] for f in health["features"] if f["value"] is not None}
+    assert dict(zip(bars["names"], bars["values"])) == pytest.approx(expected)
+    assert bars["lines"] == [0.1, 0.25] and bars["names"][-1] == health["features"][0]["feature"]  # worst on top
+    calibration = page.evaluate("""() => echarts.getInstanceByDom(document.querySelector('.calibration-section .chart'))
+        .getOption().series[0].data""")
+    assert calibration == [[b["predictedBadRate"], b["observedBadRate"]]
+                           for b in health["performance"]["calibration"]["bands"]]
+    expect(detail.locator("table.challenger tbody tr")).to_have_count(1)
+    expect(detail.locator("table.challenger tbody th")).to_have_text(f"v{contender['version']}")
+    ui.shot("dashboard-model-health")
+    ui.check()
+
+
 def test_read_only_user_is_offered_no_edit_controls(ui, make_actor, app):
     admin = make_actor("Account Admin")
     reader = make_actor("Read Only", aid=admin.aid)
@@ -431,7 +485,7 @@ def test_read_only_user_is_offered_no_edit_controls(ui, make_actor, app):
 
     ui.sign_in(reader)
     page = ui.page
-    expect(page.locator("table.list tbody tr")).to_have_count(3)
+    expect(page.locator("table.list tbody tr")).to_have_count(4)
     main = page.locator("main")
     edit_words = re.compile(r"New|Edit|Delete|Snapshot|Activate|Roll back|Upload|Launch|Record|Rescore", re.I)
 

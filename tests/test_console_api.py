@@ -67,7 +67,7 @@ def test_widget_options_state_what_clean_widgets_accepts(make_actor):
     assert options["maxLimit"] == widgets.MAX_LIMIT
 
     sources = {s["name"]: s for s in options["dataSources"]}
-    assert set(sources) == {"Score Reports", "Trainings"}
+    assert set(sources) == {"Score Reports", "Trainings", "Model Health"}
     reports = sources["Score Reports"]
     assert {m["name"]: m["isCount"] for m in reports["metrics"]} == {
         "Score": False, "Score Probability": False, "Score Confidence": False, "Report Count": True,

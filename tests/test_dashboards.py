@@ -254,7 +254,7 @@ def test_unknown_report_and_widget_are_404(admin):
 def test_every_group_gets_the_builtin_reports(admin):
     reports = admin.get("/v6/reports").get_json()
     builtins = [r for r in reports if r["isBuiltIn"]]
-    assert [r["title"] for r in builtins] == ["Scoring overview", "Model overview"]
+    assert [r["title"] for r in builtins] == ["Scoring overview", "Model overview", "Model health"]
     assert all("widgets" not in r for r in reports)  # the list has no widgets
     scoring = admin.get(f"/v6/reports/{builtins[0]['reportId']}").get_json()
     titles = {w["title"]: w for w in scoring["widgets"]}
@@ -263,8 +263,11 @@ def test_every_group_gets_the_builtin_reports(admin):
         assert expected in titles
     model = admin.get(f"/v6/reports/{builtins[1]['reportId']}").get_json()
     assert {w["title"] for w in model["widgets"]} == {"Active model", "Metrics by model version"}
+    health = admin.get(f"/v6/reports/{builtins[2]['reportId']}").get_json()
+    assert {w["title"] for w in health["widgets"]} == {"Active model health", "Feature PSI", "Score PSI over time",
+                                                       "AUC over time", "Challenger agreement over time"}
     # All their widgets answer data.
-    for report in (scoring, model):
+    for report in (scoring, model, health):
         for widget in report["widgets"]:
             assert admin.get(f"/v6/reports/{report['reportId']}/{widget['id']}").status_code == 200
 
@@ -272,15 +275,15 @@ def test_every_group_gets_the_builtin_reports(admin):
 def test_builtins_are_created_lazily_for_groups_that_have_none(admin, db):
     db.dashboards.delete_many({"aid": admin.aid})
     first = admin.get("/v6/reports").get_json()
-    assert [r["title"] for r in first if r["isBuiltIn"]] == ["Scoring overview", "Model overview"]
+    assert [r["title"] for r in first if r["isBuiltIn"]] == ["Scoring overview", "Model overview", "Model health"]
     again = admin.get("/v6/reports").get_json()
     assert [r["reportId"] for r in again] == [r["reportId"] for r in first]
-    assert db.dashboards.count_documents({"aid": admin.aid, "isBuiltIn": True}) == 2
+    assert db.dashboards.count_documents({"aid": admin.aid, "isBuiltIn": True}) == 3
 
 
 def test_a_group_cannot_get_a_builtin_twice(admin, db):
     ensure_builtin_reports(admin.aid, db)  # idempotent
-    assert db.dashboards.count_documents({"aid": admin.aid, "isBuiltIn": True}) == 2
+    assert db.dashboards.count_documents({"aid": admin.aid, "isBuiltIn": True}) == 3
     # Two first listings racing each other: the unique (aid, builtinKey) index stops the second insert.
     with pytest.raises(DuplicateKeyError):
         db.dashboards.insert_one({"aid": admin.aid, "reportId": "race", "builtinKey": "scoring-overview"})

@@ -39,13 +39,14 @@ def test_jobs_are_enqueued_as_functions_not_strings():
 
 def test_the_worker_runs_every_domain_sweep():
     from maiascore.alerts.jobs import recover_alerts
+    from maiascore.monitoring.counters import recover_pending
     from maiascore.reports.recovery import recover_score_batches, recover_single_reports
     from maiascore.scoring_runs.jobs import recover_scoring_runs
     from maiascore.trainings.jobs import recover_trainings
     from maiascore.workers import SWEEPS
 
     assert set(SWEEPS) == {recover_score_batches, recover_single_reports, recover_trainings, recover_scoring_runs,
-                           recover_alerts}
+                           recover_alerts, recover_pending}
 
 
 def _collections_read(path):

@@ -1,4 +1,4 @@
-"""The reports every account group starts with: a scoring overview and a model overview.
+"""The reports every account group starts with: a scoring overview, a model overview and model health.
 
 Created when a group is created (the ``GROUP_CREATED`` event) and, for groups that predate
 them, on the first ``GET /v6/reports``. A unique ``(aid, builtinKey)`` index keeps two
@@ -77,7 +77,35 @@ MODEL_OVERVIEW = {
     ],
 }
 
-BUILTIN_REPORTS = (SCORING_OVERVIEW, MODEL_OVERVIEW)
+MH = "Model Health"
+MODEL_HEALTH = {
+    "builtinKey": "model-health",
+    "title": "Model health",
+    "description": "Is the active model still right: score and feature stability against its training, "
+                   "realized performance on reports with an outcome, and the challenger beside it.",
+    "widgets": [
+        {"id": "mhact", "type": "Number", "title": "Active model health", "numberCards": [
+            {"id": "mhpsi", "description": "Score PSI", "dataSource": MH, "metric": "Score PSI"},
+            {"id": "mhauc", "description": "AUC on outcomes", "dataSource": MH, "metric": "AUC"},
+            {"id": "mhkst", "description": "KS", "dataSource": MH, "metric": "KS"},
+            {"id": "mhbad", "description": "Bad rate", "dataSource": MH, "metric": "Bad Rate"},
+            {"id": "mhcal", "description": "Calibration error", "dataSource": MH, "metric": "Calibration Error"},
+            {"id": "mhagr", "description": "Challenger agreement", "dataSource": MH,
+             "metric": "Challenger Agreement"},
+            {"id": "mhcnt", "description": "Reports scored", "dataSource": MH, "metric": "Scored Reports"},
+        ]},
+        {"id": "mhfps", "type": "Table", "title": "Feature PSI", "dataSource": MH, "metric": "Feature PSI",
+         "groupBy": "Feature", "sortBy": "Value", "sortDirection": "Descending"},
+        {"id": "mhpst", "type": "Time Series: Line", "title": "Score PSI over time", "dataSource": MH,
+         "metric": "Score PSI", "groupBy": "Score Version"},
+        {"id": "mhaut", "type": "Time Series: Line", "title": "AUC over time", "dataSource": MH, "metric": "AUC",
+         "groupBy": "Score Version"},
+        {"id": "mhagt", "type": "Time Series: Line", "title": "Challenger agreement over time", "dataSource": MH,
+         "metric": "Challenger Agreement"},
+    ],
+}
+
+BUILTIN_REPORTS = (SCORING_OVERVIEW, MODEL_OVERVIEW, MODEL_HEALTH)
 
 
 def all_present(keys):

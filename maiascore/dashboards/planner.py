@@ -7,10 +7,13 @@ of their size since the Unix epoch (``t - t mod size``), which needs nothing new
 ``$toLong`` and ``$mod``.
 """
 import json
+import math
 from dataclasses import dataclass
 
 from maiascore.dashboards import widgets as W
 from maiascore.dashboards.timerange import TimeRange
+from maiascore.monitoring.counters import hour_of
+from maiascore.monitoring.service import metric_series
 from maiascore.trainings.registry import active_model
 
 
@@ -173,7 +176,9 @@ def grouped_rows_together(ctx, queries):
     documents are read once for all the cards of a Number widget or columns of a table."""
     results, pending = {}, {}
     for name, query in queries.items():
-        if query.key in ctx.prepared:
+        if query.source is W.MODEL_HEALTH:
+            results[name] = [] if ctx.recording is not None else health_rows(ctx, query)
+        elif query.key in ctx.prepared:
             results[name] = ctx.prepared[query.key]
         elif ctx.recording is not None:
             ctx.recording[query.key] = query
@@ -198,6 +203,36 @@ def grouped_rows_together(ctx, queries):
         for position, key in enumerate(keys):
             results[key] = _rows(queries[key], raw[f"f{position}"])
     return results
+
+
+def health_rows(ctx, query):
+    """Model Health rows from ``maiascore.monitoring``'s metric series: the counters' hourly bins,
+    never the reports. Without a Score Version filter or grouping, the active version's; ungrouped
+    Feature PSI is the worst feature's."""
+    filters = query.filters or {}
+    versions = filters.get("Score Version")
+    if versions:
+        versions = [ctx.active_version if v == W.ACTIVE_VERSION else v for v in versions]
+    elif query.group_by != "Score Version":
+        versions = [ctx.active_version] if ctx.active_version else []
+    if versions is not None and not [v for v in versions if v]:
+        return []
+    start, end = query.time_range.start, query.time_range.end
+    whole = math.ceil((end - hour_of(start)).total_seconds() / 3600) * 3600
+    size = max(3600, query.bin_size) if query.bin_size else max(3600, whole)
+    points = metric_series(ctx.aid, query.metric.field, start, end, size, versions, filters.get("Feature"))
+    rows = {}
+    for point in points:
+        group = {"Score Version": point["version"], "Feature": point["feature"]}.get(query.group_by)
+        stamp = int(point["time"].timestamp())
+        key = (stamp - stamp % query.bin_size if query.bin_size else None, group)
+        best = rows.get(key)
+        if best is None or (point["value"] is not None and (best["value"] is None or point["value"] > best["value"])):
+            rows[key] = {"bin": key[0], "group": group, "count": point["count"], "value": point["value"]}
+    if query.spread:  # one figure per bin: its spread is itself
+        for row in rows.values():
+            row["spread"] = dict.fromkeys(("minimum", "q1", "median", "q3", "maximum"), row["value"])
+    return list(rows.values())
 
 
 def prepare(ctx, plan):

@@ -121,7 +121,7 @@ def widget_data(ctx, widget, time_range):
     elif kind in W.BINNED_TYPES:
         bin_size = time_range.bin_size
         data = _binned_data(ctx, widget, time_range, bin_size, labels)
-    elif kind == W.TABLE and not widget.get("groupBy"):
+    elif kind == W.TABLE and not widget.get("groupBy") and widget.get("dataSource") != W.MODEL_HEALTH.name:
         data = _document_data(ctx, widget, time_range, labels)
         bin_size = time_range.seconds
     else:

@@ -107,7 +107,26 @@ TRAININGS = DataSource(
     label_field="version",
 )
 
-DATA_SOURCES = {source.name: source for source in (SCORE_REPORTS, TRAININGS)}
+# Model health (maiascore.monitoring): figures of the per-version counters, not of documents; each metric
+# names the monitoring metric it draws. Without a Score Version filter or grouping: the active version.
+MODEL_HEALTH = DataSource(
+    name="Model Health",
+    collection="monitoring_counts",
+    time_field="hour",
+    metrics={m.name: m for m in (
+        Metric("Score PSI", field="score-psi"),
+        Metric("Feature PSI", field="feature-psi"),
+        Metric("AUC", field="auc"),
+        Metric("KS", field="ks"),
+        Metric("Bad Rate", field="bad-rate"),
+        Metric("Calibration Error", field="calibration-error"),
+        Metric("Challenger Agreement", field="challenger-agreement"),
+        Metric("Scored Reports", field="count"),
+    )},
+    groups={"Score Version": "version", "Feature": "feature"},
+)
+
+DATA_SOURCES = {source.name: source for source in (SCORE_REPORTS, TRAININGS, MODEL_HEALTH)}
 
 
 def _names(values):

@@ -85,6 +85,7 @@ class TrainedModel:
     best_iteration: int
     rows: dict[str, int]
     params: dict[str, Any] = field(default_factory=dict)
+    baseline: dict[str, Any] | None = None  # the monitoring baseline, set by the training job
 
 
 def validate_params(params: dict | None) -> dict[str, Any]:

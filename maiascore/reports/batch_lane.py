@@ -161,7 +161,7 @@ def _score_claimed(db, batch, token):
     seen, scored, model = set(), 0, None
     while True:
         reports = [r for r in db.score_reports.find({"batch": batch_id, "status": QUEUED},
-                                                    {"features": 1, "aid": 1, "batch": 1})
+                                                    scoring.SCORING_READ)
                    .limit(chunk) if r["_id"] not in seen]
         if not reports:
             break

@@ -13,6 +13,8 @@ from config import settings
 from maiascore.clock import stored_now, utcnow
 from maiascore.connections import get_db, insert_new
 from maiascore.modeling import ScoreScale, ScoringModel
+from maiascore.monitoring import shadow
+from maiascore.monitoring.counters import REPORT_FIELDS
 from maiascore.reports.documents import scored_fields, scored_report, with_result
 from maiascore.reports.states import QUEUED
 from maiascore.trainings.registry import load_model_bytes
@@ -72,6 +74,9 @@ def _fields(results):
     now = stored_now()
     return [scored_fields(res.to_dict(), now) for res in results]
 
+# What a lane reads of a queued report to score it: its features, its token, and what monitoring needs.
+SCORING_READ = {"features": 1, "batch": 1, **REPORT_FIELDS}
+
 
 def write_scored(db, reports, results):
     """Scores reports queued in MongoDB: one ``bulk_write``; only a report still queued under the token it
@@ -79,10 +84,13 @@ def write_scored(db, reports, results):
     if not reports:
         return 0, []
     fields = _fields(results)
+    monitored = shadow.scoring_pass(reports, results)  # the counters' deltas and the challenger's score
     writes = [UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": QUEUED},
-                        {"$set": f, "$inc": {"scoringRuns": 1}})
-              for r, f in zip(reports, fields)]
-    return db.score_reports.bulk_write(writes, ordered=False).modified_count, fields
+                        shadow.merge({"$set": f, "$inc": {"scoringRuns": 1}}, monitored.update(i)))
+              for i, (r, f) in enumerate(zip(reports, fields))]
+    written = db.score_reports.bulk_write(writes, ordered=False).modified_count
+    monitored.settle([r["_id"] for r in reports] if written == len(writes) else None)
+    return written, fields
 
 
 def insert_scored(db, docs, results, unscored=()):
@@ -90,8 +98,13 @@ def insert_scored(db, docs, results, unscored=()):
     ``insert_many``; one stored already (same ``_id``) is left as it is. ``(fields, duplicates)``: each
     scored report's fields, and the positions (in ``docs + unscored``) that were stored already."""
     fields = _fields(results)
-    stored = [with_result(doc, f) for doc, f in zip(docs, fields)]
-    return fields, insert_new(db.score_reports, stored + list(unscored))
+    monitored = shadow.scoring_pass(docs, results)  # the counters' deltas and the challenger's score
+    stored = [with_result(doc, {**f, **monitored.fields(i)}) if monitored else with_result(doc, f)
+              for i, (doc, f) in enumerate(zip(docs, fields))]
+    duplicates = insert_new(db.score_reports, stored + list(unscored))
+    if monitored is not None:
+        monitored.settle([doc["_id"] for i, doc in enumerate(docs) if i not in duplicates])
+    return fields, duplicates
 
 
 def upsert_scored(aid, user_id, keys, records, results):

@@ -23,6 +23,7 @@ from maiascore.accounts.service import normalise_email, public_user
 from maiascore.clock import stored_now, utcnow
 from maiascore.connections import find_in_group, get_db, insert_new
 from maiascore.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge, Unprocessable
+from maiascore.monitoring import outcomes
 from maiascore.reports import batch_lane
 from maiascore.reports.documents import BATCH, HIDDEN, SINGLE, new_token, queued_report, requeue_fields
 from maiascore.reports.schemas import REPORT_TYPES, BulkResult, ScoreReportInputSchema
@@ -313,10 +314,12 @@ def update_report(report_id, changes, caller):
         update["features"] = changes["features"] or {}
         update.update(requeue_fields(now))
     update.update(updated_at=now, updated_by=caller.id)
+    counted = outcomes.counted_change(doc, update, requeue)  # monitoring: a scored report's outcome changes
     try:
-        updated = get_db().score_reports.find_one_and_update({"_id": doc["_id"], "aid": caller.aid},
-                                                             {"$set": update},
-                                                             return_document=ReturnDocument.AFTER)
+        updated = counted and counted.write(get_db().score_reports, {"_id": doc["_id"], "aid": caller.aid}, update)
+        updated = updated or get_db().score_reports.find_one_and_update({"_id": doc["_id"], "aid": caller.aid},
+                                                                        {"$set": update},
+                                                                        return_document=ReturnDocument.AFTER)
     except DuplicateKeyError:
         raise Conflict("Another report of this account group already has this uuid")
     if updated is None:

@@ -251,7 +251,7 @@ class Drain:
         while True:
             handed = self._take_handoffs(chunk)
             reports = list(self.db.score_reports.find({"aid": self.aid, "status": QUEUED, "lane": SINGLE},
-                                                      {"features": 1, "batch": 1})
+                                                      scoring.SCORING_READ)
                            .sort("_id", 1).limit(chunk))
             self.counts["reads"] += 1
             if reports:

@@ -20,6 +20,7 @@ from xgboost import dask as dxgb
 
 from config import settings
 from maiascore.connections import get_db
+from maiascore.events import MODEL_TRAINED
 from maiascore.leases import RunAborted
 from maiascore.modeling import DEFAULT_PARAMS, DatasetError, TrainedModel, evaluate, train, validate_params
 from maiascore.modeling.datasets import MIN_ROWS
@@ -84,9 +85,11 @@ def run(training_run, source, meta):
         _record(training_run, {"engine": LOCAL, "dask": None})
         dataset, target = source.load(bounds.row_limit(meta))
         bounds.check_read(meta, dataset.row_count, len(dataset.columns))
-        return train(dataset, target, params=meta.get("params") or {}, test_size=meta.get("testSize", 0.2),
-                     seed=meta.get("seed", 42), progress=training_run.progress,
-                     positive_label=meta.get("positiveLabel"))
+        trained = train(dataset, target, params=meta.get("params") or {}, test_size=meta.get("testSize", 0.2),
+                        seed=meta.get("seed", 42), progress=training_run.progress,
+                        positive_label=meta.get("positiveLabel"))
+        MODEL_TRAINED.send(trained=trained, dataset=dataset, target=target, meta=meta)
+        return trained
     with dask_client("; the training did not start") as client:
         return DaskTraining(training_run, client, source, meta).run()
 

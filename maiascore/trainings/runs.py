@@ -14,6 +14,7 @@ from config import settings
 from maiascore import leases
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
+from maiascore.events import MODEL_STORED
 from maiascore.leases import RunAborted
 from maiascore.modeling import DatasetError
 from maiascore.trainings import registry
@@ -101,6 +102,7 @@ class TrainingRun(leases.Lease):
         metrics = dict(trained.metrics, bestIteration=trained.best_iteration, rows=trained.rows)
         model = registry.store_model(self.aid, self.id, version, trained.booster_bytes, trained.schema.to_dict(),
                                      metrics)
+        MODEL_STORED.send(aid=self.aid, version=model["version"], trained=trained)
         now = utcnow()
         done = self.write({
             "status": SUCCEEDED, "progress": 100, "error": None, "finishedAt": now, "updated_at": now,

@@ -18,13 +18,15 @@ from rq.worker import SimpleWorker
 from config import settings
 from maiascore import domains  # noqa: F401  connects the event handlers jobs rely on
 from maiascore.alerts.jobs import recover_alerts
+from maiascore.monitoring.counters import recover_pending
 from maiascore.reports.recovery import recover_score_batches, recover_single_reports
 from maiascore.scoring_runs.jobs import recover_scoring_runs
 from maiascore.trainings.jobs import recover_trainings
 
 log = logging.getLogger("maiascore.worker")
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-SWEEPS = (recover_single_reports, recover_score_batches, recover_trainings, recover_scoring_runs, recover_alerts)
+SWEEPS = (recover_single_reports, recover_score_batches, recover_trainings, recover_scoring_runs, recover_alerts,
+          recover_pending)
 
 
 def run_sweeps():

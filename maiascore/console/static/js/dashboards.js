@@ -4,6 +4,7 @@ import { autoResize, binLabel, drawWidget, metricLabel, NUMBER } from './charts.
 import { button, clear, confirmDialog, field, h, select, setError, toast } from './dom.js';
 import { fmtDuration, fmtTime, localInputToUtc, parseTime, ZONE } from './format.js';
 import { rulesByWidget, ruleBadges } from './alerts.js';
+import { drawHealth } from './health.js';
 
 const EDIT = 'Edit Reports';
 const EDIT_ALL = 'Edit reports for all users in account group';
@@ -164,6 +165,17 @@ export async function view(main, { id }) {
       if (onWidget) frame.querySelector('header').after(ruleBadges(onWidget));
     }
   }).catch(() => {});
+  let healthCharts = [];
+  if (report.isBuiltIn && report.title === 'Model health') {
+    // The built-in Model health dashboard also draws the active model's details its widgets cannot.
+    const healthBox = h('section', { class: 'model-health', 'aria-labelledby': 'health-title' },
+      h('h2', { id: 'health-title', text: 'Active model in detail (last 7 days)' }));
+    main.append(healthBox);
+    const active = (await api('/models', { query: { _limit: 100 } })).find((m) => m.active);
+    if (active) healthCharts = await drawHealth(healthBox, active.version);
+    else healthBox.append(h('p', { class: 'empty-state', text: 'No active model yet: launch a training.' }));
+  }
+  const stopHealthResize = autoResize(() => healthCharts);
   const snapshotsBox = h('section', { class: 'snapshots', 'aria-labelledby': 'snapshots-title' });
   main.append(snapshotsBox);
 
@@ -189,7 +201,7 @@ export async function view(main, { id }) {
   schedule();
   await reload();
   loadSnapshots(report, snapshotsBox);
-  return () => { clearInterval(timer); dispose(); delete main.dataset.loaded; };
+  return () => { clearInterval(timer); dispose(); stopHealthResize(); for (const c of healthCharts) c.dispose(); delete main.dataset.loaded; };
 }
 
 async function takeSnapshot(report, box) {

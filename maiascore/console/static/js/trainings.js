@@ -3,6 +3,7 @@ import { api, ApiError, can, describe } from './api.js';
 import { autoResize, horizontalBars, rocCurve } from './charts.js';
 import { button, clear, confirmDialog, field, h, select, setError, toast } from './dom.js';
 import { fmtBytes, fmtNum, fmtPct, fmtTime, ZONE } from './format.js';
+import { drawHealth } from './health.js';
 
 const MANAGE = 'Manage Trainings';
 const RUNNING = new Set(['scheduled', 'queued', 'running']);
@@ -234,6 +235,11 @@ export async function detail(main, { id }) {
         const section = h('section', { 'aria-labelledby': 'importance-title' }, h('h2', { id: 'importance-title', text: 'Feature importance (gain)' }));
         box.append(section);
         charts.push(horizontalBars(section, importance.map((f) => ({ label: f.feature, value: f.gain })), { valueName: 'Gain' }));
+      }
+      if (t.version) {
+        const section = h('section', { class: 'model-health', 'aria-labelledby': 'health-title' }, h('h2', { id: 'health-title', text: `Health of model v${t.version} (last 7 days)` }));
+        box.append(section);
+        drawHealth(section, t.version).then((drawn) => { if (alive) charts.push(...drawn); }).catch((e) => toast(describe(e)));
       }
     }
   };
