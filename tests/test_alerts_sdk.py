@@ -231,8 +231,10 @@ def test_another_groups_integrations_cannot_be_named_or_assigned(admin, make_act
 
 
 def test_a_metric_registered_by_another_data_source_is_watched_like_the_built_in_ones(admin, app):
-    """How Model Health (or any other source) plugs in: register a function measuring one window."""
+    """How a data source plugs in: register a function measuring one window (here in place of Model
+    Health's own Score PSI)."""
     seen = []
+    registered = dict(metrics.REGISTRY)
 
     def score_psi(aid, condition, start, end):
         seen.append((aid, condition["key"], (end - start).total_seconds()))
@@ -248,8 +250,8 @@ def test_a_metric_registered_by_another_data_source_is_watched_like_the_built_in
         [alert] = admin.get("/v7/alerts").get_json()["alerts"]
         assert alert["maiascore"]["startValue"] == 0.31 and seen == [(admin.aid, "scorePsi", 3600.0)]
     finally:
-        for key in [k for k, m in metrics.REGISTRY.items() if m.data_source == "Model Health"]:
-            del metrics.REGISTRY[key]
+        metrics.REGISTRY.clear()
+        metrics.REGISTRY.update(registered)
 
 
 def test_a_failing_evaluation_is_recorded_raised_for_retry_and_spares_the_other_rules(admin, app, caplog):
@@ -272,3 +274,14 @@ def test_a_failing_evaluation_is_recorded_raised_for_retry_and_spares_the_other_
         assert "retried" in rule["maiascore"]["lastError"]
     finally:
         del metrics.REGISTRY["brokenMetric"]
+
+
+def test_model_health_metrics_are_offered_to_rules(admin):
+    """Model Health's figures (from monitoring's counters) can be watched like the widgets' metrics."""
+    keys = {m.key for m in metrics.catalogue() if m.data_source == "Model Health"}
+    assert keys == {"scorePsi", "featurePsi", "auc", "ks", "badRate", "calibrationError", "challengerAgreement"}
+    r = admin.post("/v7/alerts/rules", json=dict(RULE, expression="((featurePsi >= 0.25))",
+                                                 maiascore={"windowSeconds": 3600}))
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["maiascore"]["dataSource"] == "Model Health"
+    assert r.get_json()["maiascore"]["metric"] == "Feature PSI"

@@ -14,6 +14,8 @@ from maiascore.dashboards import planner
 from maiascore.dashboards import widgets as W
 from maiascore.dashboards.timerange import TimeRange
 from maiascore.errors import Invalid
+from maiascore.monitoring.service import metric_series
+from maiascore.trainings.registry import active_model
 
 
 @dataclass(frozen=True)
@@ -136,3 +138,39 @@ _widget_metric("trainingAuc", W.TRAININGS, "AUC")
 _widget_metric("trainingMae", W.TRAININGS, "MAE")
 _widget_metric("trainingRmse", W.TRAININGS, "RMSE")
 _widget_metric("trainingDuration", W.TRAININGS, "Training Duration", unit="s")
+
+
+# --- model health ---------------------------------------------------------------------------
+# Measured by monitoring's own series (the per-version hourly counters, so over the whole hours the
+# window touches) for the group's active version; Feature PSI is the worst feature's.
+
+def _health_compute(series_metric):
+    def compute(aid, condition, start, end):
+        model = active_model(aid)
+        if model is None:
+            return Measurement(None, 0)
+        span = max(3600, int((end - start).total_seconds()) + 3600)
+        points = metric_series(aid, series_metric, start, end, span, versions=[model["version"]])
+        if not points:
+            return Measurement(None, 0)
+        if series_metric == "feature-psi":
+            valued = [p for p in points if p["value"] is not None]
+            worst = max(valued, key=lambda p: p["value"]) if valued else points[0]
+            return Measurement(worst["value"], worst["count"])
+        value = points[0]["value"]
+        return Measurement(None if value is None else float(value), points[0]["count"])
+    return compute
+
+
+def _health_metric(key, name):
+    return register(AlertMetric(key=key, data_source=W.MODEL_HEALTH.name, metric=name,
+                                compute=_health_compute(W.MODEL_HEALTH.metrics[name].field)))
+
+
+_health_metric("scorePsi", "Score PSI")
+_health_metric("featurePsi", "Feature PSI")
+_health_metric("auc", "AUC")
+_health_metric("ks", "KS")
+_health_metric("badRate", "Bad Rate")
+_health_metric("calibrationError", "Calibration Error")
+_health_metric("challengerAgreement", "Challenger Agreement")
