@@ -14,6 +14,7 @@ from maiascore.dashboards import routes as dashboards_routes
 from maiascore.dashboards.v7 import routes as dashboards_v7_routes
 from maiascore.health import routes as health_routes
 from maiascore.http.api import Api, install_converters
+from maiascore.http.openapi import spec_kwargs
 from maiascore.auth.access import rate_limit_headers
 from maiascore.http.formats import FormatSuffixMiddleware, negotiate_early, render_negotiated
 from maiascore.http.requestlog import configure_logging, finish_request, start_request
@@ -43,7 +44,8 @@ def create_app(config=None):
     configure_logging(cfg.LOG_LEVEL)
     JWTManager(app)
 
-    api = Api(app, spec_kwargs={"info": {"description": "Score references with your own XGBoost models."}})
+    api = Api(app, spec_kwargs={"info": {"description": "Score references with your own XGBoost models."},
+                                **spec_kwargs()})
     install_converters(app, api)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
                                                        "description": "A JWT from /auth/local or an API token"})

@@ -11,7 +11,8 @@ import re
 
 from pymongo.errors import DuplicateKeyError
 
-from maiascore.accounts.permissions import ACCOUNT_ADMIN, ROLE_IDS, permissions_of, role_id_for, role_name
+from maiascore.accounts.permissions import (ACCOUNT_ADMIN, ROLE_IDS, permissions_of, role_id_for, role_name,
+                                            strapi_role)
 from config import settings
 from maiascore.auth.passwords import hash_password
 from maiascore.auth.revocation import credentials_changed
@@ -144,7 +145,7 @@ def public_user(user, aid=None):
         "provider": user.get("provider", "local"),
         "confirmed": bool(user.get("confirmed", True)),
         "blocked": bool(user.get("blocked", False)),
-        "role": role_name(role_in(user, aid)) or None,
+        "role": strapi_role(role_in(user, aid)),
     }
 
 

@@ -11,13 +11,20 @@ from maiascore.auth.recovery import forgot_password, reset_password
 from maiascore.auth.service import (create_api_token, issue_jwt, list_api_tokens, login, public_token, register,
                                     revoke_api_token)
 from maiascore.http.api import Blueprint
-from maiascore.http.strapi import parse_list_query
+from maiascore.http.strapi import list_parameters, parse_list_query
 
 blp = Blueprint("auth", __name__, description="Log in, register, password recovery, users, API tokens")
 
 # What GET /users filters and sorts on: plain fields of the user, never a secret.
 USER_FIELDS = {"id": ("_id", int), "username": ("username", str), "email": ("email", str),
                "blocked": ("blocked", bool), "confirmed": ("confirmed", bool)}
+USER_SEARCH = ("username", "email")
+USER_PARAMETERS = list_parameters(USER_FIELDS, default_sort="id:ASC", search=USER_SEARCH)
+
+
+def _users_query():
+    return parse_list_query(request.args, USER_FIELDS, {"memberships.aid": g.aid}, default_sort=(("_id", 1),),
+                            search=USER_SEARCH)
 
 
 @blp.route("/auth/local")
@@ -79,21 +86,23 @@ class ResetPassword(MethodView):
 @blp.route("/users")
 class Users(MethodView):
     @requires(MANAGE_USERS)
+    @blp.doc(parameters=USER_PARAMETERS)
     @blp.response(200, schemas.PublicUserSchema(many=True))
     def get(self):
         """The current account group's users (Strapi list: `_limit`, `_start`, `_sort=username:ASC`,
         filters on id, username, email, blocked, confirmed), each with their role in the group."""
-        query = parse_list_query(request.args, USER_FIELDS, {"memberships.aid": g.aid}, default_sort=(("_id", 1),))
+        query = _users_query()
         return [public_user(user, g.aid) for user in list_users(query)]
 
 
 @blp.route("/users/count")
 class UsersCount(MethodView):
     @requires(MANAGE_USERS)
+    @blp.doc(parameters=[p for p in USER_PARAMETERS if p["name"] not in ("_limit", "_start", "_sort")])
     @blp.response(200, {"type": "integer"}, description="Number of the group's users matching the filters")
     def get(self):
         """Count the current account group's users, with the list's filters."""
-        query = parse_list_query(request.args, USER_FIELDS, {"memberships.aid": g.aid}, default_sort=(("_id", 1),))
+        query = _users_query()
         return current_app.json.response(count_users(query))
 
 

@@ -38,7 +38,7 @@ MAX_DEPTH = 5
 MAX_PARAMS = 1000
 MAX_INDEX = 100
 MAX_VALUES = 1000
-RESERVED = frozenset({"_limit", "_start", "_sort", "aid", "format", "wait"})
+RESERVED = frozenset({"_limit", "_start", "_sort", "_q", "aid", "format", "wait"})
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "nin", "contains", "ncontains", "containss", "ncontainss",
              "null")
 COMPARISONS = {"ne": "$ne", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}

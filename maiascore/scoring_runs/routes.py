@@ -5,7 +5,7 @@ from flask.views import MethodView
 from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
 from maiascore.auth.access import requires
 from maiascore.http.api import Blueprint
-from maiascore.http.strapi import parse_list_query
+from maiascore.http.strapi import list_parameters, parse_list_query
 from maiascore.scoring_runs import schemas, service
 
 blp = Blueprint("scoring-runs", __name__, description="Score a whole data set with a model, in the background")
@@ -18,6 +18,7 @@ def _list_query():
 @blp.route("/scoring-runs")
 class ScoringRuns(MethodView):
     @requires(VIEW_TRAININGS)
+    @blp.doc(parameters=list_parameters(service.LIST_FIELDS))
     @blp.response(200, schemas.ScoringRunSchema(many=True))
     def get(self):
         """List scoring runs: ``_limit``, ``_start``, ``_sort=field:ASC|DESC``, ``field[_ne|_lt|_gt|_in|...]=``."""

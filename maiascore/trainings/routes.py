@@ -8,20 +8,26 @@ from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
 from maiascore.errors import NotFound
 from maiascore.auth.access import requires
 from maiascore.http.api import Blueprint
-from maiascore.http.strapi import parse_limit, parse_list_query, parse_start
+from maiascore.http.openapi import body_doc
+from maiascore.http.strapi import list_parameters, parse_limit, parse_list_query, parse_start
 from maiascore.trainings import registry, schemas, service
 
 blp = Blueprint("trainings", __name__, description="Train XGBoost models and choose the one that scores")
-BODY_TYPES = ("application/json", "application/xml", "application/x-www-form-urlencoded")
+
+
+SEARCH_FIELDS = ("uuid",)
+LIST_PARAMETERS = list_parameters(service.LIST_FIELDS, search=SEARCH_FIELDS)
+COUNT_PARAMETERS = [p for p in LIST_PARAMETERS if p["name"] not in ("_limit", "_start", "_sort")]
 
 
 def _list_query():
-    return parse_list_query(request.args, service.LIST_FIELDS, {"aid": g.aid})
+    return parse_list_query(request.args, service.LIST_FIELDS, {"aid": g.aid}, search=SEARCH_FIELDS)
 
 
 @blp.route("/trainings")
 class Trainings(MethodView):
     @requires(VIEW_TRAININGS)
+    @blp.doc(parameters=LIST_PARAMETERS)
     @blp.response(200, schemas.TrainingSchema(many=True))
     def get(self):
         """List trainings: ``_limit``, ``_start``, ``_sort=field:ASC|DESC``, ``field[_ne|_lt|_gt|_in|...]=``."""
@@ -30,8 +36,7 @@ class Trainings(MethodView):
 
     @requires(MANAGE_TRAININGS)
     @blp.arguments(schemas.TrainingCreateSchema, required=False)
-    @blp.doc(requestBody={"required": False,
-                          "content": {ct: {"schema": schemas.TrainingCreateSchema} for ct in BODY_TYPES}})
+    @blp.doc(requestBody=body_doc(schemas.TrainingCreateSchema, required=False))
     @blp.response(200, schemas.TrainingSchema)
     def post(self, body):
         """Launch a training now, at ``scheduledAt``, or repeatedly on ``cron``; it runs asynchronously.
@@ -49,6 +54,7 @@ class TrainingCount(MethodView):
     @requires(VIEW_TRAININGS)
     @blp.response(200, description=schemas.COUNT_DESCRIPTION)
     @blp.doc(**schemas.COUNT_DOC)
+    @blp.doc(parameters=COUNT_PARAMETERS)
     def get(self):
         """Number of trainings matching the same filters as the list."""
         return service.count_trainings(_list_query())
@@ -64,8 +70,7 @@ class Training(MethodView):
 
     @requires(MANAGE_TRAININGS)
     @blp.arguments(schemas.TrainingUpdateSchema)
-    @blp.doc(requestBody={"required": True,
-                          "content": {ct: {"schema": schemas.TrainingUpdateSchema} for ct in BODY_TYPES}})
+    @blp.doc(requestBody=body_doc(schemas.TrainingUpdateSchema))
     @blp.response(200, schemas.TrainingSchema)
     @blp.alt_response(400, schema="Error", description="A field that cannot change, or a bound the new "
                                                        "parameters break; the message says which")
