@@ -159,6 +159,13 @@ class Config:
         # Rows of a scoring run scored and recorded together without Dask: a resumed run skips recorded chunks.
         self.SCORING_RUN_CHUNK_ROWS = _env("SCORING_RUN_CHUNK_ROWS", 50_000, int)
         # --- end of scale-out ---
+        # Metrics (GET /metrics, Prometheus text format): METRICS_TOKEN, when set, lets a scraper in with
+        # ``Authorization: Bearer <token>``; without it only direct (not proxied) loopback requests are
+        # answered. PROMETHEUS_MULTIPROC_DIR: the directory where every web and RQ worker process keeps
+        # its values (prometheus_client's multiprocess mode); `make run` uses VAR_DIR/metrics and empties
+        # it at start. Unset: a scrape sees only the process that answers it.
+        self.METRICS_TOKEN = _env("METRICS_TOKEN")
+        self.PROMETHEUS_MULTIPROC_DIR = _env("PROMETHEUS_MULTIPROC_DIR")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
         self.API_TITLE = "MaiaScore"
         self.API_VERSION = "1.0.0"

@@ -17,6 +17,7 @@ from maiascore.http.api import Api, install_converters
 from maiascore.http.openapi import spec_kwargs
 from maiascore.auth.access import rate_limit_headers
 from maiascore.http.formats import FormatSuffixMiddleware, negotiate_early, render_negotiated
+from maiascore.http.metrics import blp as metrics_scrape, record_request
 from maiascore.http.requestlog import configure_logging, finish_request, start_request
 from maiascore.http.swagger import blp as swagger_assets
 from maiascore.indexes import ensure_indexes
@@ -55,11 +56,13 @@ def create_app(config=None):
         api.register_blueprint(blueprint)
     app.register_blueprint(swagger_assets)
     app.register_blueprint(console_routes.blp)  # the /app page: plain Flask, not part of the API spec
+    app.register_blueprint(metrics_scrape)  # /metrics: for Prometheus, not part of the API spec
 
     app.before_request(start_request)
     app.before_request(negotiate_early)
     app.after_request(rate_limit_headers)
     app.after_request(render_negotiated)
+    app.after_request(record_request)
     app.after_request(finish_request)
 
     if not cfg.__dict__.get("SKIP_INDEXES"):

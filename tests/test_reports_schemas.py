@@ -10,7 +10,8 @@ from maiascore.reports.schemas import (LIST_FIELDS, BulkResult, CountSchema, Sco
                                        ScoreReportSchema)
 
 OWNER = {"id": 7, "username": "ada", "email": "ada@example.com", "provider": "local", "confirmed": True,
-         "blocked": False, "role": "Account Admin"}
+         "blocked": False, "role": {"id": 1, "name": "Account Admin", "description": "Every permission",
+                                    "type": "account_admin"}}
 
 
 def stored_report(**overrides):

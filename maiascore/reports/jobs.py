@@ -24,6 +24,7 @@ from pymongo.errors import DuplicateKeyError
 from rq import get_current_job
 
 from config import settings
+from maiascore import metrics
 from maiascore.clock import stored_now, utcnow
 from maiascore.connections import get_db, insert_new
 from maiascore.events import MODEL_ACTIVATED
@@ -150,7 +151,7 @@ def _score_claimed(db, batch, token):
     seen, scored, model = set(), 0, None
     while True:
         reports = [r for r in db.score_reports.find({"batch": batch_id, "status": QUEUED},
-                                                    {"features": 1, "aid": 1, "batch": 1})
+                                                    {"features": 1, "aid": 1, "batch": 1, "created_at": 1})
                    .limit(chunk) if r["_id"] not in seen]
         if not reports:
             break
@@ -189,7 +190,9 @@ def _write_results(db, reports, results):
     writes = [UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": QUEUED},
                         {"$set": f, "$inc": {"scoringRuns": 1}})
               for r, f in zip(reports, fields)]
-    return db.score_reports.bulk_write(writes, ordered=False).modified_count, fields
+    written = db.score_reports.bulk_write(writes, ordered=False).modified_count
+    metrics.reports_scored(reports, fields, stored_now())
+    return written, fields
 
 
 def _set_status(db, reports, status, **fields):
@@ -198,7 +201,10 @@ def _set_status(db, reports, status, **fields):
         return 0
     change = {"$set": {"status": status, "updated_at": utcnow(), **fields}}
     writes = [UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": QUEUED}, change) for r in reports]
-    return db.score_reports.bulk_write(writes, ordered=False).modified_count
+    moved = db.score_reports.bulk_write(writes, ordered=False).modified_count
+    if status == FAILED:
+        metrics.reports_failed(moved)
+    return moved
 
 
 def _score(model, reports):
@@ -258,8 +264,9 @@ def _give_up_or_release(db, batch_id, token, exc):
                                         {"$set": {"status": BATCH_QUEUED, "leaseUntil": None, "updated_at": now}})
             return
         message = _short_error(exc)
-        db.score_reports.update_many({"batch": batch_id, "status": QUEUED},
-                                     {"$set": {"status": FAILED, "error": message, "updated_at": now}})
+        failed = db.score_reports.update_many({"batch": batch_id, "status": QUEUED},
+                                              {"$set": {"status": FAILED, "error": message, "updated_at": now}})
+        metrics.reports_failed(failed.modified_count)
         _finish(db, batch_id, token, error=message)
     except Exception:  # MongoDB down too: the lease expires and the sweep re-queues the batch
         log.warning("could not record the failure of batch %s", batch_id)
@@ -309,7 +316,7 @@ class _Drain:
         while True:
             handed = self._take_handoffs(chunk)
             reports = list(self.db.score_reports.find({"aid": self.aid, "status": QUEUED, "lane": drains.SINGLE},
-                                                      {"features": 1, "batch": 1})
+                                                      {"features": 1, "batch": 1, "created_at": 1})
                            .sort("_id", 1).limit(chunk))
             self.counts["reads"] += 1
             if reports:
@@ -374,6 +381,8 @@ class _Drain:
         fields = _result_fields(results)
         stored = [{**doc, **f, "scoringRuns": (doc.get("scoringRuns") or 0) + 1} for doc, f in zip(scored, fields)]
         duplicates = insert_new(self.db.score_reports, stored + failing)
+        metrics.reports_scored([doc for i, doc in enumerate(scored) if i not in duplicates],
+                               [f for i, f in enumerate(fields) if i not in duplicates], stored_now())
         self.counts["scored"] += len(scored) - len([i for i in duplicates if i < len(scored)])
         # its result to the waiter of each report stored with it; a nudge (read it) where the request stored it
         messages = [(doc["batch"], None if i in duplicates else f) for i, (doc, f) in enumerate(zip(scored, fields))]

@@ -6,6 +6,7 @@ HTTP only: the caller, the query string and the body are read here, the service 
 from flask import g, request
 from flask.views import MethodView
 
+from maiascore import metrics
 from maiascore.accounts.permissions import ACCOUNT_ADMIN, CREATE_SCORES, VIEW_SCORES, role_name
 from maiascore.auth.access import requires
 from maiascore.errors import Unprocessable
@@ -46,10 +47,16 @@ def _wait_seconds(query):
     return waiting.wait_seconds(query.get("wait"), request.headers.get("Prefer"))
 
 
+def _create_bulk(items, caller):
+    result = service.create_reports(items, caller)
+    metrics.reports_accepted("bulk", result.accepted)
+    return result
+
+
 def _waited(doc, seconds, caller):
     """The report, once scored when asked to wait; the wait takes one of the group's wait slots."""
     if seconds > 0 and not waiting.is_settled(doc):
-        with waiting.slot(caller.aid, seconds):
+        with waiting.slot(caller.aid, seconds), metrics.WAITS_OPEN.track_inprogress():
             doc = waiting.wait_for_result(doc, seconds, caller)
     return service.with_owner(doc, caller)
 
@@ -92,12 +99,14 @@ class Reports(MethodView):
         body = require_body()
         caller = _caller()
         if isinstance(body, list):
-            return service.create_reports(body, caller)
+            return _create_bulk(body, caller)
         seconds = _wait_seconds(query)
         if seconds > 0:
-            doc = waiting.create_and_wait(body, caller, seconds)
+            with metrics.WAITS_OPEN.track_inprogress():
+                doc = waiting.create_and_wait(body, caller, seconds)
         else:
             doc, _ = service.create_report(body, caller)
+        metrics.reports_accepted("single")
         return service.with_owner(doc, caller)
 
 
@@ -117,7 +126,7 @@ class ReportsBulk(MethodView):
         if not isinstance(body, list):
             raise Unprocessable("Request validation failed",
                                 errors={"_schema": ["A bulk body is a list of reports."]})
-        return service.create_reports(body, _caller())
+        return _create_bulk(body, _caller())
 
 
 @blp.route("/count")
