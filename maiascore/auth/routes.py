@@ -8,7 +8,7 @@ from maiascore.accounts.service import count_users, list_users, public_user, use
 from maiascore.auth import schemas
 from maiascore.auth.access import authorize, requires
 from maiascore.auth.recovery import forgot_password, reset_password
-from maiascore.auth.service import (create_api_token, issue_jwt, list_api_tokens, login, public_token, register,
+from maiascore.auth.service import (create_api_token, issue_jwt, list_api_tokens, login, register,
                                     revoke_api_token)
 from maiascore.http.api import Blueprint
 from maiascore.http.strapi import list_parameters, parse_list_query
@@ -131,7 +131,7 @@ class Tokens(MethodView):
     @blp.response(200, schemas.TokenSchema(many=True))
     def get(self):
         """The caller's API tokens, without their secrets."""
-        return [public_token(doc) for doc in list_api_tokens(g.user)]
+        return list_api_tokens(g.user)
 
     @requires()
     @blp.arguments(schemas.TokenCreateSchema)
@@ -139,7 +139,7 @@ class Tokens(MethodView):
     def post(self, body):
         """Create an API token for machine clients; the secret is in this answer only."""
         doc, secret = create_api_token(g.user, body["name"])
-        return dict(public_token(doc), token=secret)
+        return dict(doc, token=secret)
 
 
 @blp.route("/users/me/tokens/<token_id>")
@@ -148,4 +148,4 @@ class Token(MethodView):
     @blp.response(200, schemas.TokenSchema)
     def delete(self, token_id):
         """Revoke a token: it stops working at once."""
-        return public_token(revoke_api_token(g.user, token_id))
+        return revoke_api_token(g.user, token_id)

@@ -61,15 +61,24 @@ class TokenCreateSchema(ma.Schema):
 
 
 class TokenSchema(ma.Schema):
-    id = ma.fields.String()
-    name = ma.fields.String()
-    hint = ma.fields.String(metadata={"description": "The token's last four characters"})
-    created_at = ma.fields.DateTime()
-    last_used_at = ma.fields.DateTime(allow_none=True)
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    hint = ma.fields.String(required=True, metadata={"description": "The token's last four characters"})
+    created_at = ma.fields.DateTime(required=True)
+    last_used_at = ma.fields.DateTime(required=True, allow_none=True)
+
+    @ma.pre_dump
+    def shown(self, doc, **kwargs):
+        """A stored token without its hash; ``token`` (the secret) only when the creation put it there."""
+        shown = {"id": str(doc["_id"]), "name": doc["name"], "hint": "…" + doc["hint"],
+                 "created_at": doc["created_at"], "last_used_at": doc.get("last_used_at")}
+        if "token" in doc:
+            shown["token"] = doc["token"]
+        return shown
 
 
 class NewTokenSchema(TokenSchema):
-    token = ma.fields.String(metadata={"description": "The secret: shown once, never again"})
+    token = ma.fields.String(required=True, metadata={"description": "The secret: shown once, never again"})
 
 
 class ForgotPasswordSchema(ma.Schema):

@@ -192,6 +192,33 @@ class TrainingSchema(ma.Schema):
     created_by = ma.fields.Integer(allow_none=True)
     updated_by = ma.fields.Integer(allow_none=True)
 
+    @ma.pre_dump
+    def shown(self, doc, **kwargs):
+        """A stored training as the API shows it: ``meta`` in the shape it was sent (object or text),
+        ``active`` as ``service.with_active`` marked it (one look-up of the active model per answer)."""
+        meta = doc.get("meta") or {}
+        return {
+            "id": str(doc["_id"]),
+            "uuid": doc.get("uuid"),
+            "status": doc["status"],
+            "progress": doc.get("progress", 0),
+            "accuracy": doc.get("accuracy"),
+            "precission": doc.get("precission"),
+            "precision": doc.get("precission"),
+            "mae": doc.get("mae"),
+            "rmse": doc.get("rmse"),
+            "binaryPath": doc.get("binaryPath"),
+            "version": doc.get("version"),
+            "meta": json.dumps(meta) if doc.get("metaAsText") else meta,
+            "active": bool(doc.get("active")),
+            "cron": doc.get("cron"),
+            "scheduledAt": doc.get("scheduledAt"),
+            "startedAt": doc.get("startedAt"),
+            "finishedAt": doc.get("finishedAt"),
+            "error": doc.get("error"),
+            **entry_fields(doc),
+        }
+
 
 class ModelSchema(ma.Schema):
     id = ma.fields.String()
@@ -204,6 +231,21 @@ class ModelSchema(ma.Schema):
     schema = ma.fields.Dict(metadata={"description": "Feature schema: each feature's type, categories or range"})
     created_at = ma.fields.DateTime()
     activated_at = ma.fields.DateTime(allow_none=True)
+
+    @ma.pre_dump
+    def shown(self, doc, **kwargs):
+        """A stored model without its binary (GridFS); ``/models`` lists dump it without ``schema``."""
+        return {"id": str(doc["_id"]), "version": doc["version"], "training": doc["training"],
+                "active": bool(doc.get("active")), "binaryPath": doc["binaryPath"],
+                "metrics": doc.get("metrics") or {}, "schema": doc.get("schema") or {},
+                "created_at": doc.get("created_at"), "activated_at": doc.get("activated_at")}
+
+
+class ModelSummarySchema(ModelSchema):
+    """A model in the registry's list: without its feature schema."""
+
+    class Meta:
+        exclude = ("schema",)
 
 
 class ColumnSchema(ma.Schema):
@@ -230,33 +272,6 @@ class DatasetSchema(ma.Schema):
     published_at = ma.fields.DateTime(allow_none=True)
     created_by = ma.fields.Integer(allow_none=True)
     updated_by = ma.fields.Integer(allow_none=True)
-
-
-def public_training(doc, active_training=None):
-    """A training as the API shows it: ``meta`` in the shape it was sent (object or text), ``active``
-    from the caller's one look-up of the active model, so a list costs one query for it."""
-    meta = doc.get("meta") or {}
-    return {
-        "id": str(doc["_id"]),
-        "uuid": doc.get("uuid"),
-        "status": doc["status"],
-        "progress": doc.get("progress", 0),
-        "accuracy": doc.get("accuracy"),
-        "precission": doc.get("precission"),
-        "precision": doc.get("precission"),
-        "mae": doc.get("mae"),
-        "rmse": doc.get("rmse"),
-        "binaryPath": doc.get("binaryPath"),
-        "version": doc.get("version"),
-        "meta": json.dumps(meta) if doc.get("metaAsText") else meta,
-        "active": active_training is not None and active_training == str(doc["_id"]),
-        "cron": doc.get("cron"),
-        "scheduledAt": doc.get("scheduledAt"),
-        "startedAt": doc.get("startedAt"),
-        "finishedAt": doc.get("finishedAt"),
-        "error": doc.get("error"),
-        **entry_fields(doc),
-    }
 
 
 def public_dataset(doc):
