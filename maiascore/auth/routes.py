@@ -42,6 +42,7 @@ class Login(MethodView):
 
 @blp.route("/auth/local/register")
 class Register(MethodView):
+    @blp.doc(**{"x-reads-aid": True})  # an admin's call adds the user to the group ``aid`` names
     @blp.arguments(schemas.RegisterSchema)
     @blp.response(200, schemas.AuthResultSchema)
     @blp.alt_response(403, schema="Error", description="Registration is closed, or the caller may not manage users")

@@ -177,9 +177,10 @@ class Contributions(ma.fields.List):
 
 
 class DocumentSchema(ma.Schema):
-    """Dumps stored documents (dicts) field by field with the schema's own fields, without marshmallow's
-    generic per-field path (accessors, hooks): on a 100-report page that path cost 5x the rest of the
-    dump. A subclass has no dump hooks; ``test_reports_schemas`` holds both paths equal."""
+    """The one fast serializer, for the hot report answers: dumps stored documents (dicts) field by field
+    with the schema's own fields, without marshmallow's generic per-field path (accessors, hooks), which
+    is most of the cost of a page of reports. Every other answer is a plain schema dump. A subclass has
+    no dump hooks; ``test_reports_schemas`` holds both paths equal."""
 
     def dump(self, obj, *, many=None):
         many = self.many if many is None else many
