@@ -16,6 +16,15 @@ AID_PARAMETER = {
 
 
 class Converter(OpenAPIConverter):
+    def schema2jsonschema(self, schema):
+        """A schema whose ``Meta.complete_answer`` is set dumps every field in every answer (``null`` when
+        empty): the document lists them all as required, so generated clients type them as present."""
+        jsonschema = super().schema2jsonschema(schema)
+        if getattr(getattr(schema, "Meta", None), "complete_answer", False):
+            jsonschema["required"] = sorted(name for name, prop in jsonschema.get("properties", {}).items()
+                                            if not prop.get("writeOnly"))
+        return jsonschema
+
     def field2nullable(self, field, ret):
         if field.allow_none and "$ref" in ret and self.openapi_version.major == 3 \
                 and self.openapi_version.minor < 1:

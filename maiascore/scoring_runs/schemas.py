@@ -47,6 +47,9 @@ class ResultSchema(ma.Schema):
 
 
 class ScoringRunSchema(ma.Schema):
+    class Meta:
+        complete_answer = True  # every field in every answer (maiascore.http.openapi)
+
     id = ma.fields.String()
     status = ma.fields.String(metadata={"enum": list(STATUSES)})
     progress = ma.fields.Integer(metadata={"description": "0-100, rows done over rows total"})

@@ -167,6 +167,9 @@ class ConfusionSchema(ma.Schema):
 
 
 class TrainingSchema(ma.Schema):
+    class Meta:
+        complete_answer = True  # every field in every answer (maiascore.http.openapi)
+
     id = ma.fields.String()
     uuid = ma.fields.String(allow_none=True)
     status = ma.fields.String(metadata={"enum": list(STATUSES)})
@@ -221,6 +224,9 @@ class TrainingSchema(ma.Schema):
 
 
 class ModelSchema(ma.Schema):
+    class Meta:
+        complete_answer = True  # every field in every answer (maiascore.http.openapi)
+
     id = ma.fields.String()
     version = ma.fields.String()
     training = ma.fields.String(metadata={"description": "Id of the training that produced it"})
@@ -244,7 +250,7 @@ class ModelSchema(ma.Schema):
 class ModelSummarySchema(ModelSchema):
     """A model in the registry's list: without its feature schema."""
 
-    class Meta:
+    class Meta(ModelSchema.Meta):
         exclude = ("schema",)
 
 
@@ -254,6 +260,9 @@ class ColumnSchema(ma.Schema):
 
 
 class DatasetSchema(ma.Schema):
+    class Meta:
+        complete_answer = True  # every field in every answer (maiascore.http.openapi)
+
     id = ma.fields.String()
     name = ma.fields.String()
     rows = ma.fields.Integer()
