@@ -38,7 +38,8 @@ def test_me_answers_for_the_requested_account_group(make_actor, db):
                                                                         "roleId": ROLE_IDS["Read Only"]}}})
     home = admin.get(f"/users/me?aid={admin.aid}").get_json()
     away = admin.get(f"/users/me?aid={other.aid}").get_json()
-    assert (home["aid"], home["role"]["name"], len(home["permissions"])) == (admin.aid, "Account Admin", len(ALL_LABELS))
+    assert (home["aid"], home["role"]["name"], len(home["permissions"])) == (admin.aid, "Account Admin",
+                                                                               len(ALL_LABELS))
     assert (away["aid"], away["role"]["name"], away["permissions"]) == (other.aid, "Read Only",
                                                                ["View Scores", "View Trainings", "View Reports"])
     assert admin.get("/users/me").get_json()["aid"] == admin.aid

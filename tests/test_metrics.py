@@ -2,7 +2,6 @@
 requests are made; reachable with the scrape token or from loopback only; bounded labels."""
 import urllib.request
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from model_fixtures import german_rows, install_model

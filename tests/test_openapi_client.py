@@ -90,7 +90,8 @@ def test_generated_client_round_trip_in_another_account_group(generated, app, se
     home = create_account_group("Home")["_id"]
     other = create_account_group("Other")["_id"]
     create_user("roundtrip", "roundtrip@example.com", "round-trip-password",
-                [{"aid": home, "roleId": ROLE_IDS["Account Admin"]}, {"aid": other, "roleId": ROLE_IDS["Account Admin"]}])
+                [{"aid": home, "roleId": ROLE_IDS["Account Admin"]},
+                 {"aid": other, "roleId": ROLE_IDS["Account Admin"]}])
     install_model(other)
     live_worker()
     assert _document(app) == generated["spec"]  # generated from the document this server publishes

@@ -81,7 +81,8 @@ def test_openapi_documents_the_list_filters(client):
     listed = {p["name"]: p for p in spec["paths"]["/reports"]["get"]["parameters"]}
     assert {"_limit", "_start", "_sort", *LIST_FIELDS} <= set(listed)
     assert all(p["in"] == "query" and not p["required"] for p in listed.values())
-    assert {"score_gte", "score_in", "score_null", "referenceId_contains", "referenceId_ncontainss", "_q"} <= set(listed)
+    assert {"score_gte", "score_in", "score_null", "referenceId_contains", "referenceId_ncontainss",
+            "_q"} <= set(listed)
     assert "processed_gt" not in listed  # no order on booleans
     assert listed["score_gte"]["schema"]["type"] == "integer" and listed["score_in"]["schema"]["type"] == "string"
     assert listed["processed"]["schema"]["type"] == "boolean"
