@@ -2,6 +2,8 @@
 
 Zero 5xx answers and zero responses that break their documented schema.
 """
+import re
+
 import hypothesis
 import schemathesis
 from hypothesis import given
@@ -73,6 +75,21 @@ BOUNDARY_VALUES = [
 ]
 STRAPI_PARAMS = ("_start", "_limit", "_sort", "id", "id_in", "created_at_gte", "score_lt", "status_null")
 GENERIC_PARAMS = ("aid", "format")
+OPERATOR = re.compile(r"_(ne|lt|lte|gt|gte|in|nin|null|contains|ncontains|containss|ncontainss)$")
+
+
+def _sampled(names):
+    """Every plain parameter, and each Strapi operator on one field: the operators share one parser, and a
+    list documents each operator of each field (hundreds of names)."""
+    kept, operators = set(), set()
+    for name in sorted(names):
+        operator = OPERATOR.search(name)
+        if operator is None:
+            kept.add(name)
+        elif operator.group(1) not in operators:
+            operators.add(operator.group(1))
+            kept.add(name)
+    return kept
 HEADER_VALUES = [f"wait={value}" for value in ("nan", "NaN", "inf", "-inf", "1e999", str(2**64), "-1", "", "x")] + [
     "wait", "wait==1", "respond-async, wait=nan", "\x00"]
 ACCEPT_VALUES = ["application/xml;q=nan", "application/json;q=1e999", "*/*;q=-1", "text/xml;q=2", "application/*",
@@ -154,7 +171,7 @@ def test_query_parameters_and_headers_at_their_boundaries(cfg, app, admin):
             if not path.startswith(("/v6", "/v7", "/users", "/auth", "/healthz", "/readyz")) and "{" not in path:
                 names |= set(STRAPI_PARAMS)
             kwargs = {"json": {"features": {"a": 1}}} if waits else {}
-            for name in sorted(names):
+            for name in sorted(_sampled(names)):
                 for value in BOUNDARY_VALUES:
                     query = f"{name}={value}"  # raw: the %-escapes reach the server as sent
                     if waits:

@@ -307,3 +307,10 @@ def test_filters_select_the_right_documents(db):
     assert uuids("_where[_or][0][status]=queued&_where[_or][1][score_lt]=500") == ["alpha-1", "gamma.3"]
     assert uuids("created_at_gte=2024-05-01T00:00:00Z") == ["Beta-2", "alpha-1", "gamma.3"]
     assert uuids("created_at_gt=2024-05-01T00:00:00Z") == []
+
+
+def test_a_contains_filter_is_bounded_before_it_becomes_a_pattern():
+    fields = {"uuid": ("uuid", str)}
+    assert strapi_filter("uuid_contains=" + "." * 200, fields) == {"uuid": {"$regex": "\\." * 200, "$options": "i"}}
+    with pytest.raises(Invalid, match="at most 200 characters"):
+        strapi_filter("uuid_ncontainss=" + "x" * 201, fields)
