@@ -314,3 +314,11 @@ def test_a_contains_filter_is_bounded_before_it_becomes_a_pattern():
     assert strapi_filter("uuid_contains=" + "." * 200, fields) == {"uuid": {"$regex": "\\." * 200, "$options": "i"}}
     with pytest.raises(Invalid, match="at most 200 characters"):
         strapi_filter("uuid_ncontainss=" + "x" * 201, fields)
+
+
+def test_a_nul_in_a_contains_filter_is_an_escape_not_a_nul(db):
+    db.notes.insert_many([{"text": "a\x00b"}, {"text": "ab"}])
+    fields = {"text": ("text", str)}
+    for query, expected in (("text_contains=a%00b", ["a\x00b"]), ("text_ncontains=%00", ["ab"])):
+        found = [d["text"] for d in db.notes.find(strapi_filter(query, fields), {"_id": 0})]
+        assert found == expected, query

@@ -246,7 +246,7 @@ def _scalar_clause(path, kind, operator, label, raw):
         text = _cast(str, label, raw)
         if len(text) > MAX_TEXT_FILTER:
             raise Invalid(f"Filter {label!r} takes at most {MAX_TEXT_FILTER} characters (MAX_TEXT_FILTER)")
-        pattern = re.escape(text)
+        pattern = re.escape(text).replace("\x00", "\\x00")  # a BSON regex cannot hold a NUL byte
         if negated:
             return {path: {"$not": Regex(pattern, options)}}
         return {path: {"$regex": pattern, "$options": options}}
