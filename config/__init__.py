@@ -231,6 +231,13 @@ class Config:
         # Notifications one delivery job sends to one endpoint before yielding the worker to others.
         self.WEBHOOK_DELIVERIES_PER_JOB = _env("WEBHOOK_DELIVERIES_PER_JOB", 10, int)
         # --- end of alerts ---
+        # Metrics (GET /metrics, Prometheus text format): METRICS_TOKEN, when set, lets a scraper in with
+        # ``Authorization: Bearer <token>``; without it only direct (not proxied) loopback requests are
+        # answered. PROMETHEUS_MULTIPROC_DIR: the directory where every web and RQ worker process keeps
+        # its values (prometheus_client's multiprocess mode); `make run` uses VAR_DIR/metrics and empties
+        # it at start. Unset: a scrape sees only the process that answers it.
+        self.METRICS_TOKEN = _env("METRICS_TOKEN")
+        self.PROMETHEUS_MULTIPROC_DIR = _env("PROMETHEUS_MULTIPROC_DIR")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
         # `make run` and `maiascore ensure-admin`: the Default group's admin, and whether `make run` trains
         # the bundled demo model once.

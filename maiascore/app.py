@@ -16,9 +16,11 @@ from maiascore.dashboards.v7 import routes as dashboards_v7_routes
 from maiascore.datasets import routes as datasets_routes
 from maiascore.health import routes as health_routes
 from maiascore.http.api import Api, install_converters
+from maiascore.http.openapi import spec_kwargs
 from maiascore.auth.access import rate_limit_headers
 from maiascore.http import bounds
 from maiascore.http.formats import FormatSuffixMiddleware, negotiate_early, render_negotiated
+from maiascore.http.metrics import blp as metrics_scrape, record_request
 from maiascore.http.requestlog import configure_logging, finish_request, start_request
 from maiascore.http.security import security_headers
 from maiascore.http.swagger import blp as swagger_assets
@@ -50,7 +52,8 @@ def create_app(config=None):
     configure_logging(cfg.LOG_LEVEL)
     JWTManager(app)
 
-    api = Api(app, spec_kwargs={"info": {"description": "Score references with your own XGBoost models."}})
+    api = Api(app, spec_kwargs={"info": {"description": "Score references with your own XGBoost models."},
+                                **spec_kwargs()})
     install_converters(app, api)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
                                                        "description": "A JWT from /auth/local or an API token"})
@@ -60,11 +63,13 @@ def create_app(config=None):
         api.register_blueprint(blueprint)
     app.register_blueprint(swagger_assets)
     app.register_blueprint(console_routes.blp)  # the /app page: plain Flask, not part of the API spec
+    app.register_blueprint(metrics_scrape)  # /metrics: for Prometheus, not part of the API spec
 
     app.before_request(start_request)
     app.before_request(negotiate_early)
     app.after_request(rate_limit_headers)
     app.after_request(render_negotiated)
+    app.after_request(record_request)
     app.after_request(finish_request)
     app.after_request(security_headers)
     app.teardown_request(bounds.release)

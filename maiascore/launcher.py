@@ -14,6 +14,7 @@ import ipaddress
 import json
 import os
 import secrets
+import shutil
 import signal
 import sys
 import time
@@ -139,6 +140,7 @@ def run_stack(var_dir=None, port=None, web_workers=None):
     host, port = cfg.HOST, int(port or cfg.PORT)
     # The children's environment: what is started here is passed down through os.environ.
     os.environ["VAR_DIR"] = str(var_dir)  # the children's state (MAIL_DIR...) follows this stack's directory
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_metrics_dir(cfg.PROMETHEUS_MULTIPROC_DIR or var_dir / "metrics"))
     procs = []
     try:
         if given("MONGO_URI"):
@@ -201,6 +203,15 @@ def run_stack(var_dir=None, port=None, web_workers=None):
             print(f"* stopped {proc.name}")
         if stack_state(var_dir).get("pid") == os.getpid():
             state_path.unlink(missing_ok=True)
+
+
+def _fresh_metrics_dir(path):
+    """Where every web and RQ worker process keeps its metrics (prometheus_client's multiprocess mode);
+    emptied at each start, as prometheus_client requires: a file of a previous run would count twice."""
+    path = Path(path).resolve()
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
 
 
 def _child_port(child):

@@ -55,7 +55,7 @@ def test_user_management_lifecycle(admin, client):
     assert {u["uid"] for u in listed} == {admin.id, uid}
 
     login = client.post("/auth/local", json={"identifier": "analyst", "password": "analyst-password"})
-    assert login.get_json()["user"]["role"] == "Read Only"
+    assert login.get_json()["user"]["role"]["name"] == "Read Only"
 
     r = admin.post(f"/v6/users/{uid}/update", json={"role": "Regular User"})
     assert r.status_code == 200
@@ -95,7 +95,7 @@ def test_cli_creates_groups_and_users(app, client):
                                  "--aid", str(aid), "--role", "Read Only"])
     assert result.exit_code == 0, result.output
     r = client.post("/auth/local", json={"identifier": "ops@acme.test", "password": "ops-password"})
-    assert r.status_code == 200 and r.get_json()["user"]["role"] == "Read Only"
+    assert r.status_code == 200 and r.get_json()["user"]["role"]["name"] == "Read Only"
 
 
 def test_ensure_admin_is_idempotent(app, monkeypatch):

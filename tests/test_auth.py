@@ -23,7 +23,7 @@ def test_login_by_email_and_by_username_returns_jwt_and_public_user(client, admi
         assert r.status_code == 200, r.get_json()
         body = r.get_json()
         assert set(body["user"]) == {"id", "username", "email", "provider", "confirmed", "blocked", "role"}
-        assert body["user"]["role"] == "Account Admin"
+        assert body["user"]["role"]["name"] == "Account Admin"
         assert_no_secrets(r)
         me = client.get("/users/me", headers={"Authorization": f"Bearer {body['jwt']}"})
         assert me.status_code == 200 and me.get_json()["id"] == admin.id
@@ -143,7 +143,7 @@ def test_open_registration_creates_a_group_the_user_administers(cfg, client):
     r = client.post("/auth/local/register", json={"username": "newbie", "email": "n@example.com",
                                                   "password": "long-enough-pw"})
     assert r.status_code == 200, r.get_json()
-    assert r.get_json()["user"]["role"] == "Account Admin"
+    assert r.get_json()["user"]["role"]["name"] == "Account Admin"
     assert_no_secrets(r)
     again = client.post("/auth/local/register", json={"username": "newbie", "email": "n@example.com",
                                                       "password": "long-enough-pw"})
@@ -154,7 +154,7 @@ def test_admin_registration_adds_a_regular_user_to_the_group(admin, make_actor):
     r = admin.post("/auth/local/register", json={"username": "member1", "email": "m1@example.com",
                                                  "password": "long-enough-pw"})
     assert r.status_code == 200
-    assert r.get_json()["user"]["role"] == "Regular User"
+    assert r.get_json()["user"]["role"]["name"] == "Regular User"
     regular = make_actor("Regular User", aid=admin.aid)
     r = regular.post("/auth/local/register", json={"username": "member2", "email": "m2@example.com",
                                                    "password": "long-enough-pw"})

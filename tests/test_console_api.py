@@ -14,7 +14,7 @@ def test_me_names_the_role_and_permissions_of_an_admin(admin):
     assert r.status_code == 200
     me = r.get_json()
     assert me["id"] == admin.id and me["aid"] == admin.aid
-    assert me["role"] == "Account Admin" and me["roleId"] == ROLE_IDS["Account Admin"]
+    assert me["role"]["name"] == "Account Admin" and me["roleId"] == ROLE_IDS["Account Admin"]
     assert me["permissions"] == ALL_LABELS
     body = r.get_data(as_text=True)
     assert not [key for key in SECRET_KEYS if key in body]
@@ -23,7 +23,7 @@ def test_me_names_the_role_and_permissions_of_an_admin(admin):
 def test_me_of_a_read_only_user_lists_only_what_it_may_do(admin, make_actor):
     reader = make_actor("Read Only", aid=admin.aid)
     me = reader.get("/users/me").get_json()
-    assert me["role"] == "Read Only" and me["roleId"] == ROLE_IDS["Read Only"]
+    assert me["role"]["name"] == "Read Only" and me["roleId"] == ROLE_IDS["Read Only"]
     assert me["permissions"] == ["View Scores", "View Trainings", "View Reports", "View Alerts"]
     # What the answer says is what the server enforces.
     assert reader.post("/v6/reports/create", json={"title": "Nope"}).status_code == 403
@@ -38,8 +38,9 @@ def test_me_answers_for_the_requested_account_group(make_actor, db):
                                                                         "roleId": ROLE_IDS["Read Only"]}}})
     home = admin.get(f"/users/me?aid={admin.aid}").get_json()
     away = admin.get(f"/users/me?aid={other.aid}").get_json()
-    assert (home["aid"], home["role"], len(home["permissions"])) == (admin.aid, "Account Admin", len(ALL_LABELS))
-    assert (away["aid"], away["role"], away["permissions"]) == (other.aid, "Read Only",
+    assert (home["aid"], home["role"]["name"], len(home["permissions"])) == (admin.aid, "Account Admin",
+                                                                               len(ALL_LABELS))
+    assert (away["aid"], away["role"]["name"], away["permissions"]) == (other.aid, "Read Only",
                                                                ["View Scores", "View Trainings", "View Reports", "View Alerts"])
     assert admin.get("/users/me").get_json()["aid"] == admin.aid
     r = other.get(f"/users/me?aid={admin.aid}")

@@ -177,7 +177,7 @@ def test_owner_defaults_to_the_caller_and_someone_else_needs_manage_users(admin,
     r = admin.post("/reports", json={"users_permissions_user": member.id})
     assert r.status_code == 200
     owner = r.get_json()["users_permissions_user"]
-    assert owner["id"] == member.id and owner["role"] == "Regular User"
+    assert owner["id"] == member.id and owner["role"]["name"] == "Regular User"
     assert r.get_json()["created_by"] == admin.id
     r = admin.post("/reports", json={"users_permissions_user": member.email})
     assert r.get_json()["users_permissions_user"]["id"] == member.id

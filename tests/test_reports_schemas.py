@@ -10,7 +10,8 @@ from maiascore.reports.schemas import (LIST_FIELDS, BulkResult, CountSchema, Sco
                                        ScoreReportSchema)
 
 OWNER = {"id": 7, "username": "ada", "email": "ada@example.com", "provider": "local", "confirmed": True,
-         "blocked": False, "role": "Account Admin"}
+         "blocked": False, "role": {"id": 1, "name": "Account Admin", "description": "Every permission",
+                                    "type": "account_admin"}}
 
 
 def stored_report(**overrides):
@@ -80,12 +81,16 @@ def test_openapi_documents_the_list_filters(client):
     listed = {p["name"]: p for p in spec["paths"]["/reports"]["get"]["parameters"]}
     assert {"_limit", "_start", "_sort", *LIST_FIELDS} <= set(listed)
     assert all(p["in"] == "query" and not p["required"] for p in listed.values())
-    assert "score_gte" in listed["score"]["description"] and "score_in" in listed["score"]["description"]
-    assert "referenceId_contains" in listed["referenceId"]["description"]
+    assert {"score_gte", "score_in", "score_null", "referenceId_contains", "referenceId_ncontainss",
+            "_q"} <= set(listed)
+    assert "processed_gt" not in listed  # no order on booleans
+    assert listed["score_gte"]["schema"]["type"] == "integer" and listed["score_in"]["schema"]["type"] == "string"
     assert listed["processed"]["schema"]["type"] == "boolean"
     counted = {p["name"] for p in spec["paths"]["/reports/count"]["get"]["parameters"]}
-    assert set(LIST_FIELDS) <= counted and "_limit" not in counted
+    assert set(LIST_FIELDS) <= counted and "_limit" not in counted and "_q" in counted
     created = spec["paths"]["/reports"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
-    assert {ref["$ref"].rsplit("/", 1)[1] for ref in created["oneOf"]} == {"ScoreReport", "ScoreReportBulkResult"}
+    assert created == {"$ref": "#/components/schemas/ScoreReport"}
+    bulk = spec["paths"]["/reports/bulk"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert bulk == {"$ref": "#/components/schemas/ScoreReportBulkResult"}
     assert spec["paths"]["/reports/count"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
         "type": "integer"}

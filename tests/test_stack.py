@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 import redis
 from pymongo import MongoClient
 from rq import Worker
@@ -111,7 +112,8 @@ def test_up_starts_everything_and_the_readme_example_works(stack):
     me = json.loads(body)
     assert {k: me[k] for k in ("id", "username", "email", "provider", "confirmed", "blocked", "role", "aid")} == {
         "id": 1, "username": "admin", "email": "admin@example.com", "provider": "local", "confirmed": True,
-        "blocked": False, "role": "Account Admin", "aid": 1}
+        "blocked": False, "role": {"id": 1, "name": "Account Admin", "type": "account_admin",
+                                   "description": me["role"]["description"]}, "aid": 1}
     assert "Manage Users" in me["permissions"]
     status, headers, body = http("GET", f"{base}/users/me",
                                  headers={"Authorization": f"Bearer {token}", "Accept": "application/xml"})
@@ -122,6 +124,39 @@ def test_up_starts_everything_and_the_readme_example_works(stack):
     assert (stack.cwd / "var" / "mongo").is_dir()
     output = stack.output()
     assert f"API on {base}" in output and f"console: {base}/app" in output
+
+
+def _json(method, url, token, body=None):
+    headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
+    status, _, raw = http(method, url, json.dumps(body).encode() if body is not None else None, headers)
+    return status, json.loads(raw)
+
+
+def test_metrics_add_up_every_web_and_worker_process(stack):
+    base = stack.base
+    _, _, body = http("POST", f"{base}/auth/local",
+                      json.dumps({"identifier": "admin@example.com", "password": "maiascore-admin"}).encode(),
+                      {"content-type": "application/json"})
+    token = json.loads(body)["jwt"]
+    trained = wait_until(lambda: _json("GET", f"{base}/trainings?uuid=demo-german-credit&status=succeeded",
+                                       token)[1], 240)
+    assert trained, "the demo training did not succeed"
+    status, report = _json("POST", f"{base}/reports?wait=20", token, {"features": {"age": 41, "duration": 12}})
+    assert status == 200 and report["status"] == "processed", report
+
+    _, headers, raw = http("GET", f"{base}/metrics")
+    assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    found = {}
+    for family in text_string_to_metric_families(raw.decode()):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    by_name = lambda name: [(dict(labels), v) for (n, labels), v in found.items() if n == name]  # noqa: E731
+    assert ({"outcome": "succeeded"}, 1.0) in by_name("maiascore_trainings_total")  # the training worker's
+    assert sum(v for _, v in by_name("maiascore_reports_scored_total")) >= 1  # the scoring worker's
+    assert any(labels == {"route": "/reports", "method": "POST", "status": "200"} and v >= 1
+               for labels, v in by_name("maiascore_http_requests_total"))  # gunicorn's worker's
+    pids = {path.stem.rsplit("_", 1)[-1] for path in (stack.cwd / "var" / "metrics").glob("*.db")}
+    assert len(pids) >= 3, pids
 
 
 def test_the_api_listens_on_loopback_only_with_gevent_workers(stack):

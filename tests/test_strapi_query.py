@@ -307,3 +307,18 @@ def test_filters_select_the_right_documents(db):
     assert uuids("_where[_or][0][status]=queued&_where[_or][1][score_lt]=500") == ["alpha-1", "gamma.3"]
     assert uuids("created_at_gte=2024-05-01T00:00:00Z") == ["Beta-2", "alpha-1", "gamma.3"]
     assert uuids("created_at_gt=2024-05-01T00:00:00Z") == []
+
+
+def test_a_contains_filter_is_bounded_before_it_becomes_a_pattern():
+    fields = {"uuid": ("uuid", str)}
+    assert strapi_filter("uuid_contains=" + "." * 200, fields) == {"uuid": {"$regex": "\\." * 200, "$options": "i"}}
+    with pytest.raises(Invalid, match="at most 200 characters"):
+        strapi_filter("uuid_ncontainss=" + "x" * 201, fields)
+
+
+def test_a_nul_in_a_contains_filter_is_an_escape_not_a_nul(db):
+    db.notes.insert_many([{"text": "a\x00b"}, {"text": "ab"}])
+    fields = {"text": ("text", str)}
+    for query, expected in (("text_contains=a%00b", ["a\x00b"]), ("text_ncontains=%00", ["ab"])):
+        found = [d["text"] for d in db.notes.find(strapi_filter(query, fields), {"_id": 0})]
+        assert found == expected, query

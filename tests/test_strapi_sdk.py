@@ -1,5 +1,6 @@
-"""The service as Strapi's official v3 JavaScript SDK (``strapi-sdk-javascript`` 0.3.3, unchanged)
-sees it: ``clients/`` holds a ``node --test`` suite, run here against a real HTTP server of the app."""
+"""The service as Strapi's official v3 JavaScript SDK (``strapi-sdk-javascript`` 0.3.3, unchanged) and
+react-admin's Strapi data provider (``ra-strapi-rest`` 0.1.3 with react-admin 5.15.4) see it: ``clients/``
+holds ``node --test`` suites, run here headless against a real HTTP server of the app."""
 import fcntl
 import hashlib
 import os
@@ -22,6 +23,7 @@ SUITES = [
     pytest.param("filters.test.js", id="filters"),
     pytest.param("updates.test.js", id="updates"),
     pytest.param("password.test.js", id="password"),
+    pytest.param("react-admin.test.mjs", id="react-admin"),  # ra-strapi-rest 0.1.3 with react-admin 5
 ]
 
 

@@ -259,12 +259,12 @@ def test_another_account_groups_training_is_not_found(admin, make_actor, db):
 
 def test_launch_training_is_the_clis_entry_point(app, admin, db):
     from maiascore.errors import Unprocessable
-    from maiascore.trainings.schemas import public_training
+    from maiascore.trainings.schemas import TrainingSchema
     from maiascore.trainings.service import get_training, launch_training
 
     training = launch_training(admin.aid, admin.user, {"meta": {"dataset": "german-credit", "seed": 3}})
     assert get_training(admin.aid, str(training["_id"]))["meta"]["seed"] == 3
-    assert public_training(training)["status"] == "queued"
+    assert TrainingSchema().dump(training)["status"] == "queued"
     with pytest.raises(Unprocessable) as caught:
         launch_training(admin.aid, admin.user, {"meta": {"seed": "x"}})
     assert "seed" in caught.value.errors["meta"]

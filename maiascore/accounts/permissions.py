@@ -36,6 +36,20 @@ ROLES = {
     3: (READ_ONLY, frozenset({VIEW_SCORES, VIEW_TRAININGS, VIEW_REPORTS, VIEW_ALERTS})),
 }
 ROLE_IDS = {name: role_id for role_id, (name, _) in ROLES.items()}
+ROLE_DESCRIPTIONS = {
+    1: "Every permission, Manage Users and Manage Trainings included",
+    2: "Views and creates scores, views trainings, edits dashboards",
+    3: "Views scores, trainings and dashboards",
+}
+
+
+def strapi_role(role_id):
+    """A role as Strapi v3's users-permissions shows one (``user.role``): admin clients read ``role.name``."""
+    if role_id not in ROLES:
+        return None
+    name = ROLES[role_id][0]
+    return {"id": role_id, "name": name, "description": ROLE_DESCRIPTIONS[role_id],
+            "type": name.lower().replace(" ", "_")}
 
 
 def role_id_for(name_or_id):

@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from config import settings
 from maiascore.accounts.passwords import hash_password
 from maiascore.accounts.permissions import (ACCOUNT_ADMIN, MANAGE_USERS, ROLE_IDS, permissions_of, role_id_for,
-                                            role_name)
+                                            role_name, strapi_role)
 from maiascore.accounts.revocation import credentials_changed
 from maiascore.clock import utcnow
 from maiascore.connections import get_db, next_sequence
@@ -150,7 +150,7 @@ def public_user(user, aid=None):
         "provider": user.get("provider", "local"),
         "confirmed": bool(user.get("confirmed", True)),
         "blocked": bool(user.get("blocked", False)),
-        "role": role_name(role_in(user, aid)) or None,
+        "role": strapi_role(role_in(user, aid)),
     }
 
 

@@ -8,16 +8,23 @@ from maiascore.accounts.service import count_users, list_users, public_user, use
 from maiascore.auth import schemas
 from maiascore.auth.access import authorize, requires
 from maiascore.auth.recovery import forgot_password, reset_password
-from maiascore.auth.service import (create_api_token, issue_jwt, list_api_tokens, login, public_token, register,
+from maiascore.auth.service import (create_api_token, issue_jwt, list_api_tokens, login, register,
                                     revoke_api_token)
 from maiascore.http.api import Blueprint
-from maiascore.http.strapi import parse_list_query
+from maiascore.http.strapi import list_parameters, parse_list_query
 
 blp = Blueprint("auth", __name__, description="Log in, register, password recovery, users, API tokens")
 
 # What GET /users filters and sorts on: plain fields of the user, never a secret.
 USER_FIELDS = {"id": ("_id", int), "username": ("username", str), "email": ("email", str),
                "blocked": ("blocked", bool), "confirmed": ("confirmed", bool)}
+USER_SEARCH = ("username", "email")
+USER_PARAMETERS = list_parameters(USER_FIELDS, default_sort="id:ASC", search=USER_SEARCH)
+
+
+def _users_query():
+    return parse_list_query(request.args, USER_FIELDS, {"memberships.aid": g.aid}, default_sort=(("_id", 1),),
+                            search=USER_SEARCH)
 
 
 @blp.route("/auth/local")
@@ -38,6 +45,7 @@ class Login(MethodView):
 
 @blp.route("/auth/local/register")
 class Register(MethodView):
+    @blp.doc(**{"x-reads-aid": True})  # an admin's call adds the user to the group ``aid`` names
     @blp.arguments(schemas.RegisterSchema)
     @blp.response(200, schemas.AuthResultSchema)
     @blp.alt_response(403, schema="Error", description="Registration is closed, or the caller may not manage users")
@@ -82,21 +90,23 @@ class ResetPassword(MethodView):
 @blp.route("/users")
 class Users(MethodView):
     @requires(MANAGE_USERS)
+    @blp.doc(parameters=USER_PARAMETERS)
     @blp.response(200, schemas.PublicUserSchema(many=True))
     def get(self):
         """The current account group's users (Strapi list: `_limit`, `_start`, `_sort=username:ASC`,
         filters on id, username, email, blocked, confirmed), each with their role in the group."""
-        query = parse_list_query(request.args, USER_FIELDS, {"memberships.aid": g.aid}, default_sort=(("_id", 1),))
+        query = _users_query()
         return [public_user(user, g.aid) for user in list_users(query)]
 
 
 @blp.route("/users/count")
 class UsersCount(MethodView):
     @requires(MANAGE_USERS)
+    @blp.doc(parameters=[p for p in USER_PARAMETERS if p["name"] not in ("_limit", "_start", "_sort")])
     @blp.response(200, {"type": "integer"}, description="Number of the group's users matching the filters")
     def get(self):
         """Count the current account group's users, with the list's filters."""
-        query = parse_list_query(request.args, USER_FIELDS, {"memberships.aid": g.aid}, default_sort=(("_id", 1),))
+        query = _users_query()
         return current_app.json.response(count_users(query))
 
 
@@ -125,7 +135,7 @@ class Tokens(MethodView):
     @blp.response(200, schemas.TokenSchema(many=True))
     def get(self):
         """The caller's API tokens, without their secrets."""
-        return [public_token(doc) for doc in list_api_tokens(g.user)]
+        return list_api_tokens(g.user)
 
     @requires()
     @blp.arguments(schemas.TokenCreateSchema)
@@ -133,7 +143,7 @@ class Tokens(MethodView):
     def post(self, body):
         """Create an API token for machine clients; the secret is in this answer only."""
         doc, secret = create_api_token(g.user, body["name"])
-        return dict(public_token(doc), token=secret)
+        return dict(doc, token=secret)
 
 
 @blp.route("/users/me/tokens/<token_id>")
@@ -142,4 +152,4 @@ class Token(MethodView):
     @blp.response(200, schemas.TokenSchema)
     def delete(self, token_id):
         """Revoke a token: it stops working at once."""
-        return public_token(revoke_api_token(g.user, token_id))
+        return revoke_api_token(g.user, token_id)

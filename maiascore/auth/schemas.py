@@ -4,26 +4,37 @@ from maiascore.accounts.service import USERNAME_PATTERN, USERNAME_RULE
 from maiascore.http.fields import Ignored
 
 
+class StrapiRoleSchema(ma.Schema):
+    """The user's role in the request's account group, shaped as Strapi v3's users-permissions role."""
+
+    id = ma.fields.Integer(required=True, metadata={"description": "The role id (GET /v6/roles)"})
+    name = ma.fields.String(required=True, metadata={"example": "Account Admin"})
+    description = ma.fields.String(required=True)
+    type = ma.fields.String(required=True, metadata={"example": "account_admin"})
+
+
 class PublicUserSchema(ma.Schema):
     """A user as the API shows it: never a password hash, token or reset code."""
 
-    id = ma.fields.Integer()
-    username = ma.fields.String()
-    email = ma.fields.String()
-    provider = ma.fields.String()
-    confirmed = ma.fields.Boolean()
-    blocked = ma.fields.Boolean()
-    role = ma.fields.String(allow_none=True)
+    id = ma.fields.Integer(required=True)
+    username = ma.fields.String(required=True)
+    email = ma.fields.String(required=True)
+    provider = ma.fields.String(required=True)
+    confirmed = ma.fields.Boolean(required=True)
+    blocked = ma.fields.Boolean(required=True)
+    role = ma.fields.Nested(StrapiRoleSchema, required=True, allow_none=True,
+                            metadata={"description": "The role in the request's account group (null: none)"})
 
 
 class MeSchema(PublicUserSchema):
     """The caller, with what they may do in the request's account group (``aid``): a client can offer
     only what the server will allow."""
 
-    aid = ma.fields.Integer(metadata={"description": "The account group this answer is about: ``aid`` of the "
-                                                     "request, else the user's default"})
-    roleId = ma.fields.Integer(allow_none=True, metadata={"description": "The caller's role in that group"})
-    permissions = ma.fields.List(ma.fields.String(), metadata={
+    aid = ma.fields.Integer(required=True, metadata={
+        "description": "The account group this answer is about: ``aid`` of the request, else the user's default"})
+    roleId = ma.fields.Integer(required=True, allow_none=True,
+                               metadata={"description": "The caller's role in that group"})
+    permissions = ma.fields.List(ma.fields.String(), required=True, metadata={
         "description": "Labels of the role's permissions, as GET /v6/permissions names them"})
 
 
@@ -41,8 +52,8 @@ class RegisterSchema(ma.Schema):
 
 
 class AuthResultSchema(ma.Schema):
-    jwt = ma.fields.String()
-    user = ma.fields.Nested(PublicUserSchema)
+    jwt = ma.fields.String(required=True)
+    user = ma.fields.Nested(PublicUserSchema, required=True)
 
 
 class TokenCreateSchema(ma.Schema):
@@ -50,23 +61,33 @@ class TokenCreateSchema(ma.Schema):
 
 
 class TokenSchema(ma.Schema):
-    id = ma.fields.String()
-    name = ma.fields.String()
-    hint = ma.fields.String(metadata={"description": "The token's last four characters"})
-    created_at = ma.fields.DateTime()
-    last_used_at = ma.fields.DateTime(allow_none=True)
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    hint = ma.fields.String(required=True, metadata={"description": "The token's last four characters"})
+    created_at = ma.fields.DateTime(required=True)
+    last_used_at = ma.fields.DateTime(required=True, allow_none=True)
+
+    @ma.pre_dump
+    def shown(self, doc, **kwargs):
+        """A stored token without its hash; ``token`` (the secret) only when the creation put it there."""
+        shown = {"id": str(doc["_id"]), "name": doc["name"], "hint": "…" + doc["hint"],
+                 "created_at": doc["created_at"], "last_used_at": doc.get("last_used_at")}
+        if "token" in doc:
+            shown["token"] = doc["token"]
+        return shown
 
 
 class NewTokenSchema(TokenSchema):
-    token = ma.fields.String(metadata={"description": "The secret: shown once, never again"})
+    token = ma.fields.String(required=True, metadata={"description": "The secret: shown once, never again"})
 
 
 class ForgotPasswordSchema(ma.Schema):
     email = ma.fields.Email(required=True, validate=ma.validate.Length(max=256))
     # The SDK sends the page to link to; a caller-chosen link would let anyone mail a victim a real
     # code pointing at their own site, so the link comes from PASSWORD_RESET_URL only.
-    url = Ignored(metadata={"description": "Accepted for Strapi SDK compatibility and ignored: the mail "
-                                           "links to the server's PASSWORD_RESET_URL"})
+    url = Ignored(allow_none=True, metadata={
+        "type": "string", "description": "Accepted for Strapi SDK compatibility and ignored: the mail links to "
+                                         "the server's PASSWORD_RESET_URL"})
 
 
 class OkSchema(ma.Schema):

@@ -152,11 +152,6 @@ def revoke_api_token(user, token_id):
     return doc
 
 
-def public_token(doc):
-    return {"id": str(doc["_id"]), "name": doc["name"], "hint": "…" + doc["hint"],
-            "created_at": doc["created_at"], "last_used_at": doc.get("last_used_at")}
-
-
 def _note_token_use(doc):
     """Writes ``last_used_at`` at most once per ``TOKEN_USE_RESOLUTION`` per token: the document was
     read anyway, so a recent stamp costs nothing, and the filter keeps processes from racing."""

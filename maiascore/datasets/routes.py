@@ -21,7 +21,7 @@ from maiascore.datasets.service import (
 from maiascore.errors import Invalid, NotFound, TooLarge, Unprocessable
 from maiascore.http.api import Blueprint
 from maiascore.http.errors import abort
-from maiascore.http.strapi import object_id, parse_list_query
+from maiascore.http.strapi import list_parameters, object_id, parse_list_query
 
 blp = Blueprint("datasets", __name__, description="Upload CSV training data")
 
@@ -62,13 +62,18 @@ def _reference(body):
         raise Unprocessable("Request validation failed", errors=exc.messages) from None
 
 
+SEARCH_FIELDS = ("name",)
+LIST_PARAMETERS = list_parameters(LIST_FIELDS, search=SEARCH_FIELDS)
+
+
 def _list_query():
-    return parse_list_query(request.args, LIST_FIELDS, {"aid": g.aid})
+    return parse_list_query(request.args, LIST_FIELDS, {"aid": g.aid}, search=SEARCH_FIELDS)
 
 
 @blp.route("/datasets")
 class Datasets(MethodView):
     @requires(VIEW_TRAININGS)
+    @blp.doc(parameters=LIST_PARAMETERS)
     @blp.response(200, schemas.DatasetSchema(many=True))
     def get(self):
         """List uploaded datasets (``_limit``, ``_start``, ``_sort``, field filters)."""
@@ -79,8 +84,8 @@ class Datasets(MethodView):
     @blp.arguments(DatasetUploadSchema, location="form", content_type="multipart/form-data")
     @blp.doc(requestBody={"required": True, "content": {
         "multipart/form-data": {"schema": DatasetUploadSchema},
-        "text/csv": {"schema": {"type": "string"}, "description": "The CSV itself; name, target and "
-                                                                  "positiveLabel in the query string"},
+        "text/csv": {"schema": {"type": "string", "description": "The CSV itself; name, target and "
+                                                                "positiveLabel in the query string"}},
         "application/json": {"schema": schemas.DatasetReferenceSchema}}})
     @blp.response(201, schemas.DatasetSchema)
     @blp.alt_response(400, schema="Error", description="Not a usable CSV; the message says why")
@@ -124,6 +129,7 @@ class DatasetCount(MethodView):
     @requires(VIEW_TRAININGS)
     @blp.response(200, description=schemas.COUNT_DESCRIPTION)
     @blp.doc(**schemas.COUNT_DOC)
+    @blp.doc(parameters=[p for p in LIST_PARAMETERS if p["name"] not in ("_limit", "_start", "_sort")])
     def get(self):
         """Number of datasets matching the same filters as the list."""
         return count_datasets(_list_query())

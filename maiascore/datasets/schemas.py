@@ -10,6 +10,9 @@ class ColumnSchema(ma.Schema):
 
 
 class DatasetSchema(ma.Schema):
+    class Meta:
+        complete_answer = True  # every field in every answer (maiascore.http.openapi)
+
     id = ma.fields.String()
     name = ma.fields.String()
     rows = ma.fields.Integer()

@@ -1,16 +1,37 @@
 """flask-smorest, as every blueprint uses it: bodies in JSON, XML or forms, one error shape, 64-bit ids."""
+from functools import wraps
+
 import flask_smorest
 import marshmallow as ma
 from werkzeug.routing import IntegerConverter
 
 from maiascore.http import errors
-from maiascore.http.bodies import BodyParser
+from maiascore.http.bodies import BodyParser, require_body
 
 
 class Blueprint(flask_smorest.Blueprint):
     """flask-smorest blueprint whose body arguments accept JSON, XML and form encodings."""
 
     ARGUMENTS_PARSER = BodyParser()
+
+    def arguments(self, schema, *, location="json", required=True, **kwargs):
+        """As flask-smorest's, and a body the document calls required is required: without one the
+        request is refused before the schema (whose fields may all be optional) reads it."""
+        decorator = super().arguments(schema, location=location, required=required, **kwargs)
+        if location != "json" or not required:
+            return decorator
+
+        def wrap(func):
+            parsed = decorator(func)
+
+            @wraps(parsed)
+            def wrapper(*args, **kw):
+                require_body()
+                return parsed(*args, **kw)
+
+            return wrapper
+
+        return wrap
 
 
 class ErrorSchema(ma.Schema):

@@ -5,6 +5,7 @@ bracket arrays, ``_where`` with ``_or``) are converted by :mod:`maiascore.http.s
 Only declared fields can be filtered or sorted, and every value is cast to the field's
 type, so a query string can never smuggle a MongoDB operator (``{"$gt": ""}``) into a query.
 """
+import re
 from datetime import datetime
 from typing import NamedTuple
 
@@ -19,6 +20,7 @@ from maiascore.http.strapi_query import strapi_filter
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 MAX_START = 2**63 - 1
+MAX_SEARCH_LENGTH = 100
 
 
 class ListQuery(NamedTuple):
@@ -31,12 +33,29 @@ class ListQuery(NamedTuple):
     limit: int
 
 
-def parse_list_query(args, fields, base_filter, default_sort=(("created_at", -1),)):
-    """A :class:`ListQuery` from the query string; ``fields`` maps API name -> (db path, type). The rest of
-    the request's reads are bounded in time, and a heavy shape is charged (``maiascore.http.bounds``)."""
+def parse_list_query(args, fields, base_filter, default_sort=(("created_at", -1),), search=()):
+    """A :class:`ListQuery` from the query string; ``fields`` maps API name -> (db path, type);
+    ``search``: the text fields Strapi's ``_q`` searches. The rest of the request's reads are bounded
+    in time, and a heavy shape is charged (``maiascore.http.bounds``)."""
     query = strapi_filter(args, fields, base_filter)
+    searched = search_filter(args.get("_q"), fields, search)
+    if searched:
+        query = {"$and": [query, searched]} if query else searched
     return bound_list_query(ListQuery(query, parse_sort(args.get("_sort"), fields, default_sort), parse_start(args),
                                       parse_limit(args)))
+
+
+def search_filter(raw, fields, search):
+    """Strapi's ``_q``: the entries one of whose ``search`` fields contains the text, in any case. It
+    costs what a ``field_contains`` filter costs, on at most MAX_SEARCH_LENGTH characters."""
+    if raw is None or raw == "":
+        return None
+    if not search:
+        raise Invalid("This list has no text search (_q)")
+    if len(raw) > MAX_SEARCH_LENGTH:
+        raise Invalid(f"_q is at most {MAX_SEARCH_LENGTH} characters (MAX_SEARCH_LENGTH)")
+    pattern = re.escape(raw)
+    return {"$or": [{fields[name][0]: {"$regex": pattern, "$options": "i"}} for name in search]}
 
 
 def parse_sort(raw, fields, default_sort):
@@ -86,10 +105,14 @@ _OPENAPI_TYPES = {
 }
 
 
-def list_parameters(fields, default_sort="created_at:DESC"):
+_COMPARED = ("ne", "lt", "lte", "gt", "gte")
+_TEXT_OPERATORS = ("contains", "ncontains", "containss", "ncontainss")
+
+
+def list_parameters(fields, default_sort="created_at:DESC", search=()):
     """OpenAPI query parameters of a Strapi list over ``fields`` (as :func:`parse_list_query` takes them):
-    the page, the sort, and one parameter per filterable field with its operators described (listing
-    every ``field_op`` spelling would be ten parameters a field)."""
+    the page, the sort, ``_q`` when the list has ``search`` fields, and each filterable field with each
+    of its operators (``score_gte``, ``uuid_in``...)."""
     names = ", ".join(sorted(fields))
     parameters = [
         {"in": "query", "name": "_limit", "required": False,
@@ -102,15 +125,30 @@ def list_parameters(fields, default_sort="created_at:DESC"):
          "description": f"`field:ASC` or `field:DESC`, comma-separated (default `{default_sort}`); "
                         f"sortable fields: {names}"},
     ]
+    if search:
+        parameters.append({"in": "query", "name": "_q", "required": False,
+                           "schema": {"type": "string", "maxLength": MAX_SEARCH_LENGTH},
+                           "description": f"Text search: entries whose {' or '.join(search)} contains it, "
+                                          "in any case"})
     for name, (_, kind) in fields.items():
-        operators = (f"`{name}=v` equals; `{name}_ne`, `{name}_lt`, `{name}_lte`, `{name}_gt`, `{name}_gte` "
-                     f"compare; `{name}_in`, `{name}_nin` take a comma-separated list; "
-                     f"`{name}_null=true|false` tests for a missing value")
+        schema = _OPENAPI_TYPES[kind]
+        parameters.append(_parameter(name, schema, "Equals"))
+        if kind is not bool:
+            for operator in _COMPARED:
+                parameters.append(_parameter(f"{name}_{operator}", schema, f"`{operator}` comparison"))
+        for operator in ("in", "nin"):
+            parameters.append(_parameter(f"{name}_{operator}", {"type": "string"},
+                                         f"`{operator}`: comma-separated values (or `{name}_{operator}[]=` repeated)"))
+        parameters.append(_parameter(f"{name}_null", {"type": "boolean"}, "true: has no value; false: has one"))
         if kind is str:
-            operators += f"; `{name}_contains` (any case), `{name}_containss` (exact case) search the text"
-        parameters.append({"in": "query", "name": name, "required": False, "schema": dict(_OPENAPI_TYPES[kind]),
-                           "description": operators})
+            for operator in _TEXT_OPERATORS:
+                parameters.append(_parameter(f"{name}_{operator}", {"type": "string"},
+                                             f"`{operator}`: contains (s: exact case; n: does not)"))
     return parameters
+
+
+def _parameter(name, schema, description):
+    return {"in": "query", "name": name, "required": False, "schema": dict(schema), "description": description}
 
 
 def object_id(raw, what="Entry"):

@@ -38,7 +38,8 @@ MAX_DEPTH = 5
 MAX_PARAMS = 1000
 MAX_INDEX = 100
 MAX_VALUES = 1000
-RESERVED = frozenset({"_limit", "_start", "_sort", "aid", "format", "wait"})
+MAX_TEXT_FILTER = 200  # characters of a contains filter: its escaped pattern stays within MongoDB's regex bounds
+RESERVED = frozenset({"_limit", "_start", "_sort", "_q", "aid", "format", "wait"})
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "nin", "contains", "ncontains", "containss", "ncontainss",
              "null")
 COMPARISONS = {"ne": "$ne", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
@@ -242,7 +243,10 @@ def _scalar_clause(path, kind, operator, label, raw):
         if kind is not str:
             raise Invalid(f"Filter {label!r}: contains filters apply to text fields only")
         negated, options = TEXT_OPERATORS[operator]
-        pattern = re.escape(_cast(str, label, raw))
+        text = _cast(str, label, raw)
+        if len(text) > MAX_TEXT_FILTER:
+            raise Invalid(f"Filter {label!r} takes at most {MAX_TEXT_FILTER} characters (MAX_TEXT_FILTER)")
+        pattern = re.escape(text).replace("\x00", "\\x00")  # a BSON regex cannot hold a NUL byte
         if negated:
             return {path: {"$not": Regex(pattern, options)}}
         return {path: {"$regex": pattern, "$options": options}}

@@ -15,6 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from rq import get_current_job
 
 from config import settings
+from maiascore import metrics
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
 from maiascore.events import MODEL_ACTIVATED
@@ -203,8 +204,9 @@ def _give_up_or_release(db, batch_id, token, exc):
                                         {"$set": {"status": BATCH_QUEUED, "leaseUntil": None, "updated_at": now}})
             return
         message = scoring.short_error(exc)
-        db.score_reports.update_many({"batch": batch_id, "status": QUEUED},
-                                     {"$set": {"status": FAILED, "error": message, "updated_at": now}})
+        failed = db.score_reports.update_many({"batch": batch_id, "status": QUEUED},
+                                              {"$set": {"status": FAILED, "error": message, "updated_at": now}})
+        metrics.reports_failed(failed.modified_count)
         _finish(db, batch_id, token, error=message)
     except Exception:  # MongoDB down too: the lease expires and the sweep re-queues the batch
         log.warning("could not record the failure of batch %s", batch_id)

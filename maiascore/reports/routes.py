@@ -6,10 +6,13 @@ HTTP only: the caller, the query string and the body are read here, the service 
 from flask import g, request
 from flask.views import MethodView
 
+from maiascore import metrics
 from maiascore.accounts.permissions import ACCOUNT_ADMIN, CREATE_SCORES, VIEW_SCORES, role_name
 from maiascore.auth.access import requires
+from maiascore.errors import Unprocessable
 from maiascore.http import api
-from maiascore.http.bodies import request_body
+from maiascore.http.bodies import require_body
+from maiascore.http.openapi import FORM_NOTE, body_doc
 from maiascore.http.strapi import list_parameters, parse_list_query
 from maiascore.reports import schemas, service, waiting
 
@@ -25,10 +28,10 @@ class Blueprint(api.Blueprint):
 
 blp = Blueprint("reports", __name__, url_prefix="/reports", description="Score reports")
 
-_input_doc = {"oneOf": [schemas.ScoreReportInputSchema,
-                        {"type": "array", "items": schemas.ScoreReportInputSchema, "maxItems": 10000}]}
-_CONTENT_TYPES = ("application/json", "application/xml", "application/x-www-form-urlencoded")
-_LIST_PARAMETERS = list_parameters(schemas.LIST_FIELDS)
+_bulk_doc = {"type": "array", "items": schemas.ScoreReportInputSchema, "minItems": 1, "maxItems": 10000}
+_single_note = ("A JSON array (XML `<items><item>...</item></items>`) is a bulk create, answered as POST "
+                "/reports/bulk answers. " + FORM_NOTE)
+_LIST_PARAMETERS = list_parameters(schemas.LIST_FIELDS, search=schemas.SEARCH_FIELDS)
 
 
 def _caller():
@@ -37,17 +40,23 @@ def _caller():
 
 
 def _list_query(caller):
-    return parse_list_query(request.args, schemas.LIST_FIELDS, {"aid": caller.aid})
+    return parse_list_query(request.args, schemas.LIST_FIELDS, {"aid": caller.aid}, search=schemas.SEARCH_FIELDS)
 
 
 def _wait_seconds(query):
     return waiting.wait_seconds(query.get("wait"), request.headers.get("Prefer"))
 
 
+def _create_bulk(items, caller):
+    result = service.create_reports(items, caller)
+    metrics.reports_accepted("bulk", result.accepted)
+    return result
+
+
 def _waited(doc, seconds, caller):
     """The report, once scored when asked to wait; the wait takes one of the group's wait slots."""
     if seconds > 0 and not waiting.is_settled(doc):
-        with waiting.slot(caller.aid, seconds):
+        with waiting.slot(caller.aid, seconds), metrics.WAITS_OPEN.track_inprogress():
             doc = waiting.wait_for_result(doc, seconds, caller)
     return service.with_owner(doc, caller)
 
@@ -63,23 +72,22 @@ class Reports(MethodView):
 
         Strapi filters: `_limit` (default 100, at most 1000), `_start`, `_sort=score:DESC`,
         `field=value` and `field_ne|lt|lte|gt|gte|in|nin|contains|containss|null`, e.g.
-        `processed=false`, `score_gte=600`, `scoreVersion_in=3,4`.
+        `processed=false`, `score_gte=600`, `scoreVersion_in=3,4`; `_q` searches uuid and referenceId.
         """
         caller = _caller()
         return service.list_reports(_list_query(caller), caller)
 
     @requires(CREATE_SCORES)
     @blp.arguments(schemas.WaitQuerySchema, location="query")
-    @blp.doc(requestBody={"required": True,
-                          "content": {ct: {"schema": _input_doc} for ct in _CONTENT_TYPES}})
+    @blp.doc(requestBody=body_doc(schemas.ScoreReportInputSchema, description=_single_note,
+                                  xml_schema={"oneOf": [schemas.ScoreReportInputSchema, _bulk_doc]}))
     @blp.response(200, schemas.ScoreReportCreatedSchema,
-                  description="One report (object body) or, for a list body, the ids in request order "
-                              "with an error for each refused item")
-    @blp.alt_response(400, schema="Error", description="Unknown report type, bad wait, empty bulk")
+                  description="The report (for a list body: the answer of POST /reports/bulk)")
+    @blp.alt_response(400, schema="Error", description="Unknown report type, bad wait")
     @blp.alt_response(413, schema="Error", description="More than BULK_MAX_ITEMS reports")
-    @blp.alt_response(422, schema="Error", description="Validation failed")
+    @blp.alt_response(422, schema="Error", description="Validation failed, or no body")
     def post(self, query):
-        """Create a report (or up to 10,000) and queue it for scoring.
+        """Create a report and queue it for scoring.
 
         The report is stored with `status: "queued"` before anything else happens. A `uuid`
         already used in the account group returns the stored report and queues nothing.
@@ -88,17 +96,37 @@ class Reports(MethodView):
         after WAIT_HANDOFF_SECONDS): either way it is stored before the answer. Each account group
         may have MAX_WAITS_PER_GROUP such requests at once (429 past it, nothing stored).
         """
-        body = request_body()
+        body = require_body()
         caller = _caller()
         if isinstance(body, list):
-            return service.create_reports(body, caller)
+            return _create_bulk(body, caller)
         seconds = _wait_seconds(query)
-        body = body if body is not None else {}
         if seconds > 0:
-            doc = waiting.create_and_wait(body, caller, seconds)
+            with metrics.WAITS_OPEN.track_inprogress():
+                doc = waiting.create_and_wait(body, caller, seconds)
         else:
             doc, _ = service.create_report(body, caller)
+        metrics.reports_accepted("single")
         return service.with_owner(doc, caller)
+
+
+@blp.route("/bulk")
+class ReportsBulk(MethodView):
+    @requires(CREATE_SCORES)
+    @blp.doc(requestBody=body_doc(_bulk_doc, xml_schema=_bulk_doc))
+    @blp.response(200, schemas.ScoreReportBulkResultSchema,
+                  description="The ids in request order, with an error for each refused item")
+    @blp.alt_response(400, schema="Error", description="Empty list")
+    @blp.alt_response(413, schema="Error", description="More than BULK_MAX_ITEMS reports")
+    @blp.alt_response(422, schema="Error", description="Not a list, or no body")
+    def post(self):
+        """Create up to BULK_MAX_ITEMS (10,000) reports and queue them for scoring, as POST /reports
+        does with a list body: valid items are stored even when others are refused."""
+        body = require_body()
+        if not isinstance(body, list):
+            raise Unprocessable("Request validation failed",
+                                errors={"_schema": ["A bulk body is a list of reports."]})
+        return _create_bulk(body, _caller())
 
 
 @blp.route("/count")

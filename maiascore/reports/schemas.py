@@ -129,7 +129,9 @@ class ScoreReportInputSchema(ma.Schema):
         metadata={"description": "Owner: defaults to the caller; someone else needs Manage Users. "
                                  "The placeholder \"string\" that generated clients send counts as not set"})
     features = Features(allow_none=True,
-                        metadata={"description": "Feature name to value: the input to score"})
+                        metadata={"type": "object", "additionalProperties": True,
+                                  "description": "Feature name to value: the input to score (forms may send "
+                                                 "it as a JSON text)"})
     outcome = Outcome(allow_none=True, metadata={"description": "Observed result for training: good/bad or 1/0"})
     processed = Ignored(allow_none=True)
     score = Ignored(allow_none=True)
@@ -175,9 +177,10 @@ class Contributions(ma.fields.List):
 
 
 class DocumentSchema(ma.Schema):
-    """Dumps stored documents (dicts) field by field with the schema's own fields, without marshmallow's
-    generic per-field path (accessors, hooks), which would cost more than the rest of a page's dump.
-    A subclass has no dump hooks; ``test_reports_schemas`` holds both paths equal."""
+    """The one fast serializer, for the hot report answers: dumps stored documents (dicts) field by field
+    with the schema's own fields, without marshmallow's generic per-field path (accessors, hooks), which
+    is most of the cost of a page of reports. Every other answer is a plain schema dump. A subclass has
+    no dump hooks; ``test_reports_schemas`` holds both paths equal."""
 
     def dump(self, obj, *, many=None):
         many = self.many if many is None else many
@@ -214,39 +217,40 @@ class Owner(ma.fields.Nested):
 class ScoreReportSchema(DocumentSchema):
     """A stored report as the API shows it. Dumps a report document whose ``owner`` the service set
     (the expanded ``users_permissions_user``, see ``service.with_owners``); a key a document lacks is
-    shown with its default, so every answer has every field."""
+    shown with its default, so every answer has every field (each is ``required`` in the document)."""
 
-    id = ma.fields.String(attribute="_id")
-    uuid = ma.fields.String(allow_none=True, dump_default=None)
-    referenceId = ma.fields.String(allow_none=True, dump_default=None)
-    type = ma.fields.String(dump_default="reference")
-    processed = ma.fields.Boolean(dump_default=False)
-    status = ma.fields.String(dump_default=None, metadata={"enum": list(STATUSES)})
-    users_permissions_user = Owner(attribute="owner", allow_none=True, dump_default=None)
-    score = ma.fields.Integer(allow_none=True, dump_default=None,
+    id = ma.fields.String(required=True, attribute="_id")
+    uuid = ma.fields.String(required=True, allow_none=True, dump_default=None)
+    referenceId = ma.fields.String(required=True, allow_none=True, dump_default=None)
+    type = ma.fields.String(required=True, dump_default="reference")
+    processed = ma.fields.Boolean(required=True, dump_default=False)
+    status = ma.fields.String(required=True, dump_default=None, metadata={"enum": list(STATUSES)})
+    users_permissions_user = Owner(required=True, attribute="owner", allow_none=True, dump_default=None)
+    score = ma.fields.Integer(required=True, allow_none=True, dump_default=None,
                               metadata={"description": "Points, 300-850 by default"})
-    scoreProbability = ma.fields.Float(allow_none=True, dump_default=None, metadata={"description": "P(good)"})
-    scoreConfidence = ma.fields.Float(allow_none=True, dump_default=None,
+    scoreProbability = ma.fields.Float(required=True, allow_none=True, dump_default=None,
+                                       metadata={"description": "P(good)"})
+    scoreConfidence = ma.fields.Float(required=True, allow_none=True, dump_default=None,
                                       metadata={"description": "0-1: share of the model's evidence the "
                                                                "features provided"})
-    scoreVersion = ma.fields.String(allow_none=True, dump_default=None,
+    scoreVersion = ma.fields.String(required=True, allow_none=True, dump_default=None,
                                     metadata={"description": "Model version used"})
-    explanation = Contributions(dump_default=list)
-    warnings = ma.fields.List(ma.fields.String(), dump_default=list)
-    features = ma.fields.Dict(dump_default=dict)
-    outcome = ma.fields.String(allow_none=True, dump_default=None)
-    error = ma.fields.String(allow_none=True, dump_default=None)
-    processed_at = ma.fields.DateTime(allow_none=True, dump_default=None)
-    published_at = ma.fields.DateTime(allow_none=True, dump_default=None)
-    created_at = ma.fields.DateTime(dump_default=None)
-    updated_at = ma.fields.DateTime(dump_default=None)
-    created_by = ma.fields.Integer(allow_none=True, dump_default=None)
-    updated_by = ma.fields.Integer(allow_none=True, dump_default=None)
+    explanation = Contributions(required=True, dump_default=list)
+    warnings = ma.fields.List(ma.fields.String(), required=True, dump_default=list)
+    features = ma.fields.Dict(required=True, dump_default=dict)
+    outcome = ma.fields.String(required=True, allow_none=True, dump_default=None)
+    error = ma.fields.String(required=True, allow_none=True, dump_default=None)
+    processed_at = ma.fields.DateTime(required=True, allow_none=True, dump_default=None)
+    published_at = ma.fields.DateTime(required=True, allow_none=True, dump_default=None)
+    created_at = ma.fields.DateTime(required=True, dump_default=None)
+    updated_at = ma.fields.DateTime(required=True, dump_default=None)
+    created_by = ma.fields.Integer(required=True, allow_none=True, dump_default=None)
+    updated_by = ma.fields.Integer(required=True, allow_none=True, dump_default=None)
 
 
 class BulkItemErrorSchema(ma.Schema):
-    code = ma.fields.Integer(metadata={"description": "HTTP status code the item alone would have had"})
-    message = ma.fields.String()
+    code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code the item alone would have had"})
+    message = ma.fields.String(required=True)
     errors = ma.fields.Dict(metadata={"description": "Validation detail, field by field"})
 
 
@@ -267,22 +271,23 @@ class ItemError(ma.fields.Nested):
 
 
 class ScoreReportBulkItemSchema(ma.Schema):
-    index = ma.fields.Integer(metadata={"description": "Position in the request"})
+    index = ma.fields.Integer(required=True, metadata={"description": "Position in the request"})
     id = ma.fields.String(metadata={"description": "The report's id (an existing one for a known uuid)"})
     error = ItemError()
 
 
 class ScoreReportBulkResultSchema(ma.Schema):
-    reports = ma.fields.List(ma.fields.Nested(ScoreReportBulkItemSchema))
-    accepted = ma.fields.Integer()
-    rejected = ma.fields.Integer()
+    reports = ma.fields.List(ma.fields.Nested(ScoreReportBulkItemSchema), required=True)
+    accepted = ma.fields.Integer(required=True)
+    rejected = ma.fields.Integer(required=True)
 
 
 class ScoreReportCreatedSchema(ma.Schema):
-    """``POST /reports`` answers one report (object body) or a :class:`BulkResult` (list body);
-    ``openapi`` is how the docs show that choice (see ``routes.Blueprint``)."""
+    """``POST /reports`` answers one report (object body) or a :class:`BulkResult` (list body, which
+    ``POST /reports/bulk`` documents); ``openapi`` is what the docs show (see ``routes.Blueprint``):
+    a choice of shapes would leave generated clients unable to pick one."""
 
-    openapi = {"oneOf": [ScoreReportSchema, ScoreReportBulkResultSchema]}
+    openapi = ScoreReportSchema
 
     def dump(self, obj, *, many=None):
         if isinstance(obj, BulkResult):
@@ -335,6 +340,10 @@ LIST_FIELDS = {
     "updated_by": ("updated_by", int),
     "error": ("error", str),
 }
+
+
+# What Strapi's ``_q`` searches: the client's own keys.
+SEARCH_FIELDS = ("uuid", "referenceId")
 
 
 class WaitQuerySchema(ma.Schema):

@@ -10,13 +10,14 @@ import dataclasses
 from pymongo import UpdateOne
 
 from config import settings
+from maiascore import metrics
 from maiascore.clock import stored_now, utcnow
 from maiascore.connections import get_db, insert_new
 from maiascore.modeling import ScoreScale, ScoringModel
 from maiascore.monitoring import shadow
 from maiascore.monitoring.counters import REPORT_FIELDS
 from maiascore.reports.documents import scored_fields, scored_report, with_result
-from maiascore.reports.states import QUEUED
+from maiascore.reports.states import FAILED, QUEUED
 from maiascore.trainings.registry import load_model_bytes
 
 ERROR_MESSAGE_LENGTH = 300
@@ -75,7 +76,7 @@ def _fields(results):
     return [scored_fields(res.to_dict(), now) for res in results]
 
 # What a lane reads of a queued report to score it: its features, its token, and what monitoring needs.
-SCORING_READ = {"features": 1, "batch": 1, **REPORT_FIELDS}
+SCORING_READ = {"features": 1, "batch": 1, "created_at": 1, **REPORT_FIELDS}
 
 
 def write_scored(db, reports, results):
@@ -90,6 +91,7 @@ def write_scored(db, reports, results):
               for i, (r, f) in enumerate(zip(reports, fields))]
     written = db.score_reports.bulk_write(writes, ordered=False).modified_count
     monitored.settle([r["_id"] for r in reports] if written == len(writes) else None)
+    metrics.reports_scored(reports, fields, stored_now())
     return written, fields
 
 
@@ -104,6 +106,8 @@ def insert_scored(db, docs, results, unscored=()):
     duplicates = insert_new(db.score_reports, stored + list(unscored))
     if monitored is not None:
         monitored.settle([doc["_id"] for i, doc in enumerate(docs) if i not in duplicates])
+    metrics.reports_scored([doc for i, doc in enumerate(docs) if i not in duplicates],
+                           [f for i, f in enumerate(fields) if i not in duplicates], stored_now())
     return fields, duplicates
 
 
@@ -141,7 +145,10 @@ def set_status(db, reports, status, **fields):
         return 0
     change = {"$set": {"status": status, "updated_at": utcnow(), **fields}}
     writes = [UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": QUEUED}, change) for r in reports]
-    return db.score_reports.bulk_write(writes, ordered=False).modified_count
+    moved = db.score_reports.bulk_write(writes, ordered=False).modified_count
+    if status == FAILED:
+        metrics.reports_failed(moved)
+    return moved
 
 
 def short_error(exc):

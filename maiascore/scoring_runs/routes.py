@@ -5,7 +5,7 @@ from flask.views import MethodView
 from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
 from maiascore.auth.access import requires
 from maiascore.http.api import Blueprint
-from maiascore.http.strapi import parse_list_query
+from maiascore.http.strapi import list_parameters, parse_list_query
 from maiascore.scoring_runs import schemas, service
 
 blp = Blueprint("scoring-runs", __name__, description="Score a whole data set with a model, in the background")
@@ -18,10 +18,11 @@ def _list_query():
 @blp.route("/scoring-runs")
 class ScoringRuns(MethodView):
     @requires(VIEW_TRAININGS)
+    @blp.doc(parameters=list_parameters(service.LIST_FIELDS))
     @blp.response(200, schemas.ScoringRunSchema(many=True))
     def get(self):
         """List scoring runs: ``_limit``, ``_start``, ``_sort=field:ASC|DESC``, ``field[_ne|_lt|_gt|_in|...]=``."""
-        return [schemas.public_run(doc) for doc in service.list_runs(_list_query())]
+        return service.list_runs(_list_query())
 
     @requires(MANAGE_TRAININGS)
     @blp.arguments(schemas.ScoringRunCreateSchema)
@@ -31,7 +32,7 @@ class ScoringRuns(MethodView):
         training workers (on Dask when configured and the data set is registered by URI). ``output.kind``
         ``reports`` upserts one score report per row (uuid = the ``rowKey`` column, so running again creates
         no duplicate); ``file`` writes a CSV or Parquet file (GET /scoring-runs/{id}/result)."""
-        return schemas.public_run(service.create_run(g.aid, g.user["_id"], body))
+        return service.create_run(g.aid, g.user["_id"], body)
 
 
 @blp.route("/scoring-runs/count")
@@ -50,14 +51,14 @@ class ScoringRun(MethodView):
     @blp.response(200, schemas.ScoringRunSchema)
     def get(self, run_id):
         """One scoring run, with its progress (rows done / total) while it runs."""
-        return schemas.public_run(service.get_run(g.aid, run_id))
+        return service.get_run(g.aid, run_id)
 
     @requires(MANAGE_TRAININGS)
     @blp.response(200, schemas.ScoringRunSchema)
     def delete(self, run_id):
         """Cancel a queued or running run (the reports it already wrote stay); delete a finished one and
         its result file."""
-        return schemas.public_run(service.delete_run(g.aid, run_id, g.user["_id"]))
+        return service.delete_run(g.aid, run_id, g.user["_id"])
 
 
 @blp.route("/scoring-runs/<run_id>/result")

@@ -44,6 +44,9 @@ class ResultSchema(ma.Schema):
 
 
 class ScoringRunSchema(ma.Schema):
+    class Meta:
+        complete_answer = True  # every field in every answer (maiascore.http.openapi)
+
     id = ma.fields.String()
     status = ma.fields.String(metadata={"enum": list(STATUSES)})
     progress = ma.fields.Integer(metadata={"description": "0-100, rows done over rows total"})
@@ -68,24 +71,25 @@ class ScoringRunSchema(ma.Schema):
     created_by = ma.fields.Integer(allow_none=True)
     updated_by = ma.fields.Integer(allow_none=True)
 
-
-def public_run(doc):
-    result = doc.get("result")
-    return {
-        **entry_fields(doc),
-        "status": doc["status"],
-        "progress": doc.get("progress", 0),
-        "rowsDone": doc.get("rowsDone", 0),
-        "rowsTotal": doc.get("rowsTotal"),
-        "dataset": doc["dataset"],
-        "datasetName": doc.get("datasetName"),
-        "modelVersion": doc["model"]["version"],
-        "output": doc["output"],
-        "engine": doc.get("engine"),
-        "dask": doc.get("dask"),
-        "result": {k: result[k] for k in ("filename", "format", "size", "rows")} if result else None,
-        "error": doc.get("error"),
-        "attempts": doc.get("attempts", 0),
-        "startedAt": doc.get("startedAt"),
-        "finishedAt": doc.get("finishedAt"),
-    }
+    @ma.pre_dump
+    def shown(self, doc, **kwargs):
+        """A stored scoring run as the API shows it: its result file's name and size, not where it lies."""
+        result = doc.get("result")
+        return {
+            **entry_fields(doc),
+            "status": doc["status"],
+            "progress": doc.get("progress", 0),
+            "rowsDone": doc.get("rowsDone", 0),
+            "rowsTotal": doc.get("rowsTotal"),
+            "dataset": doc["dataset"],
+            "datasetName": doc.get("datasetName"),
+            "modelVersion": doc["model"]["version"],
+            "output": doc["output"],
+            "engine": doc.get("engine"),
+            "dask": doc.get("dask"),
+            "result": {k: result[k] for k in ("filename", "format", "size", "rows")} if result else None,
+            "error": doc.get("error"),
+            "attempts": doc.get("attempts", 0),
+            "startedAt": doc.get("startedAt"),
+            "finishedAt": doc.get("finishedAt"),
+        }

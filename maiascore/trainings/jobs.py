@@ -8,13 +8,14 @@ training document, not Redis, is the truth, so a lost job is re-created from it
 """
 import logging
 import math
+import time
 from datetime import datetime, timezone
 
 from bson import ObjectId
 from rq import Retry
 
 from config import settings
-from maiascore import leases
+from maiascore import leases, metrics
 from maiascore.clock import stored_now, utcnow
 from maiascore.connections import get_db
 from maiascore.datasets import sources
@@ -79,8 +80,10 @@ def run_claimed(training_id):
         return "skipped"
     schedule_successor(run.doc)
     meta = run.meta
+    started = time.monotonic()
     outcome, model = settle(run, lambda: run.succeed(engines.run(run, sources.resolve(run.aid, meta), meta)),
                             "Training")  # local or on Dask (engines.py)
+    metrics.training_ended(outcome, time.monotonic() - started)
     if outcome == "succeeded":
         log.info("training %s succeeded: model version %s", training_id, model["version"])
     return outcome

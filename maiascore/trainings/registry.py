@@ -164,19 +164,3 @@ def activate(aid, training_id):
     except Exception:  # the handlers' own sweeps catch up later; activation itself has happened
         log.exception("a handler of the activation of model %s of group %s failed", model["version"], aid)
     return model
-
-
-def public_model(doc, with_schema=True):
-    out = {
-        "id": str(doc["_id"]),
-        "version": doc["version"],
-        "training": doc["training"],
-        "active": bool(doc.get("active")),
-        "binaryPath": doc["binaryPath"],
-        "metrics": doc.get("metrics") or {},
-        "created_at": doc.get("created_at"),
-        "activated_at": doc.get("activated_at"),
-    }
-    if with_schema:
-        out["schema"] = doc.get("schema") or {}
-    return out

@@ -8,30 +8,38 @@ from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
 from maiascore.errors import NotFound
 from maiascore.auth.access import requires
 from maiascore.http.api import Blueprint
-from maiascore.http.strapi import parse_limit, parse_list_query, parse_start
+from maiascore.http.openapi import body_doc
+from maiascore.http.strapi import list_parameters, parse_limit, parse_list_query, parse_start
 from maiascore.trainings import registry, schemas, service
 
 blp = Blueprint("trainings", __name__, description="Train XGBoost models and choose the one that scores")
-BODY_TYPES = ("application/json", "application/xml", "application/x-www-form-urlencoded")
+
+
+SEARCH_FIELDS = ("uuid",)
+LIST_PARAMETERS = list_parameters(service.LIST_FIELDS, search=SEARCH_FIELDS)
+COUNT_PARAMETERS = [p for p in LIST_PARAMETERS if p["name"] not in ("_limit", "_start", "_sort")]
 
 
 def _list_query():
-    return parse_list_query(request.args, service.LIST_FIELDS, {"aid": g.aid})
+    return parse_list_query(request.args, service.LIST_FIELDS, {"aid": g.aid}, search=SEARCH_FIELDS)
+
+
+def _shown(doc):
+    return service.with_active([doc], g.aid)[0]
 
 
 @blp.route("/trainings")
 class Trainings(MethodView):
     @requires(VIEW_TRAININGS)
+    @blp.doc(parameters=LIST_PARAMETERS)
     @blp.response(200, schemas.TrainingSchema(many=True))
     def get(self):
         """List trainings: ``_limit``, ``_start``, ``_sort=field:ASC|DESC``, ``field[_ne|_lt|_gt|_in|...]=``."""
-        active = service.active_training_id(g.aid)
-        return [schemas.public_training(doc, active) for doc in service.list_trainings(_list_query())]
+        return service.with_active(service.list_trainings(_list_query()), g.aid)
 
     @requires(MANAGE_TRAININGS)
     @blp.arguments(schemas.TrainingCreateSchema, required=False)
-    @blp.doc(requestBody={"required": False,
-                          "content": {ct: {"schema": schemas.TrainingCreateSchema} for ct in BODY_TYPES}})
+    @blp.doc(requestBody=body_doc(schemas.TrainingCreateSchema, required=False))
     @blp.response(200, schemas.TrainingSchema)
     def post(self, body):
         """Launch a training now, at ``scheduledAt``, or repeatedly on ``cron``; it runs asynchronously.
@@ -41,7 +49,7 @@ class Trainings(MethodView):
         returns that training and starts nothing.
         """
         doc, _ = service.create_training(g.aid, g.user["_id"], body)
-        return schemas.public_training(doc, service.active_training_id(g.aid))
+        return _shown(doc)
 
 
 @blp.route("/trainings/count")
@@ -49,6 +57,7 @@ class TrainingCount(MethodView):
     @requires(VIEW_TRAININGS)
     @blp.response(200, description=schemas.COUNT_DESCRIPTION)
     @blp.doc(**schemas.COUNT_DOC)
+    @blp.doc(parameters=COUNT_PARAMETERS)
     def get(self):
         """Number of trainings matching the same filters as the list."""
         return service.count_trainings(_list_query())
@@ -60,12 +69,11 @@ class Training(MethodView):
     @blp.response(200, schemas.TrainingSchema)
     def get(self, training_id):
         """One training, with its progress while it runs and its metrics once it succeeded."""
-        return schemas.public_training(service.get_training(g.aid, training_id), service.active_training_id(g.aid))
+        return _shown(service.get_training(g.aid, training_id))
 
     @requires(MANAGE_TRAININGS)
     @blp.arguments(schemas.TrainingUpdateSchema)
-    @blp.doc(requestBody={"required": True,
-                          "content": {ct: {"schema": schemas.TrainingUpdateSchema} for ct in BODY_TYPES}})
+    @blp.doc(requestBody=body_doc(schemas.TrainingUpdateSchema))
     @blp.response(200, schemas.TrainingSchema)
     @blp.alt_response(400, schema="Error", description="A field that cannot change, or a bound the new "
                                                        "parameters break; the message says which")
@@ -75,7 +83,7 @@ class Training(MethodView):
         while it is scheduled or queued; ``scheduledAt`` and ``cron`` while it is scheduled. Fields the
         server computes may be echoed back unchanged."""
         doc = service.update_training(g.aid, training_id, g.user["_id"], body)
-        return schemas.public_training(doc, service.active_training_id(g.aid))
+        return _shown(doc)
 
     @requires(MANAGE_TRAININGS)
     @blp.response(200, schemas.TrainingSchema)
@@ -84,7 +92,7 @@ class Training(MethodView):
         """Cancel a scheduled, queued or running training; delete a finished one (its model stays
         in the registry). The training that produced the active model cannot be deleted."""
         doc = service.delete_training(g.aid, training_id, g.user["_id"])
-        return schemas.public_training(doc, service.active_training_id(g.aid))
+        return _shown(doc)
 
 
 @blp.route("/trainings/<training_id>/model")
@@ -109,17 +117,16 @@ class TrainingActivation(MethodView):
     def post(self, training_id):
         """Make this training's model the one that scores the account group's references
         (rolling back is activating an older training)."""
-        return registry.public_model(service.activate_training(g.aid, training_id))
+        return service.activate_training(g.aid, training_id)
 
 
 @blp.route("/models")
 class Models(MethodView):
     @requires(VIEW_TRAININGS)
-    @blp.response(200, schemas.ModelSchema(many=True))
+    @blp.response(200, schemas.ModelSummarySchema(many=True))
     def get(self):
         """The registry: every model of the account group, newest first (``_limit``, ``_start``)."""
-        models = registry.list_models(g.aid, parse_start(request.args), parse_limit(request.args))
-        return [registry.public_model(doc, with_schema=False) for doc in models]
+        return registry.list_models(g.aid, parse_start(request.args), parse_limit(request.args))
 
 
 @blp.route("/models/active")
@@ -131,4 +138,4 @@ class ActiveModel(MethodView):
         model = registry.active_model(g.aid)
         if model is None:
             raise NotFound("This account group has no active model yet: launch a training (POST /trainings)")
-        return registry.public_model(model)
+        return model

@@ -162,6 +162,9 @@ class ConfusionSchema(ma.Schema):
 
 
 class TrainingSchema(ma.Schema):
+    class Meta:
+        complete_answer = True  # every field in every answer (maiascore.http.openapi)
+
     id = ma.fields.String()
     uuid = ma.fields.String(allow_none=True)
     status = ma.fields.String(metadata={"enum": list(STATUSES)})
@@ -187,8 +190,38 @@ class TrainingSchema(ma.Schema):
     created_by = ma.fields.Integer(allow_none=True)
     updated_by = ma.fields.Integer(allow_none=True)
 
+    @ma.pre_dump
+    def shown(self, doc, **kwargs):
+        """A stored training as the API shows it: ``meta`` in the shape it was sent (object or text),
+        ``active`` as ``service.with_active`` marked it (one look-up of the active model per answer)."""
+        meta = doc.get("meta") or {}
+        return {
+            "id": str(doc["_id"]),
+            "uuid": doc.get("uuid"),
+            "status": doc["status"],
+            "progress": doc.get("progress", 0),
+            "accuracy": doc.get("accuracy"),
+            "precission": doc.get("precission"),
+            "precision": doc.get("precission"),
+            "mae": doc.get("mae"),
+            "rmse": doc.get("rmse"),
+            "binaryPath": doc.get("binaryPath"),
+            "version": doc.get("version"),
+            "meta": json.dumps(meta) if doc.get("metaAsText") else meta,
+            "active": bool(doc.get("active")),
+            "cron": doc.get("cron"),
+            "scheduledAt": doc.get("scheduledAt"),
+            "startedAt": doc.get("startedAt"),
+            "finishedAt": doc.get("finishedAt"),
+            "error": doc.get("error"),
+            **entry_fields(doc),
+        }
+
 
 class ModelSchema(ma.Schema):
+    class Meta:
+        complete_answer = True  # every field in every answer (maiascore.http.openapi)
+
     id = ma.fields.String()
     version = ma.fields.String()
     training = ma.fields.String(metadata={"description": "Id of the training that produced it"})
@@ -200,29 +233,19 @@ class ModelSchema(ma.Schema):
     created_at = ma.fields.DateTime()
     activated_at = ma.fields.DateTime(allow_none=True)
 
+    @ma.pre_dump
+    def shown(self, doc, **kwargs):
+        """A stored model without its binary (GridFS); ``/models`` lists dump it without ``schema``."""
+        return {"id": str(doc["_id"]), "version": doc["version"], "training": doc["training"],
+                "active": bool(doc.get("active")), "binaryPath": doc["binaryPath"],
+                "metrics": doc.get("metrics") or {}, "schema": doc.get("schema") or {},
+                "created_at": doc.get("created_at"), "activated_at": doc.get("activated_at")}
 
-def public_training(doc, active_training=None):
-    """A training as the API shows it: ``meta`` in the shape it was sent (object or text), ``active``
-    from the caller's one look-up of the active model, so a list costs one query for it."""
-    meta = doc.get("meta") or {}
-    return {
-        "id": str(doc["_id"]),
-        "uuid": doc.get("uuid"),
-        "status": doc["status"],
-        "progress": doc.get("progress", 0),
-        "accuracy": doc.get("accuracy"),
-        "precission": doc.get("precission"),
-        "precision": doc.get("precission"),
-        "mae": doc.get("mae"),
-        "rmse": doc.get("rmse"),
-        "binaryPath": doc.get("binaryPath"),
-        "version": doc.get("version"),
-        "meta": json.dumps(meta) if doc.get("metaAsText") else meta,
-        "active": active_training is not None and active_training == str(doc["_id"]),
-        "cron": doc.get("cron"),
-        "scheduledAt": doc.get("scheduledAt"),
-        "startedAt": doc.get("startedAt"),
-        "finishedAt": doc.get("finishedAt"),
-        "error": doc.get("error"),
-        **entry_fields(doc),
-    }
+
+class ModelSummarySchema(ModelSchema):
+    """A model in the registry's list: without its feature schema."""
+
+    class Meta(ModelSchema.Meta):
+        exclude = ("schema",)
+
+

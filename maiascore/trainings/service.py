@@ -145,6 +145,12 @@ def active_training_id(aid):
     return model["training"] if model else None
 
 
+def with_active(docs, aid):
+    """Trainings marked ``active`` when their model is the group's active one: one look-up for them all."""
+    active = active_training_id(aid)
+    return [dict(doc, active=active is not None and active == str(doc["_id"])) for doc in docs]
+
+
 def update_training(aid, training_id, user_id, body):
     """Strapi's update: ``meta.note`` at any time; the other parameters and the schedule only while the
     training has not started. Server-computed fields echoed back unchanged (or the output metrics, which

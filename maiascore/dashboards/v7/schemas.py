@@ -92,6 +92,7 @@ class V7WidgetSchema(Loose):
     numberCards = ma.fields.List(ma.fields.Nested(V7CardSchema), allow_none=True)
     multiMetricColumns = ma.fields.List(ma.fields.Nested(V7ColumnSchema), allow_none=True)
     maiascore = ma.fields.Nested(V7ExtensionSchema, allow_none=True, metadata=EXTENSION_DOC)
+    apiLink = ma.fields.String(metadata={**READ_ONLY, "description": "The widget's data: GET it"})
     _links = ma.fields.Nested(V7SelfLinksSchema, data_key="_links", metadata=READ_ONLY)
 
 
@@ -230,10 +231,12 @@ class V7SnapshotSchema(Loose):
     isScheduled = ma.fields.Boolean()
     snapshotCreatedDate = ma.fields.String(metadata={"format": "date-time"})
     createdDate = ma.fields.String()
+    createdBy = ma.fields.Integer(metadata={"description": "The user who took the snapshot"})
     timeSpan = ma.fields.Nested(V7SnapshotTimeSpanSchema)
     dashboard = ma.fields.Nested(V7ApiDashboardSchema)
     widgets = ma.fields.List(ma.fields.Nested(V7WidgetSchema))
     snapshotExpirationDate = ma.fields.String(metadata={"format": "date-time"})
+    expirationDate = ma.fields.String(metadata={"description": "YYYY-MM-DD HH:mm:ss, UTC"})
     _links = ma.fields.Nested(V7SelfLinksSchema, data_key="_links")
 
 

@@ -67,7 +67,7 @@ async function route() {
 function renderHeader() {
   top.hidden = false;
   const who = document.getElementById('who');
-  who.textContent = `${session.user.username} · ${session.user.role}`;
+  who.textContent = `${session.user.username} · ${session.user.role?.name ?? 'no role'}`;
   document.getElementById('zone').textContent = `Times in ${ZONE}`;
   const picker = document.getElementById('group-picker');
   const select = document.getElementById('group-select');

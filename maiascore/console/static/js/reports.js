@@ -98,7 +98,7 @@ export async function detail(main, { id }) {
   let charts = [];
   const stopResize = autoResize(() => charts);
   let alive = true;
-  const mayEdit = () => can('Create Scores') && (session.user.role === 'Account Admin'
+  const mayEdit = () => can('Create Scores') && (session.user.role?.name === 'Account Admin'
     || (report.users_permissions_user && String(report.users_permissions_user.id) === String(session.user.id)));
 
   const render = () => {
