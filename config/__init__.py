@@ -111,6 +111,9 @@ class Config:
         self.ARGON2_MEMORY_KIB = _env("ARGON2_MEMORY_KIB", 65536, int)
         self.TRAINING_JOB_TIMEOUT = _env("TRAINING_JOB_TIMEOUT", 3600, int)
         self.TRAINING_HEARTBEAT_SECONDS = _env("TRAINING_HEARTBEAT_SECONDS", 10, int)
+        # Training worker processes `make run` and the Procfile's trainer start: trainings and scoring runs
+        # running at once on this host, the groups taking turns on them.
+        self.TRAINING_WORKERS = _env("TRAINING_WORKERS", 1, int)
         # Trainings of one account group that may run at once; the others stay queued.
         self.TRAININGS_PER_GROUP = _env("TRAININGS_PER_GROUP", 1, int)
         # How long a training that found its group's slots taken waits before trying again.

@@ -33,6 +33,7 @@ DEFAULT_ADMIN_PASSWORD = "maiascore-admin"
 DEMO_TRAINING_UUID = "demo-german-credit"
 CONTROL_SOCKET = "gunicorn.ctl"  # under VAR_DIR: `gunicornc -s var/gunicorn.ctl` reaches this stack's gunicorn
 PROCFILE_NAMES = {"scoring": "worker", "training": "trainer"}
+WORKER_COUNTS = {"training": "TRAINING_WORKERS"}  # the setting of how many workers of a role run (one pool)
 RESTART_BACKOFF_MAX = 30  # seconds between restarts of a worker that keeps dying at once
 
 
@@ -57,7 +58,10 @@ def procfile():
     """The Procfile's text, generated from the same command lines ``make run`` runs."""
     web = gunicorn_command("${HOST:-0.0.0.0}:${PORT:-5000}", "${WEB_CONCURRENCY:-2}", "${WEB_THREADS:-8}")
     lines = [f"web: {' '.join(web)}"]
-    lines += [f"{PROCFILE_NAMES[role]}: {' '.join(worker_command(role))}" for role in ROLES]
+    for role in ROLES:
+        count = WORKER_COUNTS.get(role)
+        worker = worker_command(role, count=count and f"${{{count}:-1}}")
+        lines.append(f"{PROCFILE_NAMES[role]}: {' '.join(worker)}")
     return "\n".join(lines) + "\n"
 
 
@@ -180,7 +184,8 @@ def run_stack(var_dir=None, port=None, web_workers=None):
         web = Supervised("api (gunicorn)", lambda: devstack.Child(web_args, inherit_output=True))
         procs.append(web)
         for role in ROLES:
-            args = worker_command(role, rq=str(bin_dir / "rq"))
+            count = WORKER_COUNTS.get(role)
+            args = worker_command(role, rq=str(bin_dir / "rq"), count=count and getattr(cfg, count))
             procs.append(Supervised(f"{role} worker (rq)", lambda args=args: devstack.Child(args, inherit_output=True),
                                     restart=True))
         devstack.wait_for_port(_connect_host(host), port, 60, web.child.proc)
