@@ -126,6 +126,8 @@ class Config:
         self.TRAINING_MAX_REPORT_FEATURES = _env("TRAINING_MAX_REPORT_FEATURES", 1000, int)
         self.SCORING_JOB_TIMEOUT = _env("SCORING_JOB_TIMEOUT", 600, int)
         self.SCORING_BATCH_SIZE = _env("SCORING_BATCH_SIZE", 1000, int)
+        # Reports a batch job scores between two looks at the singles queue: a waiting drain goes first.
+        self.SCORING_TURN_ROWS = _env("SCORING_TURN_ROWS", 200, int)
         self.SCORING_LEASE_SECONDS = _env("SCORING_LEASE_SECONDS", 120, int)
         self.SWEEP_INTERVAL_SECONDS = _env("SWEEP_INTERVAL_SECONDS", 60, int)
         self.SWEEP_GRACE_SECONDS = _env("SWEEP_GRACE_SECONDS", 30, int)
