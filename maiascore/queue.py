@@ -19,8 +19,8 @@ SCORES = "scores"  # the batch lane's jobs: a bulk's batches, the reports releas
 TRAININGS = "trainings"
 MAIL = "mail"
 QUEUES = (SINGLES, SCORES, TRAININGS, MAIL)
-# RQ takes queues in the order given: a worker of the scores takes every pending drain before the next batch,
-# so a group's single report waits for at most one batch job of another group's bulk, never its backlog.
+# RQ takes queues in the order given: a worker of the scores takes every pending drain before the next batch
+# (and a running batch gives way between reads), so a single report never waits for another group's backlog.
 SERVED_FIRST = {SCORES: (SINGLES,)}
 # Scoring workers also send mail: a reset mail is small, and its queue comes after the scores.
 ROLES = {"scoring": (SCORES, MAIL), "training": (TRAININGS,)}
