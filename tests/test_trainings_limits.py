@@ -1,5 +1,6 @@
-"""Resource bounds refused at POST with a 400 naming the bound (in the job for the labelled reports), the reports dataset built from the
-cells present, and ``PUT /trainings/{id}``: what a client may change, and why the rest is refused."""
+"""Resource bounds refused at POST with a 400 naming the bound (by the job for the labelled reports), the
+reports dataset built from the cells present, and ``PUT /trainings/{id}``: what a client may change, and why
+the rest is refused."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
