@@ -9,7 +9,7 @@ batch scoring run, default 1000000), ``BENCH_DASK_ROWS`` (rows of the Dask train
 default ``1000000,5000000``), ``BENCH_MONITORING_REPORTS`` (scored reports of the large monitoring
 read, default 100000), ``BENCH_MONGO_URI`` (a MongoDB instead of the embedded
 server), ``BENCH_ONLY`` (comma-separated sections:
-post,get,wait,bare,attack,e2e,worker,training,runs,dask,neighbours,monitoring).
+post,get,wait,bare,attack,e2e,worker,training,fairness,runs,dask,neighbours,monitoring).
 """
 import json
 import os
@@ -17,13 +17,13 @@ import subprocess
 import sys
 import time
 
-from bench import attack, e2e, neighbours, report, training_bench, web_profile, worker_profile
+from bench import attack, e2e, fairness, neighbours, report, training_bench, web_profile, worker_profile
 from bench.http_scenarios import compare, drain, load, post_requests, quiesce, ratio, reset_reports, wait_workers
 from bench.stack import Stack, cpu_seconds
 
-SECTIONS = ("post", "get", "wait", "bare", "attack", "e2e", "worker", "training", "runs", "dask", "neighbours",
-            "monitoring")
-STACK_SECTIONS = SECTIONS[:8]  # the sections measured on the shared stack; the others start their own
+SECTIONS = ("post", "get", "wait", "bare", "attack", "e2e", "worker", "training", "fairness", "runs", "dask",
+            "neighbours", "monitoring")
+STACK_SECTIONS = SECTIONS[:9]  # the sections measured on the shared stack; the others start their own
 WAIT_CAP = "64"  # MAX_WAITS_PER_GROUP for the run: one tenant drives 32 waiting clients
 
 
@@ -218,6 +218,10 @@ def on_stack(opts, results):
             log("* 5. training job vs plain xgboost.train")
             results["training"] = training_bench.run(st, api_port, opts["training_sizes"],
                                                      opts["training_breakdown_rows"], log=log)
+
+        if "fairness" in sections:
+            log("* 11. one group's ?wait=10 single reports during another group's bulk, one scoring worker")
+            results["fairness"] = fairness.run(st, api_port, 2000 if opts["quick"] else 10_000, log=log)
 
 
 def finish(results, started):

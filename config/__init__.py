@@ -122,6 +122,9 @@ class Config:
         self.ARGON2_MEMORY_KIB = _env("ARGON2_MEMORY_KIB", 65536, int)
         self.TRAINING_JOB_TIMEOUT = _env("TRAINING_JOB_TIMEOUT", 3600, int)
         self.TRAINING_HEARTBEAT_SECONDS = _env("TRAINING_HEARTBEAT_SECONDS", 10, int)
+        # Training worker processes `make run` and the Procfile's trainer start: trainings and scoring runs
+        # running at once on this host, the groups taking turns on them.
+        self.TRAINING_WORKERS = _env("TRAINING_WORKERS", 1, int)
         # Trainings of one account group that may run at once; the others stay queued.
         self.TRAININGS_PER_GROUP = _env("TRAININGS_PER_GROUP", 1, int)
         # How long a training that found its group's slots taken waits before trying again.
@@ -134,6 +137,8 @@ class Config:
         self.TRAINING_MAX_REPORT_FEATURES = _env("TRAINING_MAX_REPORT_FEATURES", 1000, int)
         self.SCORING_JOB_TIMEOUT = _env("SCORING_JOB_TIMEOUT", 600, int)
         self.SCORING_BATCH_SIZE = _env("SCORING_BATCH_SIZE", 1000, int)
+        # Reports a batch job scores between two looks at the singles queue: a waiting drain goes first.
+        self.SCORING_TURN_ROWS = _env("SCORING_TURN_ROWS", 200, int)
         self.SCORING_LEASE_SECONDS = _env("SCORING_LEASE_SECONDS", 120, int)
         self.SWEEP_INTERVAL_SECONDS = _env("SWEEP_INTERVAL_SECONDS", 60, int)
         self.SWEEP_GRACE_SECONDS = _env("SWEEP_GRACE_SECONDS", 30, int)

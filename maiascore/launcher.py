@@ -32,6 +32,7 @@ from maiascore.trainings.service import launch_training
 DEMO_TRAINING_UUID = "demo-german-credit"
 CONTROL_SOCKET = "gunicorn.ctl"  # under VAR_DIR: `gunicornc -s var/gunicorn.ctl` reaches this stack's gunicorn
 PROCFILE_NAMES = {"scoring": "worker", "training": "trainer"}
+WORKER_COUNTS = {"training": "TRAINING_WORKERS"}  # the setting of how many workers of a role run (one pool)
 RESTART_BACKOFF_MAX = 30  # seconds between restarts of a worker that keeps dying at once
 
 
@@ -59,7 +60,10 @@ def procfile():
                            "${WEB_WORKER_CONNECTIONS:-1000}", backlog="${WEB_BACKLOG:-2048}",
                            keepalive="${WEB_KEEPALIVE_SECONDS:-5}")
     lines = [f"web: {' '.join(web)}"]
-    lines += [f"{PROCFILE_NAMES[role]}: {' '.join(worker_command(role))}" for role in ROLES]
+    for role in ROLES:
+        count = WORKER_COUNTS.get(role)
+        worker = worker_command(role, count=count and f"${{{count}:-1}}")
+        lines.append(f"{PROCFILE_NAMES[role]}: {' '.join(worker)}")
     return "\n".join(lines) + "\n"
 
 
@@ -187,7 +191,8 @@ def run_stack(var_dir=None, port=None, web_workers=None):
         web = Supervised("api (gunicorn)", lambda: devstack.Child(web_args, inherit_output=True))
         procs.append(web)
         for role in ROLES:
-            args = worker_command(role, rq=str(bin_dir / "rq"))
+            count = WORKER_COUNTS.get(role)
+            args = worker_command(role, rq=str(bin_dir / "rq"), count=count and getattr(cfg, count))
             procs.append(Supervised(f"{role} worker (rq)", lambda args=args: devstack.Child(args, inherit_output=True),
                                     restart=True))
         devstack.wait_for_port(_connect_host(host), port, 60, web.child.proc)

@@ -8,10 +8,15 @@ writes refused and stops. A heartbeat thread keeps ``heartbeatAt`` fresh while t
 which is how the sweep (``recover``) tells a long run from a dead worker; it re-queues (or
 fails) the dead ones and re-submits the lost jobs.
 
+Account groups take turns on the queue the kinds share (``take_turn``): a job whose group was
+served more recently than another group with a job waiting goes behind the queue, so one group's
+row of trainings and scoring runs never holds another group's until it is done.
+
 Below the domains: it knows a collection and its states, not what a training or a run does.
 """
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,14 +25,20 @@ import redis.exceptions
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
+from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from config import settings
 from maiascore.clock import utcnow
-from maiascore.connections import get_db, get_redis
+from maiascore.connections import get_db, get_redis, redis_key
 from maiascore.errors import Conflict, NotFound
-from maiascore.queue import TRAININGS, enqueue, job_is_live
+from maiascore.queue import TRAININGS, enqueue, job_is_live, queue
+
+
+TURNS = "leased-turns"  # account group -> when it last started a leased job, across every Kind
+TURN_LOOKAHEAD = 500  # the waiting jobs a turn looks at: the head of the queue is where turns are decided
+TURN_RETRIES = 1_000_000  # RQ needs a bound; past it the job fails in RQ and the sweep re-submits the document
 
 
 class RunAborted(Exception):
@@ -82,10 +93,13 @@ class Kind:
         return self.docs.count_documents(query.filter)
 
     def submit(self, job, doc_id, at=None):
-        """Hands the document's job to RQ (at ``at``, if given); with Redis away the sweep submits it later."""
+        """Hands the document's job to RQ (at ``at``, if given), its group in the job's ``meta`` for the
+        turns (``take_turn``); with Redis away the sweep submits it later."""
+        doc = self.docs.find_one({"_id": ObjectId(str(doc_id))}, {"aid": 1})
+        meta = {"aid": str(doc["aid"])} if doc else {}
         try:
             enqueue(self.queue, job, str(doc_id), job_id=self.job_id(doc_id), at=at,
-                    timeout=settings().TRAINING_JOB_TIMEOUT)
+                    timeout=settings().TRAINING_JOB_TIMEOUT, meta=meta)
         except redis.exceptions.RedisError as exc:
             self.log.warning("%s %s not enqueued (%s); the sweep will enqueue it", self.noun, doc_id,
                              type(exc).__name__)
@@ -114,6 +128,36 @@ class Kind:
 
 
 # --- the worker side ----------------------------------------------------------------------------
+
+
+def take_turn(kind, doc_id):
+    """None when it is the document's group's turn (the group is then marked served), else the ``Retry``
+    its job returns to go behind the queue: another group has a job waiting on the queue and was served
+    less recently (or never). So groups are served in turn, whatever order their jobs were posted in.
+    With Redis away, or the document gone (the job then finds nothing to do), there are no turns."""
+    try:
+        doc = kind.docs.find_one({"_id": ObjectId(str(doc_id))}, {"aid": 1})
+    except InvalidId:
+        doc = None
+    if doc is None:
+        return None
+    aid, turns = str(doc["aid"]), redis_key(TURNS)
+    try:
+        r = get_redis()
+        waiting = queue(kind.queue).get_job_ids(0, TURN_LOOKAHEAD - 1)
+        others = {job.meta.get("aid") for job in Job.fetch_many(waiting, connection=r) if job is not None}
+        others -= {aid, None}
+        if others:
+            mine, *theirs = r.zmscore(turns, [aid, *others])
+            if any((served or 0) < (mine or 0) for served in theirs):
+                kind.log.info("%s %s goes behind the queue: another group was served less recently", kind.noun,
+                              doc_id)
+                return Retry(max=TURN_RETRIES, interval=0)
+        r.zadd(turns, {aid: time.time()})
+        r.expire(turns, 7 * 86400)
+    except redis.exceptions.RedisError as exc:
+        kind.log.warning("turns unavailable (%s): %s %s runs now", type(exc).__name__, kind.noun, doc_id)
+    return None
 
 
 def claim(kind, doc_id, now, due, fields=None):

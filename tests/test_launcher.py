@@ -116,3 +116,19 @@ def _alive(pid):
     except FileNotFoundError:
         return False
     return status != "Z"
+
+
+def test_training_workers_run_as_one_pool_of_the_setting_and_scoring_workers_take_drains_first(cfg):
+    from conftest import _worker_env
+    from maiascore.queue import queue_name, worker_command
+
+    assert "trainer: rq worker-pool -n ${TRAINING_WORKERS:-1} -c maiascore.workers.training" in procfile()
+    scoring = worker_command("scoring", queues=("scores", "mail"))
+    assert scoring[-3:] == [queue_name("singles"), queue_name("scores"), queue_name("mail")]
+    pool = worker_command("training", rq=str(Path(sys.executable).with_name("rq")), count=2, burst=True)
+    result = subprocess.run(pool, env=_worker_env(cfg), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = result.stdout + result.stderr
+    started = {line.split("Worker ")[1].split()[0].rstrip(":") for line in output.splitlines()
+               if "Worker " in line and "done, quitting" in line}
+    assert len(started) == 2, output[-2000:]  # two training workers, one process to supervise

@@ -43,10 +43,11 @@ def assert_documented_shape(report):
     schema.load(report)  # types, ISO datetimes, the nested user; raises on any mismatch
 
 
-def scores_queue(cfg):
+def scores_queue(cfg, name="singles"):
+    """The single lane's drains by default; ``"scores"``: the batch lane's jobs."""
     import redis
 
-    return Queue(queue_name("scores"), connection=redis.Redis.from_url(cfg.REDIS_URL))
+    return Queue(queue_name(name), connection=redis.Redis.from_url(cfg.REDIS_URL))
 
 
 def test_seed_json_body_is_stored_queued_then_enqueued(admin, db, cfg):
@@ -211,7 +212,7 @@ def test_bulk_keeps_valid_items_reports_errors_in_order_and_batches_by_size(admi
     assert db.score_reports.count_documents({"lane": "batch"}) == 997
     batch_sizes = sorted(b["size"] for b in db.score_batches.find())
     assert batch_sizes == [197, 400, 400]  # ceil(997 / 400) batches, not one per report
-    assert sorted(scores_queue(cfg).job_ids) == sorted(f"score-{b['_id']}" for b in db.score_batches.find())
+    assert sorted(scores_queue(cfg, "scores").job_ids) == sorted(f"score-{b['_id']}" for b in db.score_batches.find())
 
 
 def test_bulk_uuids_known_or_repeated_point_to_one_report(admin, db):

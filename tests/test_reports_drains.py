@@ -15,7 +15,8 @@ from maiascore.queue import queue_name
 
 
 def scores_queue(cfg):
-    return Queue(queue_name("scores"), connection=redis.Redis.from_url(cfg.REDIS_URL))
+    """The single lane's drains."""
+    return Queue(queue_name("singles"), connection=redis.Redis.from_url(cfg.REDIS_URL))
 
 
 def test_200_single_posts_make_one_job_per_group_with_one_read_and_one_write(admin, make_actor, db, cfg,

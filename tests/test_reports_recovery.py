@@ -62,7 +62,7 @@ def test_worker_killed_mid_drain_then_restarted_scores_every_single_report_exact
         # ... and one real single POST, which requests the group's drain
         assert admin.post("/reports", json={"referenceId": "last", "features": german_rows(1)[0]}).status_code == 200
         conn = redis.Redis.from_url(cfg.REDIS_URL)
-        assert conn.llen("rq:queue:" + queue_name("scores")) == 1, sorted(conn.keys("maiascore:*"))
+        assert conn.llen("rq:queue:" + queue_name("singles")) == 1, sorted(conn.keys("maiascore:*"))
         doomed = live_worker(queues=("scores",), scheduler=False)
         assert wait_until(lambda: db.score_reports.count_documents({"status": "processed"}), 60, interval=0.005)
         os.killpg(doomed.pid, signal.SIGKILL)

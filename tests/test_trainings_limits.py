@@ -1,8 +1,10 @@
-"""Resource bounds refused at POST with a 400 naming the bound, the reports dataset built from the
-cells present, and ``PUT /trainings/{id}``: what a client may change, and why the rest is refused."""
+"""Resource bounds refused at POST with a 400 naming the bound (by the job for the labelled reports), the
+reports dataset built from the cells present, and ``PUT /trainings/{id}``: what a client may change, and why
+the rest is refused."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from bson import ObjectId
 from rq.registry import ScheduledJobRegistry
 from test_datasets import assert_error, csv_bytes, good_rows
 
@@ -10,6 +12,7 @@ from config import reset_process_settings
 from maiascore.modeling import Dataset, DatasetError
 from maiascore.queue import TRAININGS, queue
 from maiascore.datasets.labelled import reports_dataset
+from maiascore.datasets import labelled, sources
 
 
 def launch(actor, meta=None, **fields):
@@ -48,13 +51,37 @@ def test_columns_are_bounded_on_upload_and_at_post(app, admin, db):
     assert_error(admin.post("/trainings", json={"meta": {"dataset": "german-credit"}}), 400, "TRAINING_MAX_COLUMNS")
 
 
-def test_distinct_feature_names_of_the_reports_are_bounded(app, admin, db):
+def test_a_training_on_the_reports_is_queued_at_once_and_its_job_checks_the_bounds(admin, db, monkeypatch,
+                                                                                    run_worker):
     labelled_reports(db, admin.aid, 30, names=12)
-    app.config["MAIASCORE"].TRAINING_MAX_REPORT_FEATURES = 11
-    assert_error(admin.post("/trainings", json={"meta": {"dataset": "reports"}}), 400,
-                 "more than 11 distinct feature names")
-    app.config["MAIASCORE"].TRAINING_MAX_REPORT_FEATURES = 12
-    assert launch(admin, {"dataset": "reports"})["meta"]["dataset"] == "reports"
+
+    def no_read_in_the_request(*args, **kwargs):
+        raise AssertionError("the request read the group's reports")
+
+    # the shape of the reports data set is measured by the job, never in the request
+    monkeypatch.setattr(sources.ReportsSource, "shape", no_read_in_the_request)
+    monkeypatch.setattr(labelled, "feature_names", no_read_in_the_request)
+    monkeypatch.setattr(labelled, "count", no_read_in_the_request)
+    monkeypatch.setenv("TRAINING_MAX_REPORT_FEATURES", "11")  # the job reads the worker's settings
+    over = launch(admin, {"dataset": "reports"})
+    assert over["status"] == "queued" and over["meta"]["dataset"] == "reports"
+    run_worker(queues=("trainings",))
+    failed = db.trainings.find_one({"_id": ObjectId(over["id"])})
+    assert failed["status"] == "failed", failed
+    assert "more than 11 distinct feature names" in failed["error"]
+    assert "(TRAINING_MAX_REPORT_FEATURES)" in failed["error"]
+
+    monkeypatch.setenv("TRAINING_MAX_REPORT_FEATURES", "12")
+    monkeypatch.setenv("TRAINING_WORK_BUDGET", str(400 * 3 * 29))  # one row short of the 30 labelled reports
+    budget = launch(admin, {"dataset": "reports"})
+    run_worker(queues=("trainings",))
+    failed = db.trainings.find_one({"_id": ObjectId(budget["id"])})
+    assert failed["status"] == "failed" and "(TRAINING_WORK_BUDGET)" in failed["error"], failed
+
+    monkeypatch.setenv("TRAINING_WORK_BUDGET", str(400 * 3 * 30))
+    fits = launch(admin, {"dataset": "reports"})
+    run_worker(queues=("trainings",))
+    assert db.trainings.find_one({"_id": ObjectId(fits["id"])})["status"] == "succeeded"
 
 
 def test_the_reports_dataset_holds_only_the_cells_present(admin, db, monkeypatch):

@@ -12,14 +12,14 @@ import redis.exceptions
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
-from rq import get_current_job
+from rq import Retry, get_current_job
 
 from config import settings
 from maiascore import metrics
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
 from maiascore.events import MODEL_ACTIVATED
-from maiascore.queue import SCORES, enqueue
+from maiascore.queue import SCORES, SINGLES, enqueue, queue
 from maiascore.reports import scoring
 from maiascore.reports.documents import BATCH, new_token
 from maiascore.reports.notification import notify_scored
@@ -28,6 +28,7 @@ from maiascore.reports.states import (BATCH_DONE, BATCH_PROCESSING, BATCH_QUEUED
 from maiascore.trainings.registry import active_model, active_model_for_scoring
 
 log = logging.getLogger("maiascore.reports")
+TURN_RETRIES = 1_000_000  # RQ needs a bound on the turns a batch gives; past it the sweep re-enqueues it
 
 
 # --- batch documents ----------------------------------------------------------------------------
@@ -157,8 +158,11 @@ def _finish(db, batch_id, token, **extra):
 
 
 def _score_claimed(db, batch, token):
+    """Scores SCORING_TURN_ROWS reports per read; between reads, a drain waiting on the singles queue
+    takes the worker first: the batch goes back to ``queued`` and its job behind the queue."""
     batch_id = batch["_id"]
-    chunk = max(1, settings().SCORING_BATCH_SIZE)
+    cfg = settings()
+    chunk = max(1, min(cfg.SCORING_BATCH_SIZE, cfg.SCORING_TURN_ROWS))
     seen, scored, model = set(), 0, None
     while True:
         reports = [r for r in db.score_reports.find({"batch": batch_id, "status": QUEUED},
@@ -177,10 +181,32 @@ def _score_claimed(db, batch, token):
         scored += scoring.write_scored(db, done, results)[0]
         if failing:  # queued still: the job's retry reads them again, or its last attempt fails them
             raise error
-        if len(reports) < chunk or not _renew_lease(db, batch_id, token):
+        if len(reports) < chunk:
+            break
+        if _drains_waiting() and _release(db, batch_id, token):
+            return Retry(max=TURN_RETRIES, interval=0)
+        if not _renew_lease(db, batch_id, token):
             break
     _finish(db, batch_id, token, scored=scored)
     return f"scored {scored} reports" + (f" with model version {model.version}" if model else "")
+
+
+def _drains_waiting():
+    """A single-lane drain waits for a worker (only asked inside a job: the job is what goes behind)."""
+    if get_current_job() is None:
+        return False
+    try:
+        return queue(SINGLES).count > 0
+    except redis.exceptions.RedisError:
+        return False
+
+
+def _release(db, batch_id, token):
+    """The batch back to ``queued`` for its job's next turn; False if the lease was lost meanwhile."""
+    now = utcnow()
+    return db.score_batches.update_one({"_id": batch_id, "claim": token},
+                                       {"$set": {"status": BATCH_QUEUED, "leaseUntil": None,
+                                                 "updated_at": now}}).matched_count == 1
 
 
 def _park_until_model(db, batch_id, aid, token):

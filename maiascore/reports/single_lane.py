@@ -36,7 +36,7 @@ from rq import get_current_job
 
 from config import settings
 from maiascore.connections import get_db, get_redis, redis_key, run_script
-from maiascore.queue import SCORES, enqueue, job_is_live
+from maiascore.queue import SCORES, SINGLES, enqueue, job_is_live
 from maiascore.reports import scoring
 from maiascore.reports.batch_lane import release_waiting_reports
 from maiascore.reports.documents import SINGLE, from_bson, to_bson
@@ -52,7 +52,9 @@ HANDOFF_TTL_SECONDS = 3600
 # A drain takes the hand-offs of waiting POSTs before each read and between writes of this many results,
 # so a hand-off waits behind a backlog for a small part of WAIT_HANDOFF_SECONDS.
 DRAIN_WRITE_SLICE = 200
-DRAIN_TURN_SECONDS = 30  # then a drain re-enqueues itself, so bulk batches and other jobs get the worker
+# Then a drain re-enqueues itself behind the batch lane's jobs: a group that keeps its drain busy takes turns
+# with the bulks, and every other group's drain (on the singles queue, served first) goes before it.
+DRAIN_TURN_SECONDS = 30
 
 ACQUIRED, BUSY = 1, 0
 CONTINUE, RELEASED, LOST = 1, 0, -1
@@ -198,14 +200,14 @@ class DrainLease:
 
 # --- requesting a drain -------------------------------------------------------------------------
 
-def request_drain(aid, force=False, handoff=None):
-    """Enqueues ``drain_group`` unless one runs or is pending (``force``: unless one runs). False when
-    Redis refused: the reports stay queued in MongoDB and the sweep requests the drain later.
+def request_drain(aid, force=False, handoff=None, on=SINGLES):
+    """Enqueues ``drain_group`` on queue ``on`` unless one runs or is pending (``force``: unless one runs).
+    False when Redis refused: the reports stay queued in MongoDB and the sweep requests the drain later.
     ``handoff``: a report a waiting POST gives the drain to store (the caller stores it on False)."""
     try:
         job_id = claim_request(aid, force, handoff)
         if job_id is not None:
-            enqueue(SCORES, drain_group, aid, job_id=job_id, retries=2, timeout=settings().SCORING_JOB_TIMEOUT)
+            enqueue(on, drain_group, aid, job_id=job_id, retries=2, timeout=settings().SCORING_JOB_TIMEOUT)
         return True
     except redis.exceptions.RedisError as exc:
         log.warning("could not request a scoring drain for group %s (%s); the recovery sweep will", aid,
@@ -269,7 +271,7 @@ class Drain:
                     return self.summary("lease lost to another drain")  # it expired, and was taken
             if time.monotonic() > turn_ends:
                 self.lease.release()
-                request_drain(self.aid, force=True)
+                request_drain(self.aid, force=True, on=SCORES)
                 return self.summary("turn over: re-enqueued")
 
     def _settle(self, reports):

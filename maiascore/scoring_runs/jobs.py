@@ -78,6 +78,9 @@ class Claimed(leases.Lease):
 
 
 def run_scoring(run_id):
+    behind = leases.take_turn(LEASES, run_id)  # groups take turns with the trainings too
+    if behind is not None:
+        return behind
     run = Claimed.claim(run_id)
     if run is None:
         log.info("scoring run %s is not queued (finished, canceled or running elsewhere): nothing to do", run_id)

@@ -54,13 +54,17 @@ def submit(doc):
 
 
 def run_training(training_id):
-    """Runs in a group slot: while the group already runs ``TRAININGS_PER_GROUP`` trainings the job
-    comes back to the queue (same job id) after ``TRAINING_SLOT_RETRY_SECONDS``, the training still queued."""
+    """Runs in its group's turn (``leases.take_turn``; else it goes behind the queue) and in a group slot:
+    while the group already runs ``TRAININGS_PER_GROUP`` trainings the job comes back to the queue (same
+    job id) after ``TRAINING_SLOT_RETRY_SECONDS``, the training still queued."""
     doc = ObjectId.is_valid(training_id) and get_db().trainings.find_one({"_id": ObjectId(training_id)},
                                                                          {"aid": 1, "status": 1})
     if not doc or doc["status"] not in PENDING:
         log.info("training %s is not pending (finished, canceled or running elsewhere): nothing to do", training_id)
         return "skipped"
+    behind = leases.take_turn(LEASES, training_id)
+    if behind is not None:
+        return behind
     slot = GroupSlot.take(doc["aid"], training_id)
     if slot is None:
         log.info("training %s waits: its group already runs its trainings (TRAININGS_PER_GROUP)", training_id)

@@ -17,6 +17,7 @@ from maiascore.datasets import sources
 from maiascore.errors import Conflict, Invalid, NotFound, Unprocessable
 from maiascore.http.strapi import object_id
 from maiascore.trainings import bounds, engines, jobs, parameters, registry
+from maiascore.datasets.sources import ReportsSource
 from maiascore.trainings.documents import new_training_doc, next_occurrence
 from maiascore.trainings.schemas import TrainingCreateSchema
 from maiascore.trainings.states import PENDING, QUEUED, SCHEDULED, SUCCEEDED
@@ -74,7 +75,7 @@ def create_training(aid, user_id, body):
         errors["scheduledAt"] = ["Must be in the future; leave it out to start now."]
     if errors:
         raise Unprocessable(VALIDATION_FAILED, errors=errors)
-    bounds.check(meta, source.shape())
+    check_bounds(meta, source)
     if cron and scheduled_at is None:
         scheduled_at = next_occurrence(cron, now)
     doc = new_training_doc(aid, user_id, meta, body.get("metaAsText", False), scheduled_at, cron, uuid, now)
@@ -96,6 +97,14 @@ def resolved_meta(aid, checked_meta):
     if source.positive is not None:
         meta["positiveLabel"] = source.positive
     return parameters.in_order(meta), source
+
+
+def check_bounds(meta, source):
+    """The bounds a request can check from what is stored about the data. The labelled reports' shape
+    needs a pass over the group's reports: the job measures it (building the table counts the
+    feature names, then the rows and columns read are checked) and fails the training naming the bound."""
+    if not isinstance(source, ReportsSource):
+        bounds.check(meta, source.shape())
 
 
 # reading, cancelling and deleting are the leased-job resource's (``maiascore.leases.Kind``)
@@ -225,7 +234,7 @@ def meta_changes(aid, doc, meta):
     errors = source.errors()
     if errors:
         raise Unprocessable(VALIDATION_FAILED, errors={"meta": errors})
-    bounds.check(resolved, source.shape())
+    check_bounds(resolved, source)
     return {"meta": resolved}
 
 
