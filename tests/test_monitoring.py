@@ -308,15 +308,15 @@ def test_a_pass_killed_after_part_of_its_write_is_counted_once_for_what_it_wrote
     from pymongo import UpdateOne
 
     from maiascore.monitoring import counters, shadow
-    from maiascore.reports import jobs
+    from maiascore.reports import scoring
     from maiascore.trainings.registry import active_model
 
     body = [{"features": row, "outcome": "good" if i % 3 else "bad"} for i, row in enumerate(german_rows(100))]
     assert admin.post("/reports", json=body).get_json()["accepted"] == 100
     reports = list(db.score_reports.find({}, {"features": 1, "batch": 1, **counters.REPORT_FIELDS}))
-    results = jobs._scoring_model(admin.aid, active_model(admin.aid)).score([r["features"] for r in reports])
+    results = scoring.scoring_model(admin.aid, active_model(admin.aid)).score([r["features"] for r in reports])
     doomed = shadow.scoring_pass(reports, results)
-    fields = jobs._result_fields(results)
+    fields = scoring._fields(results)
     # the write lands for 40 reports, then the worker dies before the counters
     db.score_reports.bulk_write([UpdateOne({"_id": r["_id"], "batch": r["batch"], "status": "queued"},
                                            shadow.merge({"$set": f}, doomed.update(i)))
