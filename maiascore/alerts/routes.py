@@ -1,6 +1,6 @@
 """ThousandEyes API v7 alerts and integrations: the routes ``thousandeyes-sdk-alerts`` and
 ``thousandeyes-sdk-connectors`` call, plus the delivery log."""
-from flask import g, jsonify, request
+from flask import g, request
 from flask.views import MethodView
 
 from config import settings
@@ -11,32 +11,19 @@ from maiascore.dashboards.v7.mapping import Links, parse_query_date
 from maiascore.http.api import Blueprint
 from maiascore.http.bodies import request_body
 from maiascore.http.errors import abort
+from maiascore.http.hal import HAL, hal, problems
 
 blp = Blueprint("alerts_v7", __name__, url_prefix="/v7",
                 description="Alert rules on dashboard metrics, the alerts they raise, webhook connectors and "
                             "operations that notify, and the delivery log (ThousandEyes v7 style)")
 
-HAL = "application/hal+json"
-PROBLEM = "application/problem+json"
+
+def _problems(*codes):
+    return problems(blp, schemas.V7ProblemSchema, *codes)
 
 
 def _links():
     return Links(request.host_url, request.args.get("aid"))
-
-
-def _hal(body, status=200):
-    response = jsonify(body)
-    response.status_code = status
-    return response
-
-
-def _problems(*codes):
-    def decorate(func):
-        for code in codes:
-            func = blp.alt_response(code, schema=schemas.V7ProblemSchema, content_type=PROBLEM,
-                                    description="Problem document")(func)
-        return func
-    return decorate
 
 
 def _bounded():
@@ -65,7 +52,7 @@ class Rules(MethodView):
     def get(self, query):
         """The account group's alert rules, oldest first."""
         links = _links()
-        return _hal({"alertRules": [mapping.rule_out(doc, links)
+        return hal({"alertRules": [mapping.rule_out(doc, links)
                                     for doc in rules.list_rules(g.aid, query.get("dashboardId"))],
                      "_links": {"self": links.href("/alerts/rules")}})
 
@@ -76,7 +63,7 @@ class Rules(MethodView):
     def post(self, body):
         """Create an alert rule: one metric, a comparison and a threshold, over a window."""
         _bounded()
-        return _hal(mapping.rule_out(service.create_rule(g.aid, g.user["_id"], body), _links()), 201)
+        return hal(mapping.rule_out(service.create_rule(g.aid, g.user["_id"], body), _links()), 201)
 
 
 @blp.route("/alerts/rules/<rule_id>")
@@ -86,7 +73,7 @@ class Rule(MethodView):
     @_problems(404)
     def get(self, rule_id):
         """One alert rule, with its last measurement."""
-        return _hal(mapping.rule_out(rules.get_rule(g.aid, rule_id), _links(), detail=True))
+        return hal(mapping.rule_out(rules.get_rule(g.aid, rule_id), _links(), detail=True))
 
     @requires(EDIT_ALERT_RULES)
     @blp.arguments(schemas.RuleSchema)
@@ -95,7 +82,7 @@ class Rule(MethodView):
     def put(self, body, rule_id):
         """Replace an alert rule; the next evaluations judge the new condition afresh."""
         _bounded()
-        return _hal(mapping.rule_out(service.update_rule(g.aid, rule_id, g.user["_id"], body), _links(),
+        return hal(mapping.rule_out(service.update_rule(g.aid, rule_id, g.user["_id"], body), _links(),
                                      detail=True))
 
     @requires(EDIT_ALERT_RULES)
@@ -124,7 +111,7 @@ class Alerts(MethodView):
         docs, more = service.list_alerts(g.aid, query.get("state"), start, end, offset, limit)
         links = _links()
         params = {k: query.get(k) for k in ("window", "startDate", "endDate", "state")}
-        return _hal({"alerts": [mapping.alert_out(doc, links) for doc in docs],
+        return hal({"alerts": [mapping.alert_out(doc, links) for doc in docs],
                      "startDate": mapping.iso(start), "endDate": mapping.iso(end),
                      "_links": _page_links("/alerts", query, offset, limit, more, **params)})
 
@@ -136,7 +123,7 @@ class Alert(MethodView):
     @_problems(404)
     def get(self, alert_id):
         """One alert: its rule, start and end, and the values measured then."""
-        return _hal(mapping.alert_detail_out(service.get_alert(g.aid, alert_id), _links()))
+        return hal(mapping.alert_detail_out(service.get_alert(g.aid, alert_id), _links()))
 
 
 @blp.route("/alerts/deliveries")
@@ -151,7 +138,7 @@ class Deliveries(MethodView):
         docs, more = service.list_deliveries(g.aid, query.get("alertId"), query.get("integrationId"),
                                              query.get("status"), offset, limit)
         params = {k: query.get(k) for k in ("alertId", "integrationId", "status")}
-        return _hal({"deliveries": [mapping.delivery_out(doc) for doc in docs],
+        return hal({"deliveries": [mapping.delivery_out(doc) for doc in docs],
                      "_links": _page_links("/alerts/deliveries", query, offset, limit, more, **params)})
 
 
@@ -165,7 +152,7 @@ class Connectors(MethodView):
     def get(self):
         """The account group's webhook connectors (credentials masked)."""
         links = _links()
-        return _hal({"items": [mapping.connector_out(doc, links) for doc in connectors.list_connectors(g.aid)],
+        return hal({"items": [mapping.connector_out(doc, links) for doc in connectors.list_connectors(g.aid)],
                      "_links": {"self": links.href("/connectors/generic")}})
 
     @requires(EDIT_ALERT_RULES)
@@ -177,7 +164,7 @@ class Connectors(MethodView):
         The answer shows the signing secret, once."""
         _bounded()
         doc = connectors.create_connector(g.aid, g.user["_id"], body)
-        return _hal(mapping.connector_out(doc, _links(), secret=doc["secret"]), 201)
+        return hal(mapping.connector_out(doc, _links(), secret=doc["secret"]), 201)
 
 
 @blp.route("/connectors/generic/<connector_id>")
@@ -187,7 +174,7 @@ class Connector(MethodView):
     @_problems(404)
     def get(self, connector_id):
         """One connector (credentials masked)."""
-        return _hal(mapping.connector_out(connectors.get_connector(g.aid, connector_id), _links()))
+        return hal(mapping.connector_out(connectors.get_connector(g.aid, connector_id), _links()))
 
     @requires(EDIT_ALERT_RULES)
     @blp.arguments(schemas.ConnectorSchema)
@@ -197,7 +184,7 @@ class Connector(MethodView):
         """Replace a connector; a masked credential sent back keeps the stored one."""
         _bounded()
         doc, secret = connectors.update_connector(g.aid, connector_id, body)
-        return _hal(mapping.connector_out(doc, _links(), secret=secret))
+        return hal(mapping.connector_out(doc, _links(), secret=secret))
 
     @requires(EDIT_ALERT_RULES)
     @blp.response(204)
@@ -216,7 +203,7 @@ class ConnectorOperations(MethodView):
     def get(self, connector_id):
         """The webhook operations sent through this connector."""
         ids = connectors.connector_operations(g.aid, connector_id)
-        return _hal(mapping.assignments_out(ids, _links(), f"/connectors/generic/{connector_id}/operations"))
+        return hal(mapping.assignments_out(ids, _links(), f"/connectors/generic/{connector_id}/operations"))
 
     @requires(EDIT_ALERT_RULES)
     @blp.response(200, schemas.AssignmentsSchema, content_type=HAL)
@@ -224,7 +211,7 @@ class ConnectorOperations(MethodView):
     def put(self, connector_id):
         """Assign exactly these webhook operations (a JSON list of ids) to the connector."""
         ids = connectors.set_connector_operations(g.aid, connector_id, request_body())
-        return _hal(mapping.assignments_out(ids, _links(), f"/connectors/generic/{connector_id}/operations"))
+        return hal(mapping.assignments_out(ids, _links(), f"/connectors/generic/{connector_id}/operations"))
 
 
 # --- webhook operations --------------------------------------------------------------------
@@ -237,7 +224,7 @@ class Operations(MethodView):
     def get(self):
         """The account group's webhook operations."""
         links = _links()
-        return _hal({"items": [mapping.operation_out(doc, links) for doc in connectors.list_operations(g.aid)],
+        return hal({"items": [mapping.operation_out(doc, links) for doc in connectors.list_operations(g.aid)],
                      "_links": {"self": links.href("/operations/webhooks")}})
 
     @requires(EDIT_ALERT_RULES)
@@ -247,7 +234,7 @@ class Operations(MethodView):
     def post(self, body):
         """Create a webhook operation; a rule names it in ``notifications.webhook[].integrationId``."""
         _bounded()
-        return _hal(mapping.operation_out(connectors.create_operation(g.aid, g.user["_id"], body), _links()), 201)
+        return hal(mapping.operation_out(connectors.create_operation(g.aid, g.user["_id"], body), _links()), 201)
 
 
 @blp.route("/operations/webhooks/<operation_id>")
@@ -257,7 +244,7 @@ class Operation(MethodView):
     @_problems(404)
     def get(self, operation_id):
         """One webhook operation; ``status`` is its last delivery's outcome."""
-        return _hal(mapping.operation_out(connectors.get_operation(g.aid, operation_id), _links()))
+        return hal(mapping.operation_out(connectors.get_operation(g.aid, operation_id), _links()))
 
     @requires(EDIT_ALERT_RULES)
     @blp.arguments(schemas.OperationSchema)
@@ -266,7 +253,7 @@ class Operation(MethodView):
     def put(self, body, operation_id):
         """Replace a webhook operation."""
         _bounded()
-        return _hal(mapping.operation_out(connectors.update_operation(g.aid, operation_id, body), _links()))
+        return hal(mapping.operation_out(connectors.update_operation(g.aid, operation_id, body), _links()))
 
     @requires(EDIT_ALERT_RULES)
     @blp.response(204)
@@ -286,7 +273,7 @@ class OperationConnectors(MethodView):
         """The connector (at most one) this webhook operation is sent through."""
         _webhooks_only(kind)
         ids = connectors.operation_connectors(g.aid, operation_id)
-        return _hal(mapping.assignments_out(ids, _links(), f"/operations/webhooks/{operation_id}/connectors"))
+        return hal(mapping.assignments_out(ids, _links(), f"/operations/webhooks/{operation_id}/connectors"))
 
     @requires(EDIT_ALERT_RULES)
     @blp.response(200, schemas.AssignmentsSchema, content_type=HAL)
@@ -295,7 +282,7 @@ class OperationConnectors(MethodView):
         """Send this webhook operation through one connector (a JSON list of at most one id)."""
         _webhooks_only(kind)
         ids = connectors.set_operation_connectors(g.aid, operation_id, request_body())
-        return _hal(mapping.assignments_out(ids, _links(), f"/operations/webhooks/{operation_id}/connectors"))
+        return hal(mapping.assignments_out(ids, _links(), f"/operations/webhooks/{operation_id}/connectors"))
 
 
 def _webhooks_only(kind):

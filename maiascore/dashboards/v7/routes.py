@@ -1,11 +1,12 @@
 """ThousandEyes API v7 dashboards: the routes the official ``thousandeyes-sdk-dashboards`` calls."""
-from flask import g, jsonify, request
+from flask import g, request
 from flask.views import MethodView
 
 from maiascore.accounts.permissions import EDIT_ALL_REPORTS, EDIT_REPORTS, VIEW_REPORTS
 from maiascore.dashboards.v7 import mapping, schemas, service
 from maiascore.auth.access import can, requires
 from maiascore.http.api import Blueprint
+from maiascore.http.hal import HAL, hal, problems
 from maiascore.http.bodies import body_at_most
 from maiascore.http.errors import abort
 from maiascore.http.fields import query_integer
@@ -15,35 +16,20 @@ blp = Blueprint("dashboards_v7", __name__, url_prefix="/v7",
                             "style (the same stored reports as /v6: a dashboardId is a reportId)")
 blp.before_request(body_at_most("DASHBOARD_MAX_BYTES", "a dashboard"))
 
-HAL = "application/hal+json"
-PROBLEM = "application/problem+json"
 SCHEDULES_MESSAGE = ("Scheduled snapshots are not implemented: create snapshots with POST /v7/dashboard-snapshots "
                      "when you want them")
+
+
+def _problems(*codes):
+    return problems(blp, schemas.V7ProblemSchema, *codes)
 
 
 def _links():
     return mapping.Links(request.host_url, request.args.get("aid"))
 
 
-def _hal(body, status=200):
-    """Answers built by ``mapping`` go out as they are: a schema dump would drop the kept extra fields."""
-    response = jsonify(body)
-    response.status_code = status
-    return response
-
-
 def _no_content():
     return "", 204
-
-
-def _problems(*codes):
-    """The v7 error documents for ``codes``, for OpenAPI."""
-    def decorate(func):
-        for code in codes:
-            func = blp.alt_response(code, schema=schemas.V7ProblemSchema, content_type=PROBLEM,
-                                    description="Problem document")(func)
-        return func
-    return decorate
 
 
 def _data_out(body, widget, base):
@@ -64,7 +50,7 @@ def _widget_part(part_out, noun, part_id, dashboard_id, widget_id, query):
     part = part_out(_widget_data(dashboard_id, widget_id, query), part_id)
     if part is None:
         abort(404, f"{noun} {part_id} not found in widget {widget_id} of dashboard {dashboard_id}")
-    return _hal(part)
+    return hal(part)
 
 
 @blp.route("/dashboards")
@@ -74,7 +60,7 @@ class Dashboards(MethodView):
     def get(self):
         """The account group's dashboards (built-in ones first), without their widgets."""
         links = _links()
-        return _hal([mapping.api_dashboard_out(doc, g.user["_id"], extras, links, with_widgets=False)
+        return hal([mapping.api_dashboard_out(doc, g.user["_id"], extras, links, with_widgets=False)
                      for doc, extras in service.list_dashboards(g.aid)])
 
     @requires(EDIT_REPORTS)
@@ -84,7 +70,7 @@ class Dashboards(MethodView):
     def post(self, body):
         """Create a dashboard; MaiaScore's data source, metric and group-by travel in each widget's ``maiascore``."""
         doc, extras = service.create_dashboard(g.aid, g.user["_id"], body, can(EDIT_ALL_REPORTS))
-        return _hal(mapping.dashboard_out(doc, g.user["_id"], extras, _links()), 201)
+        return hal(mapping.dashboard_out(doc, g.user["_id"], extras, _links()), 201)
 
 
 @blp.route("/dashboards/<dashboard_id>")
@@ -95,7 +81,7 @@ class Dashboard(MethodView):
     def get(self, dashboard_id):
         """One dashboard with its widgets."""
         doc, extras = service.get_dashboard(g.aid, dashboard_id)
-        return _hal(mapping.api_dashboard_out(doc, g.user["_id"], extras, _links()))
+        return hal(mapping.api_dashboard_out(doc, g.user["_id"], extras, _links()))
 
     @requires(EDIT_REPORTS)
     @blp.arguments(schemas.V7DashboardSchema)
@@ -105,7 +91,7 @@ class Dashboard(MethodView):
         """Replace a dashboard; widgets keep their ids (``maiascore.widgetId``, else same position and type)."""
         doc, extras = service.update_dashboard(g.aid, dashboard_id, g.user["_id"], body, can(EDIT_ALL_REPORTS),
                                                can(EDIT_ALL_REPORTS))
-        return _hal(mapping.dashboard_out(doc, g.user["_id"], extras, _links()))
+        return hal(mapping.dashboard_out(doc, g.user["_id"], extras, _links()))
 
     @requires(EDIT_REPORTS)
     @blp.response(204)
@@ -125,7 +111,7 @@ class Clone(MethodView):
     def post(self, body, dashboard_id):
         """Copy a dashboard (built-in ones too) into one the caller owns; ``title`` defaults to '<title> (copy)'."""
         doc, extras = service.clone_dashboard(g.aid, dashboard_id, g.user["_id"], body or {}, can(EDIT_ALL_REPORTS))
-        return _hal(mapping.dashboard_out(doc, g.user["_id"], extras, _links()), 201)
+        return hal(mapping.dashboard_out(doc, g.user["_id"], extras, _links()), 201)
 
 
 @blp.route("/dashboards/<dashboard_id>/actions/schedule")
@@ -151,7 +137,7 @@ class WidgetData(MethodView):
     @_problems(400, 404)
     def get(self, query, dashboard_id, widget_id):
         """A widget's data over ``window`` or ``startDate``/``endDate`` (default: the dashboard's timespan, 7 days)."""
-        return _hal(_widget_data(dashboard_id, widget_id, query))
+        return hal(_widget_data(dashboard_id, widget_id, query))
 
 
 @blp.route("/dashboards/<dashboard_id>/widgets/<widget_id>/cards/<card_id>")
@@ -198,7 +184,7 @@ class Snapshots(MethodView):
                                          cursor=None if page == 1 else str(page))}
         if more:
             page_links["next"] = links.href("/dashboard-snapshots", dashboardId=dashboard_id, cursor=str(page + 1))
-        return _hal({"dashboardSnapshots": [mapping.snapshot_out(doc, links, expires_at) for doc, expires_at in docs],
+        return hal({"dashboardSnapshots": [mapping.snapshot_out(doc, links, expires_at) for doc, expires_at in docs],
                      "_links": page_links})
 
     @requires(EDIT_REPORTS)
@@ -208,7 +194,7 @@ class Snapshots(MethodView):
     def post(self, body):
         """Freeze every widget's data of a dashboard over ``startDate``/``endDate`` (default: the last 7 days)."""
         doc = service.create_snapshot(g.aid, g.user["_id"], body)
-        return _hal(mapping.snapshot_created_out(doc, _links()), 201)
+        return hal(mapping.snapshot_created_out(doc, _links()), 201)
 
 
 @blp.route("/dashboard-snapshots/<snapshot_id>")
@@ -219,7 +205,7 @@ class Snapshot(MethodView):
     def get(self, snapshot_id):
         """One snapshot with the dashboard's widgets as they were."""
         doc, expires_at = service.get_snapshot(g.aid, snapshot_id)
-        return _hal(mapping.snapshot_out(doc, _links(), expires_at, with_widgets=True))
+        return hal(mapping.snapshot_out(doc, _links(), expires_at, with_widgets=True))
 
     @requires(EDIT_REPORTS)
     @blp.response(204)
@@ -247,7 +233,7 @@ class SnapshotWidgetData(MethodView):
     def get(self, snapshot_id, widget_id):
         """A widget's data as frozen in the snapshot."""
         body, widget = service.snapshot_widget_data(g.aid, snapshot_id, widget_id)
-        return _hal(_data_out(body, widget, f"/dashboard-snapshots/{snapshot_id}/widgets/{widget_id}"))
+        return hal(_data_out(body, widget, f"/dashboard-snapshots/{snapshot_id}/widgets/{widget_id}"))
 
 
 @blp.route("/dashboards/filters")
@@ -258,7 +244,7 @@ class Filters(MethodView):
     def get(self, query):
         """The group's saved dashboard filters."""
         links = _links()
-        return _hal({"dashboardFilters": [mapping.filter_out(doc, links)
+        return hal({"dashboardFilters": [mapping.filter_out(doc, links)
                                           for doc in service.list_filters(g.aid, query.get("searchPattern"))]})
 
     @requires(EDIT_REPORTS)
@@ -267,7 +253,7 @@ class Filters(MethodView):
     @_problems(400)
     def post(self, body):
         """Save a dashboard filter (stored and returned; MaiaScore widgets filter with their own ``filters``)."""
-        return _hal(mapping.filter_out(service.create_filter(g.aid, g.user, body), _links()), 201)
+        return hal(mapping.filter_out(service.create_filter(g.aid, g.user, body), _links()), 201)
 
 
 @blp.route("/dashboards/filters/<filter_id>")
@@ -277,7 +263,7 @@ class Filter(MethodView):
     @_problems(404)
     def get(self, filter_id):
         """One saved dashboard filter."""
-        return _hal(mapping.filter_out(service.get_filter(g.aid, filter_id), _links()))
+        return hal(mapping.filter_out(service.get_filter(g.aid, filter_id), _links()))
 
     @requires(EDIT_REPORTS)
     @blp.arguments(schemas.V7FilterRequestSchema)
@@ -286,7 +272,7 @@ class Filter(MethodView):
     def put(self, body, filter_id):
         """Replace a saved dashboard filter."""
         doc = service.update_filter(g.aid, filter_id, g.user, body, can(EDIT_ALL_REPORTS))
-        return _hal(mapping.filter_out(doc, _links()))
+        return hal(mapping.filter_out(doc, _links()))
 
     @requires(EDIT_REPORTS)
     @blp.response(204)
