@@ -122,22 +122,30 @@ def per_report_floor(db, aid, version, baseline):
 
 
 def scoring_cost(db, aid, n, challenger):
-    """Seconds per report of ``score_batch`` on ``n`` queued reports, in batches of 1,000."""
+    """Seconds per report of the scoring step (read, ``score``, ``write_scored``) on ``n`` queued reports,
+    1,000 at a time."""
     from maiascore.clock import stored_now
-    from maiascore.reports import batches, jobs
+    from maiascore.reports import scoring
+    from maiascore.reports.documents import BATCH, new_token
+    from maiascore.reports.states import QUEUED
+    from maiascore.trainings.registry import active_model_for_scoring
 
     records, outcomes = _rows(n, seed=5)
     spent = 0.0
     for start in range(0, n, 1000):
-        batch = batches.new_batch_id()
+        batch = new_token()
         now = stored_now()
-        db.score_reports.insert_many([{"aid": aid, "status": "queued", "lane": "batch", "batch": batch,
+        db.score_reports.insert_many([{"aid": aid, "status": QUEUED, "lane": BATCH, "batch": batch,
                                        "features": r, "outcome": o, "scoringRuns": 0, "created_at": now,
                                        "updated_at": now} for r, o in zip(records[start:start + 1000],
                                                                           outcomes[start:start + 1000])])
-        db.score_batches.insert_one(batches.batch_doc(batch, aid, None, now))
         begin = time.perf_counter()
-        jobs.score_batch(batch)
+        model = scoring.scoring_model(aid, active_model_for_scoring(aid))
+        reports = list(db.score_reports.find({"batch": batch, "status": QUEUED}, scoring.SCORING_READ))
+        done, results, failing, error = scoring.score(model, reports)
+        if failing:
+            raise error
+        scoring.write_scored(db, done, results)
         spent += time.perf_counter() - begin
     return spent / n
 
@@ -167,7 +175,7 @@ def main():
     from maiascore.indexes import ensure_indexes
     from maiascore.monitoring import challengers, service
     from maiascore.monitoring.baselines import load
-    from maiascore.reports import jobs
+    from maiascore.reports import scoring
     from maiascore.trainings import registry
 
     with Stack("monitoring") as stack:
@@ -204,11 +212,11 @@ def main():
         registry.activate(aid, training)
         contender, _ = _model(aid, 50)
         out["scored_reports"] = args.scored
-        monitored = jobs.shadow.scoring_pass
-        jobs.shadow.scoring_pass = lambda reports, results: _Unmonitored()
+        monitored = scoring.shadow.scoring_pass
+        scoring.shadow.scoring_pass = lambda reports, results: _Unmonitored()
         scoring_cost(db, aid, 1000, False)  # warm: the model loaded, the collections' first writes done
         out["score_unmonitored_ms_per_report"] = round(scoring_cost(db, aid, args.scored, False) * 1000, 3)
-        jobs.shadow.scoring_pass = monitored
+        scoring.shadow.scoring_pass = monitored
         out["score_ms_per_report"] = round(scoring_cost(db, aid, args.scored, False) * 1000, 3)
         challengers.set_challenger(aid, contender["version"], None)
         out["score_with_challenger_ms_per_report"] = round(scoring_cost(db, aid, args.scored, True) * 1000, 3)

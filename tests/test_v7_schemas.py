@@ -7,6 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from openapi_schema_validator import OAS30Validator
 
+from maiascore.alerts import evaluation
+
 CALLED = set()
 
 
@@ -69,7 +71,62 @@ WIDGETS = [
 ]
 
 
-def test_every_v7_answer_matches_its_documented_schema(spec, admin, db):
+RULE = {"ruleName": "Failure rate", "expression": "((failureRate >= 20%))", "alertType": "api",
+        "roundsViolatingOutOf": 1, "severity": "critical", "notifyOnClear": True, "description": "too many failures",
+        "maiascore": {"windowSeconds": 600, "minimumCount": 2}}
+# port 9 (discard) on 127.0.0.1: nothing listens, and nothing is sent beyond this machine
+CONNECTOR = {"type": "generic", "name": "receiver", "target": "http://127.0.0.1:9/hooks",
+             "headers": [{"name": "X-Team", "value": "risk"}]}
+OPERATION = {"name": "alerts to receiver", "category": "alerts", "status": "pending", "path": "/maiascore"}
+
+
+def check_alerts(spec, admin, db, app):
+    """The alerts package's operations: a rule notifying a webhook raises an alert on real reports."""
+    connector = check(spec, admin, "post", "/connectors/generic", 201, json=CONNECTOR)
+    con = {"connector_id": connector["id"]}
+    check(spec, admin, "get", "/connectors/generic", 200)
+    check(spec, admin, "get", "/connectors/generic/{connector_id}", 200, con)
+    check(spec, admin, "put", "/connectors/generic/{connector_id}", 200, con, json=dict(CONNECTOR, name="renamed"))
+    operation = check(spec, admin, "post", "/operations/webhooks", 201, json=OPERATION)
+    op = {"operation_id": operation["id"]}
+    check(spec, admin, "get", "/operations/webhooks", 200)
+    check(spec, admin, "get", "/operations/webhooks/{operation_id}", 200, op)
+    check(spec, admin, "put", "/operations/webhooks/{operation_id}", 200, op, json=dict(OPERATION, name="renamed"))
+    assigned = check(spec, admin, "put", "/operations/{kind}/{operation_id}/connectors", 200,
+                     {**op, "kind": "webhooks"}, json=[connector["id"]])
+    assert assigned["items"] == [connector["id"]]
+    check(spec, admin, "get", "/operations/{kind}/{operation_id}/connectors", 200, {**op, "kind": "webhooks"})
+    check(spec, admin, "get", "/connectors/generic/{connector_id}/operations", 200, con)
+    check(spec, admin, "put", "/connectors/generic/{connector_id}/operations", 200, con, json=[operation["id"]])
+
+    notifications = {"webhook": [{"integrationId": operation["id"], "integrationType": "webhook"}],
+                     "email": {"recipients": ["ops@example.com"]}}
+    rule = check(spec, admin, "post", "/alerts/rules", 201, json=dict(RULE, notifications=notifications))
+    ids = {"rule_id": rule["ruleId"]}
+    check(spec, admin, "get", "/alerts/rules", 200)
+    check(spec, admin, "get", "/alerts/rules/{rule_id}", 200, ids)
+    check(spec, admin, "put", "/alerts/rules/{rule_id}", 200, ids, json=dict(RULE, notifications=notifications,
+                                                                                 ruleName="Failures"))
+    cadence = 60
+    tick = int(datetime.now(timezone.utc).timestamp() // cadence) - 20
+    at = evaluation.tick_time(tick, cadence)
+    db.score_reports.insert_many([{"aid": admin.aid, "status": status, "type": "reference", "referenceId": f"a{i}",
+                                   "created_at": at - timedelta(seconds=30 + i)}
+                                  for i, status in enumerate(["failed", "failed", "processed", "processed"])])
+    with app.app_context():
+        evaluation.evaluate_group(admin.aid, tick, cadence)
+    [alert] = check(spec, admin, "get", "/alerts", 200)["alerts"]
+    check(spec, admin, "get", "/alerts/{alert_id}", 200, {"alert_id": alert["id"]})
+    check(spec, admin, "get", "/alerts/{alert_id}", 404, {"alert_id": "unknown"})
+    deliveries = check(spec, admin, "get", "/alerts/deliveries", 200)["deliveries"]
+    assert deliveries, "the alert's notifications are logged"
+
+    check(spec, admin, "delete", "/alerts/rules/{rule_id}", 204, ids)
+    check(spec, admin, "delete", "/operations/webhooks/{operation_id}", 204, op)
+    check(spec, admin, "delete", "/connectors/generic/{connector_id}", 204, con)
+
+
+def test_every_v7_answer_matches_its_documented_schema(spec, admin, db, app, cfg):
     now = datetime.now(timezone.utc)
     db.score_reports.insert_many([{"aid": admin.aid, "status": "processed", "score": 600 + i, "type": "reference",
                                    "created_at": now - timedelta(minutes=30 * i)} for i in range(5)])
@@ -116,6 +173,9 @@ def test_every_v7_answer_matches_its_documented_schema(spec, admin, db):
     check(spec, admin, "put", "/dashboards/{dashboard_id}/actions/schedule", 501, ids)
     check(spec, admin, "delete", "/dashboards/{dashboard_id}/actions/schedule", 501, ids)
     check(spec, admin, "delete", "/dashboards/{dashboard_id}", 204, ids)
+
+    cfg.WEBHOOK_ALLOWED_HOSTS = "127.0.0.1"
+    check_alerts(spec, admin, db, app)
 
     every = {(method, path) for path, item in spec["paths"].items() if path.startswith("/v7")
              for method in item if method in ("get", "post", "put", "patch", "delete")}

@@ -119,7 +119,7 @@ class Alerts(MethodView):
 @blp.route("/alerts/<alert_id>")
 class Alert(MethodView):
     @requires(VIEW_ALERTS)
-    @blp.response(200, schemas.AlertSchema, content_type=HAL)
+    @blp.response(200, schemas.AlertDetailSchema, content_type=HAL)
     @_problems(404)
     def get(self, alert_id):
         """One alert: its rule, start and end, and the values measured then."""
@@ -130,7 +130,7 @@ class Alert(MethodView):
 class Deliveries(MethodView):
     @requires(VIEW_ALERTS)
     @blp.arguments(schemas.DeliveryQuerySchema, location="query")
-    @blp.response(200, schemas.DeliveriesSchema)
+    @blp.response(200, schemas.DeliveriesSchema, content_type=HAL)
     @_problems(400)
     def get(self, query):
         """The delivery log: every notification, newest first, with each attempt's status code and latency."""

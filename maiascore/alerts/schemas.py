@@ -5,8 +5,8 @@ MaiaScore reads and names the field that is wrong. Answers are built in ``mappin
 """
 import marshmallow as ma
 
-from maiascore.dashboards.v7.schemas import (Loose, V7PaginationLinksSchema, V7ProblemSchema,  # noqa: F401
-                                             V7SelfLinksSchema)
+from maiascore.dashboards.v7.schemas import (Loose, V7LinkSchema, V7PaginationLinksSchema,  # noqa: F401
+                                             V7ProblemSchema, V7SelfLinksSchema)
 
 RULE_EXTENSION_DOC = {"description": "MaiaScore's own words for the condition: {dataSource, metric, measure, "
                                      "filters, comparison, threshold, windowSeconds, minimumCount, dashboardId, "
@@ -29,6 +29,13 @@ class RuleExtensionSchema(Loose):
                                                                            "violate (default 1)"})
     dashboardId = ma.fields.String(allow_none=True)
     widgetId = ma.fields.String(allow_none=True)
+    key = ma.fields.String(dump_only=True, metadata={"description": "The metric's key in the expression"})
+    unit = ma.fields.String(dump_only=True)
+    activeAlertId = ma.fields.String(dump_only=True, allow_none=True)
+    lastValue = ma.fields.Float(dump_only=True, allow_none=True)
+    lastCount = ma.fields.Integer(dump_only=True, allow_none=True)
+    lastEvaluatedDate = ma.fields.String(dump_only=True, allow_none=True, metadata={"format": "date-time"})
+    lastError = ma.fields.String(dump_only=True, metadata={"description": "Only when the last evaluation failed"})
 
 
 class EmailNotificationSchema(Loose):
@@ -63,6 +70,11 @@ class RuleSchema(Loose):
                                                                                       "violate"})
     notifications = ma.fields.Nested(NotificationsSchema, allow_none=True)
     maiascore = ma.fields.Nested(RuleExtensionSchema, allow_none=True, metadata=RULE_EXTENSION_DOC)
+    isDefault = ma.fields.Boolean(dump_only=True, metadata={"description": "Always false"})
+    roundsViolatingMode = ma.fields.String(dump_only=True, metadata={"description": "Always any"})
+    testIds = ma.fields.List(ma.fields.Raw(), dump_only=True, metadata={"description": "Always empty"})
+    tests = ma.fields.List(ma.fields.Raw(), dump_only=True, metadata={"description": "One rule's answer only; "
+                                                                                     "always empty"})
     _links = ma.fields.Nested(V7SelfLinksSchema, data_key="_links", dump_only=True)
 
 
@@ -78,21 +90,61 @@ class RuleQuerySchema(ma.Schema):
     dashboardId = ma.fields.String(metadata={"description": "Only rules on this dashboard's widgets"})
 
 
-class AlertSchema(Loose):
+class AlertLinksSchema(Loose):
+    self = ma.fields.Nested(V7LinkSchema)
+    rule = ma.fields.Nested(V7LinkSchema)
+
+
+class AlertCommonSchema(Loose):
     id = ma.fields.String()
     alertType = ma.fields.String()
     startDate = ma.fields.String(metadata={"format": "date-time"})
-    endDate = ma.fields.String(metadata={"format": "date-time"})
+    endDate = ma.fields.String(metadata={"format": "date-time", "description": "Once cleared"})
     violationCount = ma.fields.Integer()
     duration = ma.fields.Integer(metadata={"description": "Seconds"})
+    suppressed = ma.fields.Boolean(metadata={"description": "Always false"})
+    meta = ma.fields.Dict(metadata={"description": "{version}"})
     alertState = ma.fields.String(metadata={"description": "trigger or clear"})
     alertSeverity = ma.fields.String()
-    alertRuleId = ma.fields.String()
     maiascore = ma.fields.Dict(metadata={"description": "The rule's words, the threshold and the measured values"})
+    _links = ma.fields.Nested(AlertLinksSchema, data_key="_links")
+
+
+class AlertSchema(AlertCommonSchema):
+    """``Alert`` in a list: the older ``state``, ``severity`` and ``ruleId`` beside the v7 fields."""
+
+    alertRuleId = ma.fields.String()
+    state = ma.fields.String(metadata={"description": "ACTIVE or CLEARED"})
+    severity = ma.fields.String(metadata={"description": "INFO, MINOR, MAJOR or CRITICAL"})
+    ruleId = ma.fields.Integer(metadata={"description": "When the rule's id is a number"})
+
+
+class AlertMetricsSchema(Loose):
+    metrics = ma.fields.String()
+
+
+class AlertDetailItemSchema(Loose):
+    id = ma.fields.String()
+    name = ma.fields.String(metadata={"description": "The rule's name"})
+    type = ma.fields.String(metadata={"description": "The metric"})
+    state = ma.fields.String(metadata={"description": "trigger or clear"})
+    start = ma.fields.Nested(AlertMetricsSchema)
+    end = ma.fields.Nested(AlertMetricsSchema, metadata={"description": "The clearing values, or the last ones "
+                                                                        "while active"})
+
+
+class AlertDetailSchema(AlertCommonSchema):
+    """``AlertDetail``: one alert with what was measured."""
+
+    state = ma.fields.String(metadata={"description": "trigger or clear"})
+    severity = ma.fields.String(metadata={"description": "info, minor, major or critical"})
+    details = ma.fields.List(ma.fields.Nested(AlertDetailItemSchema))
 
 
 class AlertsSchema(Loose):
     alerts = ma.fields.List(ma.fields.Nested(AlertSchema))
+    startDate = ma.fields.String(metadata={"format": "date-time", "description": "The range looked at"})
+    endDate = ma.fields.String(metadata={"format": "date-time"})
     _links = ma.fields.Nested(V7PaginationLinksSchema, data_key="_links")
 
 
@@ -125,7 +177,7 @@ class AttemptSchema(ma.Schema):
     date = ma.fields.String(metadata={"format": "date-time"})
     statusCode = ma.fields.Integer(allow_none=True, metadata={"description": "The endpoint's answer; nothing else "
                                                                              "of it is kept"})
-    latencyMs = ma.fields.Float()
+    latencyMs = ma.fields.Float(allow_none=True)
     error = ma.fields.String(allow_none=True)
 
 
@@ -166,7 +218,10 @@ class ConnectorSchema(Loose):
     headers = ma.fields.List(ma.fields.Nested(HeaderSchema), allow_none=True)
     maiascore = ma.fields.Dict(allow_none=True, metadata={"description": "{signingSecret}: set the signing secret "
                                                                          "(16-256 characters); on creation the "
-                                                                         "answer shows it once"})
+                                                                         "answer shows it once, with a note"})
+    lastModifiedDate = ma.fields.Integer(dump_only=True, allow_none=True,
+                                         metadata={"description": "Milliseconds since the epoch"})
+    _links = ma.fields.Nested(V7SelfLinksSchema, data_key="_links", dump_only=True)
 
 
 class ConnectorsSchema(Loose):
@@ -187,6 +242,9 @@ class OperationSchema(Loose):
     headers = ma.fields.List(ma.fields.Nested(HeaderSchema), allow_none=True)
     queryParams = ma.fields.String(allow_none=True)
     type = ma.fields.String(metadata={"description": "webhook"})
+    maiascore = ma.fields.Dict(dump_only=True, metadata={"description": "{connectorId}: the connector it is sent "
+                                                                        "through, or null"})
+    _links = ma.fields.Nested(V7SelfLinksSchema, data_key="_links", dump_only=True)
 
 
 class OperationsSchema(Loose):
