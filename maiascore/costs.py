@@ -167,8 +167,13 @@ def heavy_read(aid, what):
         raise
     finally:
         give_back(aid, member)
-        took = max(1, int((time.monotonic() - started) * 1000))
-        try:
-            run_script(_CHARGE, [_time_key(aid)], [took, 60])
-        except redis.exceptions.RedisError:
-            pass
+        spend(aid, time.monotonic() - started)
+
+
+def spend(aid, seconds):
+    """Adds database time the group's reads took to its HEAVY_READ_MS_PER_MINUTE budget: heavy reads, and
+    the evaluations of its alert rules, so that its rules and its own reads share one budget."""
+    try:
+        run_script(_CHARGE, [_time_key(aid)], [max(1, int(seconds * 1000)), 60])
+    except redis.exceptions.RedisError:
+        pass

@@ -1,4 +1,5 @@
 """/v7 alert rules, alerts and webhook integrations driven by the official ThousandEyes SDKs, unchanged."""
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -285,3 +286,25 @@ def test_model_health_metrics_are_offered_to_rules(admin):
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["maiascore"]["dataSource"] == "Model Health"
     assert r.get_json()["maiascore"]["metric"] == "Feature PSI"
+
+
+def test_evaluating_rules_spends_the_groups_read_budget_and_heavy_reads_are_then_refused(admin, make_actor, app):
+    """A group's rules and its own heavy reads share one database-time budget (HEAVY_READ_MS_PER_MINUTE);
+    another group's budget is untouched."""
+    def slow(aid, condition, start, end):
+        time.sleep(0.05)
+        return metrics.Measurement(1.0, 100)
+    other = make_actor("Account Admin")
+    metrics.register(metrics.AlertMetric(key="slowMetric", data_source="Slow", metric="Slow", compute=slow))
+    try:
+        for _ in range(3):
+            assert admin.post("/v7/alerts/rules", json=dict(RULE, expression="((slowMetric > 5))")).status_code == 201
+        app.config["MAIASCORE"].HEAVY_READ_MS_PER_MINUTE = 100
+        with app.app_context():
+            evaluation.evaluate_group(admin.aid, int(NOW.timestamp() // 60) - 1, 60)
+        heavy = "/reports?referenceId_contains=abc"
+        refused = admin.get(heavy)
+        assert refused.status_code == 429 and "HEAVY_READ_MS_PER_MINUTE" in refused.get_json()["message"]
+        assert other.get(heavy).status_code == 200
+    finally:
+        del metrics.REGISTRY["slowMetric"]

@@ -8,8 +8,10 @@ written once; an alert is marked notified only after its notifications are writt
 """
 import json
 import logging
+import time
 from datetime import datetime, timedelta, timezone
 
+from maiascore import costs
 from maiascore.alerts import metrics, states
 from maiascore.alerts.connectors import CONNECTORS, OPERATIONS
 from maiascore.alerts.rules import RULES
@@ -53,7 +55,12 @@ def evaluate_rule(rule, tick, cadence):
     metric = metrics.by_key(condition["key"])
     end = tick_time(tick, cadence)
     start = end - timedelta(seconds=condition["windowSeconds"])
-    measured = metric.compute(rule["aid"], condition, start, end)
+    began = time.monotonic()
+    try:
+        with costs.bounded_reads(heavy=True):  # past HEAVY_QUERY_MAX_TIME_MS: failed, logged and retried
+            measured = metric.compute(rule["aid"], condition, start, end)
+    finally:
+        costs.spend(rule["aid"], time.monotonic() - began)  # rules count against the group's read budget
     violated = (measured.value is not None and measured.count >= condition.get("minimumCount", 1)
                 and states.COMPARISONS[condition["comparison"]](measured.value, condition["threshold"]))
     version = _version(rule)
