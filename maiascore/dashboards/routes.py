@@ -18,8 +18,8 @@ def _links():
     return service.Links(request.host_url, request.args.get("aid"))
 
 
-def _report(doc, with_widgets=True):
-    return service.public_report(doc, g.user["_id"], _links(), with_widgets=with_widgets)
+def _report(doc):
+    return service.linked(doc, g.user["_id"], _links())
 
 
 @blp.route("/reports")
@@ -28,7 +28,7 @@ class Reports(MethodView):
     @blp.response(200, schemas.V6ReportSummarySchema(many=True))
     def get(self):
         """The account group's reports, built-in ones first, without their widgets."""
-        return [_report(doc, with_widgets=False) for doc in service.list_reports(g.aid)]
+        return [_report(doc) for doc in service.list_reports(g.aid)]
 
 
 @blp.route("/widget-options")

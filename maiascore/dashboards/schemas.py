@@ -8,6 +8,7 @@ values and combinations are allowed is ``widgets.py``'s business.
 import marshmallow as ma
 
 from maiascore.dashboards.snapshots import MAX_PAGE
+from maiascore.dashboards.timerange import v6_datetime
 from maiascore.http.fields import QueryInteger
 
 READ_ONLY = {"readOnly": True, "description": "Computed by the server; ignored on input"}
@@ -123,6 +124,24 @@ class V6ReportSchema(ma.Schema):
     @ma.pre_load
     def xml_lists(self, data, **kwargs):
         return _as_list(data, "widgets", "apiLinks")
+
+    @ma.pre_dump
+    def shown(self, doc, **kwargs):
+        """A stored report as v6 shows it, after ``service.linked`` set its links and the caller's default."""
+        return {
+            "reportId": doc["reportId"],
+            "title": doc["title"],
+            "description": doc.get("description") or "",
+            "isBuiltIn": bool(doc.get("isBuiltIn")),
+            "accountId": doc["aid"],
+            "createdBy": doc.get("createdBy"),
+            "modifiedBy": doc.get("modifiedBy"),
+            "modifiedDate": v6_datetime(doc.get("modified_at")),
+            "isDefaultForUser": doc["isDefaultForUser"],
+            "isDefaultForAccount": bool(doc.get("isDefaultForAccount")),
+            "widgets": doc["widgets"],
+            "apiLinks": doc["apiLinks"],
+        }
 
 
 class V6ReportSummarySchema(V6ReportSchema):
