@@ -123,7 +123,7 @@ class CreateSnapshot(MethodView):
     def post(self, body):
         """Freeze every widget's data of a report for a timespan (``from``/``to``, ``window`` or ``timeSpan``)."""
         doc = snapshots.create_snapshot(g.aid, g.user["_id"], body)
-        return snapshots.public_snapshot(doc, _links(), with_widgets=True)
+        return snapshots.linked(doc, _links(), with_widgets=True)
 
 
 @blp.route("/report-snapshots/<snapshot_id>")
@@ -134,7 +134,7 @@ class Snapshot(MethodView):
     def get(self, snapshot_id):
         """One snapshot with the report's widgets as they were."""
         doc = snapshots.get_snapshot(g.aid, snapshot_id)
-        return {"reportSnapshots": [snapshots.public_snapshot(doc, _links(), with_widgets=True)]}
+        return {"reportSnapshots": [snapshots.linked(doc, _links(), with_widgets=True)]}
 
 
 @blp.route("/report-snapshots/<snapshot_id>/delete")

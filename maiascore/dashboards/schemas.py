@@ -246,6 +246,36 @@ class SnapshotSchema(ma.Schema):
     widgets = ma.fields.List(ma.fields.Nested(WidgetSchema))
     apiLinks = ma.fields.List(ma.fields.Nested(ApiLinkSchema))
 
+    @ma.pre_dump
+    def shown(self, doc, **kwargs):
+        """A stored snapshot as v6 shows it, after ``snapshots.linked`` set its links (and its widgets)."""
+        report = doc["report"]
+        out = {
+            "snapshotId": doc["snapshotId"],
+            "snapshotName": doc["snapshotName"],
+            "createdDate": v6_datetime(doc["created_at"]),
+            "createdBy": doc.get("createdBy"),
+            "isScheduled": bool(doc.get("isScheduled")),
+            "isShared": bool(doc.get("isShared")),
+            "accountId": doc["aid"],
+            "timeSpan": {"startDate": v6_datetime(doc["start"]),
+                         "duration": int((doc["end"] - doc["start"]).total_seconds())},
+            "report": {
+                "reportId": report["reportId"],
+                "title": report["title"],
+                "isBuiltIn": bool(report.get("isBuiltIn")),
+                "accountId": doc["aid"],
+                "createdBy": report.get("createdBy"),
+                "modifiedBy": report.get("modifiedBy"),
+                "modifiedDate": v6_datetime(report.get("modified_at")),
+                "apiLinks": doc["reportLinks"],
+            },
+        }
+        if "widgets" in doc:
+            out["widgets"] = doc["widgets"]
+        out["apiLinks"] = doc["apiLinks"]
+        return out
+
 
 class SnapshotPagesSchema(ma.Schema):
     current = ma.fields.Integer()
