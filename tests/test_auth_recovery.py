@@ -206,13 +206,13 @@ def test_admins_list_their_groups_users_strapi_style(admin, make_actor):
     assert r.status_code == 200
     users = r.get_json()
     assert [u["id"] for u in users] == [admin.id, reader.id]
-    assert {u["role"] for u in users} == {"Account Admin", "Read Only"}
+    assert {u["role"]["name"] for u in users} == {"Account Admin", "Read Only"}
     assert set(users[0]) == {"id", "username", "email", "provider", "confirmed", "blocked", "role"}
     assert not any(marker in r.get_data(as_text=True) for marker in SECRETS)
     assert [u["id"] for u in admin.get(f"/users?email={reader.email}").get_json()] == [reader.id]
     assert [u["id"] for u in admin.get("/users?_sort=id:DESC&_limit=1").get_json()] == [reader.id]
     assert admin.get("/users/count").get_json() == 2
-    assert admin.get(f"/users/{reader.id}").get_json()["role"] == "Read Only"
+    assert admin.get(f"/users/{reader.id}").get_json()["role"]["name"] == "Read Only"
     assert admin.get(f"/users/{outsider.id}").status_code == 404
     assert admin.get("/users?password=x").status_code == 400
     assert reader.get("/users").status_code == 403

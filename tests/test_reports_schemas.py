@@ -10,14 +10,19 @@ from maiascore.reports.schemas import (LIST_FIELDS, BulkResult, CountSchema, Sco
                                        ScoreReportSchema)
 
 OWNER = {"id": 7, "username": "ada", "email": "ada@example.com", "provider": "local", "confirmed": True,
-         "blocked": False, "role": {"id": 1, "name": "Account Admin", "description": "Every permission",
+         "blocked": False, "role": {"id": 1, "name": "Account Admin",
+                                    "description": "Every permission, Manage Users and Manage Trainings included",
                                     "type": "account_admin"}}
+# The owner as ``service.with_owners`` sets it: the stored user, secrets included, and the caller's group.
+STORED_OWNER = {"_id": 7, "username": "ada", "email": "ada@example.com", "password": "$2b$12$hash",
+                "credentialEpoch": 3, "memberships": [{"aid": 4, "roleId": 1}, {"aid": 5, "roleId": 3}],
+                "defaultAid": 5, "created_at": datetime(2024, 1, 1), "aid": 4}
 
 
 def stored_report(**overrides):
     now = datetime(2024, 5, 1, 12, 30, 15, 123000, tzinfo=timezone.utc)
     doc = {"_id": ObjectId(), "uuid": "u1", "referenceId": "r1", "type": "reference", "features": {"age": 41},
-           "users_permissions_user": 7, "owner": OWNER, "status": "processed", "processed": True, "score": 702,
+           "users_permissions_user": 7, "owner": STORED_OWNER, "status": "processed", "processed": True, "score": 702,
            "scoreProbability": 0.91, "scoreConfidence": 0.8, "scoreVersion": "3",
            "explanation": [{"feature": "age", "value": 41, "contribution": 0.12}], "warnings": ["w"],
            "error": None, "outcome": "good", "created_at": now, "updated_at": now, "published_at": now,
@@ -53,6 +58,13 @@ def test_dumped_report_loads_back_through_the_documented_schema():
     assert shown["created_at"] == "2024-05-01T12:30:15.123000+00:00"
     assert shown["users_permissions_user"] == OWNER
     ScoreReportSchema().load(shown)  # types, ISO datetimes, the nested user
+
+
+def test_owner_is_shown_in_the_callers_group_and_without_secrets():
+    owner = ScoreReportSchema(many=True).dump([stored_report(), stored_report()])[1]["users_permissions_user"]
+    assert owner == OWNER  # the role in the caller's group (4), not the default one (5)
+    assert ScoreReportSchema().dump(stored_report(owner={**STORED_OWNER, "aid": 5}))[
+        "users_permissions_user"]["role"]["name"] == "Read Only"
 
 
 def test_bulk_result_shows_each_item_error_with_its_status():

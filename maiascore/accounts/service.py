@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from config import settings
 from maiascore.accounts.passwords import hash_password
 from maiascore.accounts.permissions import (ACCOUNT_ADMIN, MANAGE_USERS, ROLE_IDS, permissions_of, role_id_for,
-                                            role_name, strapi_role)
+                                            role_name)
 from maiascore.accounts.revocation import credentials_changed
 from maiascore.clock import utcnow
 from maiascore.connections import get_db, next_sequence
@@ -136,22 +136,6 @@ def membership(user, aid):
 def role_in(user, aid):
     entry = membership(user, aid)
     return entry["roleId"] if entry else None
-
-
-def public_user(user, aid=None):
-    """The only shape a user ever leaves the service in: no hash, no token, no code."""
-    if user is None:
-        return None
-    aid = aid if aid is not None else user.get("defaultAid")
-    return {
-        "id": user["_id"],
-        "username": user["username"],
-        "email": user["email"],
-        "provider": user.get("provider", "local"),
-        "confirmed": bool(user.get("confirmed", True)),
-        "blocked": bool(user.get("blocked", False)),
-        "role": strapi_role(role_in(user, aid)),
-    }
 
 
 def v6_user(user):

@@ -4,7 +4,7 @@ from flask import current_app, g, request
 from flask.views import MethodView
 
 from maiascore.accounts.permissions import MANAGE_USERS, permission_labels
-from maiascore.accounts.service import count_users, list_users, public_user, user_in_group
+from maiascore.accounts.service import count_users, list_users, user_in_group
 from maiascore.auth import schemas
 from maiascore.auth.access import authorize, requires
 from maiascore.auth.recovery import forgot_password, reset_password
@@ -40,7 +40,7 @@ class Login(MethodView):
     def post(self, body):
         """Exchange an email or username and a password for a JWT."""
         user, token = login(body["identifier"], body["password"], request.remote_addr)
-        return {"jwt": token, "user": public_user(user)}
+        return {"jwt": token, "user": user}
 
 
 @blp.route("/auth/local/register")
@@ -58,7 +58,7 @@ class Register(MethodView):
             authorize((MANAGE_USERS,))
             into_aid = g.aid
         user = register(body["username"], body["email"], body["password"], into_aid, request.remote_addr)
-        return {"jwt": issue_jwt(user), "user": public_user(user)}
+        return {"jwt": issue_jwt(user), "user": user}
 
 
 @blp.route("/auth/forgot-password")
@@ -84,7 +84,7 @@ class ResetPassword(MethodView):
         """Set a new password with a code from the reset mail; every earlier login of the user ends."""
         user, token = reset_password(body["code"], body["password"], body["passwordConfirmation"],
                                      request.remote_addr)
-        return {"jwt": token, "user": public_user(user)}
+        return {"jwt": token, "user": user}
 
 
 @blp.route("/users")
@@ -96,7 +96,7 @@ class Users(MethodView):
         """The current account group's users (Strapi list: `_limit`, `_start`, `_sort=username:ASC`,
         filters on id, username, email, blocked, confirmed), each with their role in the group."""
         query = _users_query()
-        return [public_user(user, g.aid) for user in list_users(query)]
+        return [dict(user, aid=g.aid) for user in list_users(query)]
 
 
 @blp.route("/users/count")
@@ -116,7 +116,7 @@ class UserById(MethodView):
     @blp.response(200, schemas.PublicUserSchema)
     def get(self, user_id):
         """One user of the current account group."""
-        return public_user(user_in_group(user_id, g.aid), g.aid)
+        return dict(user_in_group(user_id, g.aid), aid=g.aid)
 
 
 @blp.route("/users/me")
@@ -125,7 +125,7 @@ class Me(MethodView):
     @blp.response(200, schemas.MeSchema)
     def get(self):
         """The caller, as seen in the current account group (``aid``): role and permissions there."""
-        return dict(public_user(g.user, g.aid), aid=g.aid, roleId=g.role_id,
+        return dict(g.user, aid=g.aid, roleId=g.role_id,
                     permissions=permission_labels(g.role_id))
 
 

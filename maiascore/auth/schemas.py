@@ -1,6 +1,7 @@
 import marshmallow as ma
 
-from maiascore.accounts.service import USERNAME_PATTERN, USERNAME_RULE
+from maiascore.accounts.permissions import strapi_role
+from maiascore.accounts.service import USERNAME_PATTERN, USERNAME_RULE, role_in
 from maiascore.http.fields import Ignored
 
 
@@ -25,6 +26,21 @@ class PublicUserSchema(ma.Schema):
     role = ma.fields.Nested(StrapiRoleSchema, required=True, allow_none=True,
                             metadata={"description": "The role in the request's account group (null: none)"})
 
+    @ma.pre_dump
+    def shown(self, user, **kwargs):
+        """A stored user seen from the account group ``aid`` (set beside the stored fields by whoever
+        shows it; else the user's default group), field by field: nothing else of the user leaves."""
+        aid = user.get("aid", user.get("defaultAid"))
+        return {
+            "id": user["_id"],
+            "username": user["username"],
+            "email": user["email"],
+            "provider": user.get("provider", "local"),
+            "confirmed": bool(user.get("confirmed", True)),
+            "blocked": bool(user.get("blocked", False)),
+            "role": strapi_role(role_in(user, aid)),
+        }
+
 
 class MeSchema(PublicUserSchema):
     """The caller, with what they may do in the request's account group (``aid``): a client can offer
@@ -36,6 +52,12 @@ class MeSchema(PublicUserSchema):
                                metadata={"description": "The caller's role in that group"})
     permissions = ma.fields.List(ma.fields.String(), required=True, metadata={
         "description": "Labels of the role's permissions, as GET /v6/permissions names them"})
+
+    @ma.pre_dump
+    def shown(self, user, **kwargs):
+        """As PublicUserSchema, with ``aid``, ``roleId`` and ``permissions`` set beside the stored fields."""
+        return dict(PublicUserSchema.shown(self, user), aid=user["aid"], roleId=user["roleId"],
+                    permissions=user["permissions"])
 
 
 class LoginSchema(ma.Schema):

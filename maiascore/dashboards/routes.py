@@ -18,8 +18,8 @@ def _links():
     return service.Links(request.host_url, request.args.get("aid"))
 
 
-def _report(doc, with_widgets=True):
-    return service.public_report(doc, g.user["_id"], _links(), with_widgets=with_widgets)
+def _report(doc):
+    return service.linked(doc, g.user["_id"], _links())
 
 
 @blp.route("/reports")
@@ -28,7 +28,7 @@ class Reports(MethodView):
     @blp.response(200, schemas.V6ReportSummarySchema(many=True))
     def get(self):
         """The account group's reports, built-in ones first, without their widgets."""
-        return [_report(doc, with_widgets=False) for doc in service.list_reports(g.aid)]
+        return [_report(doc) for doc in service.list_reports(g.aid)]
 
 
 @blp.route("/widget-options")
@@ -123,7 +123,7 @@ class CreateSnapshot(MethodView):
     def post(self, body):
         """Freeze every widget's data of a report for a timespan (``from``/``to``, ``window`` or ``timeSpan``)."""
         doc = snapshots.create_snapshot(g.aid, g.user["_id"], body)
-        return snapshots.public_snapshot(doc, _links(), with_widgets=True)
+        return snapshots.linked(doc, _links(), with_widgets=True)
 
 
 @blp.route("/report-snapshots/<snapshot_id>")
@@ -134,7 +134,7 @@ class Snapshot(MethodView):
     def get(self, snapshot_id):
         """One snapshot with the report's widgets as they were."""
         doc = snapshots.get_snapshot(g.aid, snapshot_id)
-        return {"reportSnapshots": [snapshots.public_snapshot(doc, _links(), with_widgets=True)]}
+        return {"reportSnapshots": [snapshots.linked(doc, _links(), with_widgets=True)]}
 
 
 @blp.route("/report-snapshots/<snapshot_id>/delete")

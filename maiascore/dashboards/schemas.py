@@ -8,6 +8,7 @@ values and combinations are allowed is ``widgets.py``'s business.
 import marshmallow as ma
 
 from maiascore.dashboards.snapshots import MAX_PAGE
+from maiascore.dashboards.timerange import v6_datetime
 from maiascore.http.fields import QueryInteger
 
 READ_ONLY = {"readOnly": True, "description": "Computed by the server; ignored on input"}
@@ -124,6 +125,24 @@ class V6ReportSchema(ma.Schema):
     def xml_lists(self, data, **kwargs):
         return _as_list(data, "widgets", "apiLinks")
 
+    @ma.pre_dump
+    def shown(self, doc, **kwargs):
+        """A stored report as v6 shows it, after ``service.linked`` set its links and the caller's default."""
+        return {
+            "reportId": doc["reportId"],
+            "title": doc["title"],
+            "description": doc.get("description") or "",
+            "isBuiltIn": bool(doc.get("isBuiltIn")),
+            "accountId": doc["aid"],
+            "createdBy": doc.get("createdBy"),
+            "modifiedBy": doc.get("modifiedBy"),
+            "modifiedDate": v6_datetime(doc.get("modified_at")),
+            "isDefaultForUser": doc["isDefaultForUser"],
+            "isDefaultForAccount": bool(doc.get("isDefaultForAccount")),
+            "widgets": doc["widgets"],
+            "apiLinks": doc["apiLinks"],
+        }
+
 
 class V6ReportSummarySchema(V6ReportSchema):
     """A report in the list: no widgets."""
@@ -226,6 +245,36 @@ class SnapshotSchema(ma.Schema):
     report = ma.fields.Nested(SnapshotReportSchema)
     widgets = ma.fields.List(ma.fields.Nested(WidgetSchema))
     apiLinks = ma.fields.List(ma.fields.Nested(ApiLinkSchema))
+
+    @ma.pre_dump
+    def shown(self, doc, **kwargs):
+        """A stored snapshot as v6 shows it, after ``snapshots.linked`` set its links (and its widgets)."""
+        report = doc["report"]
+        out = {
+            "snapshotId": doc["snapshotId"],
+            "snapshotName": doc["snapshotName"],
+            "createdDate": v6_datetime(doc["created_at"]),
+            "createdBy": doc.get("createdBy"),
+            "isScheduled": bool(doc.get("isScheduled")),
+            "isShared": bool(doc.get("isShared")),
+            "accountId": doc["aid"],
+            "timeSpan": {"startDate": v6_datetime(doc["start"]),
+                         "duration": int((doc["end"] - doc["start"]).total_seconds())},
+            "report": {
+                "reportId": report["reportId"],
+                "title": report["title"],
+                "isBuiltIn": bool(report.get("isBuiltIn")),
+                "accountId": doc["aid"],
+                "createdBy": report.get("createdBy"),
+                "modifiedBy": report.get("modifiedBy"),
+                "modifiedDate": v6_datetime(report.get("modified_at")),
+                "apiLinks": doc["reportLinks"],
+            },
+        }
+        if "widgets" in doc:
+            out["widgets"] = doc["widgets"]
+        out["apiLinks"] = doc["apiLinks"]
+        return out
 
 
 class SnapshotPagesSchema(ma.Schema):

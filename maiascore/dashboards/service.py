@@ -65,23 +65,13 @@ def report_links(doc, links):
             + [{"rel": "snapshots", "href": links.snapshots_of(report_id)}])
 
 
-def public_report(doc, user_id, links, with_widgets=True):
-    report = {
-        "reportId": doc["reportId"],
-        "title": doc["title"],
-        "description": doc.get("description") or "",
-        "isBuiltIn": bool(doc.get("isBuiltIn")),
-        "accountId": doc["aid"],
-        "createdBy": doc.get("createdBy"),
-        "modifiedBy": doc.get("modifiedBy"),
-        "modifiedDate": v6_datetime(doc.get("modified_at")),
-        "isDefaultForUser": user_id in doc.get("defaultForUsers", ()),
-        "isDefaultForAccount": bool(doc.get("isDefaultForAccount")),
-    }
-    if with_widgets:
-        report["widgets"] = [dict(w, apiLink=links.widget(doc["reportId"], w["id"])) for w in doc.get("widgets", [])]
-    report["apiLinks"] = report_links(doc, links)
-    return report
+def linked(doc, user_id, links):
+    """A stored report with what only the request knows: its links and whether it is the caller's
+    default (V6ReportSchema shows the rest)."""
+    report_id = doc["reportId"]
+    return dict(doc, isDefaultForUser=user_id in doc.get("defaultForUsers", ()),
+                widgets=[dict(w, apiLink=links.widget(report_id, w["id"])) for w in doc.get("widgets", [])],
+                apiLinks=report_links(doc, links))
 
 
 def list_reports(aid):

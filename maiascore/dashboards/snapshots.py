@@ -91,7 +91,7 @@ def snapshot_page(aid, report_id, page, links):
     pages = {"current": page}
     if more:
         pages["next"] = links.snapshots_page(page + 1, report_id)
-    return {"pages": pages, "reportSnapshots": [public_snapshot(doc, links) for doc in docs]}
+    return {"pages": pages, "reportSnapshots": [linked(doc, links) for doc in docs]}
 
 
 def get_snapshot(aid, snapshot_id, projection=SUMMARY_PROJECTION):
@@ -119,33 +119,14 @@ def delete_snapshot(aid, snapshot_id, user_id, may_edit_all):
     get_db().report_snapshots.delete_one({"_id": doc["_id"]})
 
 
-def public_snapshot(doc, links, with_widgets=False):
-    report = doc["report"]
+def linked(doc, links, with_widgets=False):
+    """A stored snapshot with what only the request knows: its links, and with ``with_widgets`` its
+    report's widgets each with the link to its frozen data (SnapshotSchema shows the rest)."""
     snapshot_id = doc["snapshotId"]
-    widgets = report.get("widgets") or []
-    out = {
-        "snapshotId": snapshot_id,
-        "snapshotName": doc["snapshotName"],
-        "createdDate": v6_datetime(doc["created_at"]),
-        "createdBy": doc.get("createdBy"),
-        "isScheduled": bool(doc.get("isScheduled")),
-        "isShared": bool(doc.get("isShared")),
-        "accountId": doc["aid"],
-        "timeSpan": {"startDate": v6_datetime(doc["start"]),
-                     "duration": int((doc["end"] - doc["start"]).total_seconds())},
-        "report": {
-            "reportId": report["reportId"],
-            "title": report["title"],
-            "isBuiltIn": bool(report.get("isBuiltIn")),
-            "accountId": doc["aid"],
-            "createdBy": report.get("createdBy"),
-            "modifiedBy": report.get("modifiedBy"),
-            "modifiedDate": v6_datetime(report.get("modified_at")),
-            "apiLinks": [{"rel": "self", "href": links.report(report["reportId"])}],
-        },
-    }
+    widgets = doc["report"].get("widgets") or []
+    out = dict(doc, reportLinks=[{"rel": "self", "href": links.report(doc["report"]["reportId"])}],
+               apiLinks=([{"rel": "self", "href": links.snapshot(snapshot_id)}]
+                         + [{"rel": "data", "href": links.snapshot_widget(snapshot_id, w["id"])} for w in widgets]))
     if with_widgets:
         out["widgets"] = [dict(w, apiLink=links.snapshot_widget(snapshot_id, w["id"])) for w in widgets]
-    out["apiLinks"] = ([{"rel": "self", "href": links.snapshot(snapshot_id)}]
-                       + [{"rel": "data", "href": links.snapshot_widget(snapshot_id, w["id"])} for w in widgets])
     return out

@@ -8,7 +8,6 @@ from config import settings
 from maiascore.accounts.permissions import MANAGE_TRAININGS, VIEW_TRAININGS
 from maiascore.auth.access import requires
 from maiascore.datasets import schemas
-from maiascore.datasets.schemas import public_dataset
 from maiascore.datasets.service import (
     LIST_FIELDS,
     count_datasets,
@@ -77,7 +76,7 @@ class Datasets(MethodView):
     @blp.response(200, schemas.DatasetSchema(many=True))
     def get(self):
         """List uploaded datasets (``_limit``, ``_start``, ``_sort``, field filters)."""
-        return [public_dataset(doc) for doc in list_datasets(_list_query())]
+        return list_datasets(_list_query())
 
     @requires(MANAGE_TRAININGS)
     @blp.arguments(DatasetQuerySchema, location="query")
@@ -102,7 +101,7 @@ class Datasets(MethodView):
         Dask when configured)."""
         body = request.get_json(silent=True) if request.mimetype == "application/json" else None
         if isinstance(body, dict) and "uri" in body:  # by reference (uris.py)
-            return public_dataset(register(g.aid, g.user["_id"], **_reference(body)))
+            return register(g.aid, g.user["_id"], **_reference(body))
         limit = settings().DATASET_MAX_BYTES
         if request.mimetype == "text/csv":
             raw = request.stream.read(limit + 1)
@@ -120,8 +119,8 @@ class Datasets(MethodView):
             raise TooLarge(f"The dataset is larger than the {limit} bytes allowed (DATASET_MAX_BYTES)")
         fields = {**query, **form}
         name = fields.get("name") or filename or "dataset.csv"
-        return public_dataset(store_upload(g.aid, g.user["_id"], name[:200], raw, fields.get("target"),
-                                           fields.get("positiveLabel")))
+        return store_upload(g.aid, g.user["_id"], name[:200], raw, fields.get("target"),
+                            fields.get("positiveLabel"))
 
 
 @blp.route("/datasets/count")
@@ -141,7 +140,7 @@ class DatasetEntry(MethodView):
     @blp.response(200, schemas.DatasetSchema)
     def get(self, dataset_id):
         """One dataset: rows, inferred column types, target."""
-        return public_dataset(_dataset_or_404(dataset_id))
+        return _dataset_or_404(dataset_id)
 
     @requires(MANAGE_TRAININGS)
     @blp.response(200, schemas.DatasetSchema)
@@ -150,4 +149,4 @@ class DatasetEntry(MethodView):
         """Delete a dataset and its file; models trained on it stay."""
         doc = _dataset_or_404(dataset_id)
         delete_dataset(g.aid, doc)
-        return public_dataset(doc)
+        return doc

@@ -32,22 +32,22 @@ class DatasetSchema(ma.Schema):
     created_by = ma.fields.Integer(allow_none=True)
     updated_by = ma.fields.Integer(allow_none=True)
 
-
-def public_dataset(doc):
-    """An uploaded dataset without its storage details (GridFS id, checksum)."""
-    return {
-        **entry_fields(doc),
-        "name": doc["name"],
-        "rows": doc["rows"],
-        "columns": doc["columns"],
-        "target": doc.get("target"),
-        "positiveLabel": doc.get("positiveLabel"),
-        "negativeLabel": doc.get("negativeLabel"),
-        "size": doc.get("size"),
-        "uri": doc.get("uri"),
-        "format": doc.get("format", "csv"),
-        "rowsEstimated": bool(doc.get("rowsEstimated")),
-    }
+    @ma.pre_dump
+    def shown(self, doc, **kwargs):
+        """A stored data set without its storage details (GridFS id, checksum)."""
+        return {
+            **entry_fields(doc),
+            "name": doc["name"],
+            "rows": doc["rows"],
+            "columns": doc["columns"],
+            "target": doc.get("target"),
+            "positiveLabel": doc.get("positiveLabel"),
+            "negativeLabel": doc.get("negativeLabel"),
+            "size": doc.get("size"),
+            "uri": doc.get("uri"),
+            "format": doc.get("format", "csv"),
+            "rowsEstimated": bool(doc.get("rowsEstimated")),
+        }
 
 
 # A data set's name and label column, alike whether it is uploaded or registered by URI.

@@ -89,11 +89,6 @@ def _backfill(model):
     return reason
 
 
-def public_baseline(doc):
-    return {"version": doc["version"], "rows": doc["rows"], "score": doc["score"],
-            "features": [{k: v for k, v in f.items()} for f in doc["features"]]}
-
-
 def monitoring(aid, version, start=None, end=None):
     """Everything ``GET /models/{version}/monitoring`` answers."""
     model = model_of(aid, version)

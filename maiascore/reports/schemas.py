@@ -204,14 +204,15 @@ class DocumentSchema(ma.Schema):
 
 
 class Owner(ma.fields.Nested):
-    """Documented as :class:`PublicUserSchema`; dumped as ``service.with_owners`` made it with
-    ``public_user`` (the one shape a user leaves the service in), not dumped a second time."""
+    """The owner ``service.with_owners`` set (a stored user and the caller's ``aid``), in the one shape
+    a user leaves the API in: :class:`PublicUserSchema`'s, whose values are already JSON types, so a
+    page of reports is not dumped a second time per report."""
 
     def __init__(self, **kwargs):
         super().__init__(PublicUserSchema, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
-        return value
+        return None if value is None else self.schema.shown(value)
 
 
 class ScoreReportSchema(DocumentSchema):

@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from config import settings
 from maiascore.accounts.permissions import MANAGE_USERS
-from maiascore.accounts.service import normalise_email, public_user
+from maiascore.accounts.service import normalise_email
 from maiascore.clock import stored_now, utcnow
 from maiascore.connections import find_in_group, get_db, insert_new
 from maiascore.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge, Unprocessable
@@ -53,8 +53,9 @@ class Caller:
 # --- owners -----------------------------------------------------------------------------------
 
 def with_owners(docs, caller):
-    """Sets each report's ``owner`` (its expanded ``users_permissions_user``, as ScoreReportSchema shows it)
-    with one ``find`` for all the owners of a page, not one per report."""
+    """Sets each report's ``owner`` (its expanded ``users_permissions_user``: the stored user and the
+    caller's ``aid``, which ScoreReportSchema shows through PublicUserSchema) with one ``find`` for all
+    the owners of a page, not one per report."""
     owner_ids = {d.get("users_permissions_user") for d in docs} - {None}
     users = {}
     if caller.id in owner_ids:
@@ -66,7 +67,7 @@ def with_owners(docs, caller):
     for doc in docs:
         owner_id = doc.get("users_permissions_user")
         if owner_id not in shown:
-            shown[owner_id] = public_user(users[owner_id], caller.aid) if owner_id in users else None
+            shown[owner_id] = dict(users[owner_id], aid=caller.aid) if owner_id in users else None
         doc["owner"] = shown[owner_id]
     return docs
 
