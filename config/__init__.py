@@ -176,7 +176,7 @@ class Config:
         self.HEAVY_QUERY_WEIGHT = _env("HEAVY_QUERY_WEIGHT", 10, int)
         self.HEAVY_QUERIES_PER_GROUP = _env("HEAVY_QUERIES_PER_GROUP", 2, int)
         self.HEAVY_READ_MS_PER_MINUTE = _env("HEAVY_READ_MS_PER_MINUTE", 6000, int)
-        self.HEAVY_WIDGET_DAYS = _env("HEAVY_WIDGET_DAYS", 7, int)
+        self.HEAVY_WIDGET_DAYS = _env("HEAVY_WIDGET_DAYS", 31, int)
         self.WIDGET_CACHE_SECONDS = _env("WIDGET_CACHE_SECONDS", 10, int)
         self.SCORE_BASE_POINTS = _env("SCORE_BASE_POINTS", 600, float)
         self.SCORE_BASE_ODDS = _env("SCORE_BASE_ODDS", 50.0, float)

@@ -225,7 +225,7 @@ def test_under_gevent_password_hashing_runs_off_the_event_loop():
     serves other requests meanwhile. Checked in a process of its own, patched as a gunicorn worker is."""
     code = ("from gevent import monkey; monkey.patch_all()\n"
             "import threading\n"
-            "from maiascore.auth.passwords import hash_password, verify_password\n"
+            "from maiascore.accounts.passwords import hash_password, verify_password\n"
             "from maiascore.concurrency import offload\n"
             "assert offload(threading.get_native_id) != threading.get_native_id()\n"
             "assert verify_password(hash_password('a long password'), 'a long password')\n"

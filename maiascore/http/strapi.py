@@ -84,8 +84,11 @@ def parse_start(args):
 
 
 def parse_limit(args):
+    raw = args.get("_limit", str(DEFAULT_LIMIT))
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) > 18:
+        return MAX_LIMIT  # more than the most is the most, as in Strapi
     try:
-        limit = query_integer(args.get("_limit", str(DEFAULT_LIMIT)), signed=True)
+        limit = query_integer(raw, signed=True)
     except ValueError:
         raise Invalid("_limit must be an integer in ASCII digits")
     if limit == -1 or limit > MAX_LIMIT:
