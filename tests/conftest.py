@@ -199,6 +199,12 @@ def live_worker(cfg, tmp_path):
         log.close()
 
 
+def worker_logs(tmp_path):
+    """The tails of the logs of ``live_worker``'s processes: what a failing assertion shows."""
+    return "\n".join(f"--- {log.name}\n" + log.read_text(errors="replace")[-3000:]
+                      for log in sorted(tmp_path.glob("worker*.log")))
+
+
 def wait_until(predicate, timeout=30.0, interval=0.1):
     """Polls a condition; returns its last value (tests assert on it, never on elapsed time)."""
     deadline = time.monotonic() + timeout

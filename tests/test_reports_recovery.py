@@ -8,7 +8,7 @@ import pytest
 import redis
 from model_fixtures import german_rows, install_model
 
-from conftest import wait_until
+from conftest import wait_until, worker_logs
 from maiascore.queue import queue_name
 
 
@@ -18,8 +18,17 @@ def fast_recovery(monkeypatch):
     monkeypatch.setenv("SWEEP_INTERVAL_SECONDS", "1")
 
 
+def states(db):
+    """What a failing assertion shows: reports and batches by status."""
+    count = {}
+    for name in ("score_reports", "score_batches"):
+        for doc in db[name].aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}]):
+            count[f"{name}.{doc['_id']}"] = doc["n"]
+    return count
+
+
 def test_worker_killed_mid_batch_then_restarted_finishes_every_report_exactly_once(
-        admin, db, cfg, live_worker, fast_recovery):
+        admin, db, cfg, live_worker, fast_recovery, tmp_path):
     install_model(admin.aid)
     cfg.SCORING_BATCH_SIZE = 500
     for attempt in range(3):  # the kill must land while a batch is claimed; retry if a batch just ended
@@ -40,14 +49,16 @@ def test_worker_killed_mid_batch_then_restarted_finishes_every_report_exactly_on
     assert db.score_reports.count_documents({"status": "processed"}) < 2000
 
     live_worker(queues=("scores",))
-    assert wait_until(lambda: db.score_reports.count_documents({"status": "processed"}) == 2000, 120)
+    assert wait_until(lambda: db.score_reports.count_documents({"status": "processed"}) == 2000, 120), (
+        states(db), list(db.score_batches.find({}, {"status": 1, "attempts": 1, "leaseUntil": 1})),
+        worker_logs(tmp_path))
     assert db.score_reports.count_documents({"scoringRuns": 1}) == 2000
     assert db.score_batches.find_one({"_id": claimed["_id"]})["attempts"] >= 2  # re-claimed after the lease
     assert db.score_batches.count_documents({"status": "done"}) == 4
 
 
 def test_worker_killed_mid_drain_then_restarted_scores_every_single_report_exactly_once(
-        admin, db, cfg, live_worker, fast_recovery):
+        admin, db, cfg, live_worker, fast_recovery, tmp_path):
     install_model(admin.aid)
     total = 2001
     for attempt in range(3):  # the kill must land while the drain still has reports to read
@@ -72,7 +83,8 @@ def test_worker_killed_mid_drain_then_restarted_scores_every_single_report_exact
     assert db.score_reports.count_documents({"status": "processed"}) < total, "could not kill a drain midway"
 
     live_worker(queues=("scores",))  # its sweep requests a drain once the dead one's lease has expired
-    assert wait_until(lambda: db.score_reports.count_documents({"status": "processed"}) == total, 120)
+    assert wait_until(lambda: db.score_reports.count_documents({"status": "processed"}) == total, 120), (
+        states(db), worker_logs(tmp_path))
     assert db.score_reports.count_documents({"scoringRuns": 1}) == total
 
 

@@ -2,12 +2,12 @@
 scored by the scoring worker meanwhile, and a group runs at most TRAININGS_PER_GROUP trainings at once
 while the others wait queued (their job re-enqueued, never lost) and other groups' trainings run."""
 from bson import ObjectId
-from conftest import wait_until
+from conftest import wait_until, worker_logs
 from rq.job import Job
 
 from maiascore.connections import get_redis
 from maiascore.modeling import load_sample
-from test_trainings_jobs import SLOW_PARAMS, launch, training, worker_logs
+from test_trainings_jobs import SLOW_PARAMS, launch, training
 
 FEATURES = {k: v for k, v in load_sample("german-credit").rows[0].items() if k != "creditability"}
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import xgboost as xgb
-from conftest import wait_until
+from conftest import wait_until, worker_logs
 from maiascore.queue import queue_name
 
 FORM = "application/x-www-form-urlencoded"
@@ -36,11 +36,6 @@ def enqueue_again(app, training_id, job_id):
 
     with app.app_context():
         enqueue(TRAININGS, run_training, training_id, job_id=job_id)
-
-
-def worker_logs(tmp_path):
-    return "\n".join(f"--- {log.name}\n" + log.read_text(errors="replace")[-3000:]
-                     for log in sorted(tmp_path.glob("worker*.log")))
 
 
 def test_the_seeds_python_snippet_trains_the_bundled_sample_into_the_active_model(admin, run_worker, db):
