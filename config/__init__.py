@@ -160,6 +160,17 @@ class Config:
         #   reading MongoDB again; revocation stays immediate through a per-user marker in Redis. 0: off.
         # WAIT_HANDOFF_SECONDS: a POST that waits hands its report to the scoring drain, which stores it
         #   with its result; if none did within this many seconds, the request stores it queued itself.
+        # Scoring a waiting POST in the web process that received it (``reports.request_lane``):
+        # WEB_SCORING: on (1) or off (0: every report goes to the scoring workers).
+        # WEB_SCORING_MAX_MODEL_BYTES: a model whose binary is larger is scored by the workers only.
+        # WEB_SCORING_MS_PER_MINUTE: web process time one account group's reports may take a minute; past it
+        #   its waiting POSTs go to the workers (still answered, in turn with the other groups).
+        # MODEL_CACHE_BYTES: models a web process or worker keeps loaded, by the size of their binaries; the
+        #   least recently used goes first (one model is always kept).
+        self.WEB_SCORING = _env("WEB_SCORING", True, bool)
+        self.WEB_SCORING_MAX_MODEL_BYTES = _env("WEB_SCORING_MAX_MODEL_BYTES", 16 * 1024 * 1024, int)
+        self.WEB_SCORING_MS_PER_MINUTE = _env("WEB_SCORING_MS_PER_MINUTE", 10000, int)
+        self.MODEL_CACHE_BYTES = _env("MODEL_CACHE_BYTES", 256 * 1024 * 1024, int)
         self.MAX_WAITS_PER_GROUP = _env("MAX_WAITS_PER_GROUP", 16, int)
         self.WAIT_HANDOFF_SECONDS = _env("WAIT_HANDOFF_SECONDS", 1.0, float)
         self.AUTH_CACHE_SECONDS = _env("AUTH_CACHE_SECONDS", 30, int)

@@ -10,6 +10,10 @@ minute: the database may go on with it after the client gave up. Slots are a sor
 scored by deadlines, so a slot a crashed process never gave back counts only until its deadline.
 Redis trouble fails open, as the rate limit does.
 
+Scoring a waiting POST's report in the web process (``reports.request_lane``) takes the web tier's
+CPU, which every group shares: a group's reports are scored there for at most
+``WEB_SCORING_MS_PER_MINUTE`` a minute, the rest in the workers, group by group in turn.
+
 Every read a client shapes runs within ``QUERY_MAX_TIME_MS``, a heavy one within the shorter
 ``HEAVY_QUERY_MAX_TIME_MS`` (``bounded_reads``): MongoDB is sent that ``maxTimeMS`` and the client
 waits no longer either.
@@ -40,6 +44,10 @@ def _slots_key(aid):
 
 def _time_key(aid):
     return redis_key("heavy-ms", aid)
+
+
+def _scoring_key(aid):
+    return redis_key("web-scoring-ms", aid)
 
 
 def time_bound(heavy=False):
@@ -175,5 +183,23 @@ def spend(aid, seconds):
     the evaluations of its alert rules, so that its rules and its own reads share one budget."""
     try:
         run_script(_CHARGE, [_time_key(aid)], [max(1, int(seconds * 1000)), 60])
+    except redis.exceptions.RedisError:
+        pass
+
+
+def web_scoring_allowed(aid):
+    """Whether the group has WEB_SCORING_MS_PER_MINUTE left this minute; Redis trouble says no (the workers
+    score, and nothing is counted that could not be)."""
+    try:
+        spent, _ = run_script(_CHARGE, [_scoring_key(aid)], [0, 60])
+    except redis.exceptions.RedisError:
+        return False
+    return spent < settings().WEB_SCORING_MS_PER_MINUTE
+
+
+def spend_web_scoring(aid, seconds):
+    """Adds the web process time a report's scoring took to the group's WEB_SCORING_MS_PER_MINUTE."""
+    try:
+        run_script(_CHARGE, [_scoring_key(aid)], [max(1, int(seconds * 1000)), 60])
     except redis.exceptions.RedisError:
         pass

@@ -35,6 +35,17 @@ def servers(tmp_path_factory):
         child.stop()
 
 
+def _forget_models():
+    """This process scores waiting POSTs too: what it keeps per (group, version) belonged to the database
+    of an earlier test."""
+    from maiascore.monitoring import shadow
+    from maiascore.reports import scoring
+    from maiascore.trainings import registry
+
+    for cache in (scoring._models.entries, shadow._baselines, shadow._schemas, shadow._models, registry._active):
+        cache.clear()
+
+
 @pytest.fixture
 def cfg(servers, request):
     from config import TestConfig, reset_process_settings
@@ -48,6 +59,7 @@ def cfg(servers, request):
     import redis as redis_lib
 
     redis_lib.Redis.from_url(servers["redis_url"]).flushdb()
+    _forget_models()
     yield config
     from maiascore.connections import mongo_client
 

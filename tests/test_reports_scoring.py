@@ -107,10 +107,12 @@ def test_wait_answers_with_the_score(admin, make_actor, db, live_worker):
     assert r.get_json()["explanation"] != [] and report_doc(db, report_id)["scoringRuns"] == 3
 
 
-def test_a_waited_answer_is_what_a_later_read_shows_and_the_result_came_in_the_message(admin, db, live_worker,
+def test_a_waited_answer_is_what_a_later_read_shows_and_the_result_came_in_the_message(admin, db, cfg, live_worker,
                                                                                      monkeypatch):
+    """The workers' lane (the web process does not score: WEB_SCORING off)."""
     from maiascore.reports import notification
 
+    cfg.WEB_SCORING = False
     install_model(admin.aid)
     live_worker(queues=("scores",))
     # the worker process may still be starting (past WAIT_HANDOFF_SECONDS): the API then stores this one itself

@@ -13,7 +13,9 @@ keyed by a fresh token), then the results write sets the token on each report it
 counter document guarded by the tokens it has applied (``ap``), and the pending document goes.
 A pass killed anywhere leaves its pending document; the sweep applies it the same way, so a
 delta lands once whether the pass or the sweep (or both) apply it, and a report the pass did
-not write (scored meanwhile by another run) is never counted.
+not write (scored meanwhile by another run) is never counted. Once the pending document is gone
+nothing applies its token again, and the counter documents forget it: ``ap`` holds the tokens of
+passes in flight, not of every pass, so its guard costs the same at any rate of scoring.
 """
 from datetime import timedelta, timezone
 
@@ -24,7 +26,7 @@ from config import settings
 from maiascore.clock import utcnow
 from maiascore.connections import get_db
 
-APPLIED_KEPT = 2000  # tokens a counter document remembers: far more passes than a sweep grace sees
+APPLIED_KEPT = 2000  # a bound on the tokens a counter document holds (passes killed between their last two steps)
 OUTCOMES = ("good", "bad")
 REPORT_FIELDS = {"aid": 1, "outcome": 1, "mon": 1, "monToken": 1}  # what a scoring read projects for ``shadow.scoring_pass``
 
@@ -114,25 +116,30 @@ def apply_pending(token, written=None, items=None):
             into = per_doc.setdefault((item["a"], item["v"], item["h"]), {})
             for path, value in item["d"].items():
                 _add(into, path, value)
-    for (aid, version, hour), inc in per_doc.items():
-        _apply(db, aid, version, hour, token, inc)
+    applied = [_apply(db, aid, version, hour, token, inc) for (aid, version, hour), inc in per_doc.items()]
     db.monitoring_pending.delete_one({"_id": token})
+    # nothing can apply the token again now: the counter documents forget it, so that their guards stay short
+    for key in filter(None, applied):
+        db.monitoring_counts.update_one({"_id": key}, {"$pull": {"ap": token}})
     return len(written)
 
 
 def _apply(db, aid, version, hour, token, inc):
+    """Adds ``inc`` to the counter document unless it applied ``token`` already; its key, or None."""
     inc = {k: v for k, v in inc.items() if v != 0}
     if not inc:
-        return
+        return None
     hour = hour if hour.tzinfo else hour.replace(tzinfo=timezone.utc)
+    key = counter_key(aid, version, hour)
     try:
         db.monitoring_counts.update_one(
-            {"_id": counter_key(aid, version, hour), "ap": {"$ne": token}},
+            {"_id": key, "ap": {"$ne": token}},
             {"$inc": inc, "$push": {"ap": {"$each": [token], "$slice": -APPLIED_KEPT}},
              "$setOnInsert": {"aid": aid, "version": version, "hour": hour}},
             upsert=True)
     except DuplicateKeyError:  # applied already, by the pass or by the sweep
         pass
+    return key
 
 
 def recover_pending():

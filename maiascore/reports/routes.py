@@ -91,10 +91,11 @@ class Reports(MethodView):
 
         The report is stored with `status: "queued"` before anything else happens. A `uuid`
         already used in the account group returns the stored report and queues nothing.
-        `?wait=N` or `Prefer: wait=N` (seconds, at most 30) answers once the report is scored; the
-        report then goes to a scoring worker, which stores it with its result (or the API stores it
-        after WAIT_HANDOFF_SECONDS): either way it is stored before the answer. Each account group
-        may have MAX_WAITS_PER_GROUP such requests at once (429 past it, nothing stored).
+        `?wait=N` or `Prefer: wait=N` (seconds, at most 30) answers once the report is scored: the
+        API scores it with the group's active model and stores it once, with its result; a model past
+        WEB_SCORING_MAX_MODEL_BYTES, or a group past WEB_SCORING_MS_PER_MINUTE, has it scored by a
+        scoring worker instead. Either way it is stored before the answer. Each account group may have
+        MAX_WAITS_PER_GROUP requests waiting for a worker at once (429 past it, nothing stored).
         """
         body = require_body()
         caller = _caller()

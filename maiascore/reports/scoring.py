@@ -6,6 +6,7 @@ single lane, stored once with their result) and ``upsert_scored`` (a scoring run
 keyed by uuid). Each takes its fields from ``documents.scored_fields``.
 """
 import dataclasses
+from collections import OrderedDict
 
 from pymongo import UpdateOne
 
@@ -18,12 +19,11 @@ from maiascore.monitoring import shadow
 from maiascore.monitoring.counters import REPORT_FIELDS
 from maiascore.reports.documents import scored_fields, scored_report, with_result
 from maiascore.reports.states import FAILED, QUEUED
-from maiascore.trainings.registry import load_model_bytes
+from maiascore.trainings.registry import open_model_binary
 
 ERROR_MESSAGE_LENGTH = 300
 UPSERT_ATTEMPTS = 3
 
-_models = {}  # aid -> ScoringModel of the version last used; the worker does not fork, so it lives on
 
 
 def score_scale():
@@ -38,14 +38,50 @@ def score_scale_dict():
     return dataclasses.asdict(score_scale())
 
 
-def scoring_model(aid, model_doc):
-    """The loaded model for the group's active version; loaded from GridFS only when the version changes."""
-    version = str(model_doc["version"])
-    cached = _models.get(aid)
-    if cached is not None and cached.version == version:
-        return cached
-    model = ScoringModel.from_bytes(load_model_bytes(model_doc), model_doc["schema"], version, score_scale())
-    _models[aid] = model
+class TooLarge(Exception):
+    """A model past the size a caller can hold (``scoring_model(..., max_bytes)``)."""
+
+
+class _ModelCache:
+    """Each group's model of the version last used, least recently used out past MODEL_CACHE_BYTES (the
+    size of their binaries): web processes and workers live on, and must not hold every group's model."""
+
+    def __init__(self):
+        self.entries = OrderedDict()  # aid -> (models doc id, ScoringModel, size of its binary)
+
+    def get(self, aid, doc_id):
+        entry = self.entries.get(aid)
+        if entry is None or entry[0] != doc_id:
+            return None
+        self.entries.move_to_end(aid)
+        return entry
+
+    def put(self, aid, doc_id, model, size):
+        self.entries[aid] = (doc_id, model, size)
+        self.entries.move_to_end(aid)
+        limit = settings().MODEL_CACHE_BYTES
+        while len(self.entries) > 1 and sum(entry[2] for entry in self.entries.values()) > limit:
+            self.entries.popitem(last=False)
+
+
+_models = _ModelCache()
+
+
+def scoring_model(aid, model_doc, max_bytes=None):
+    """The loaded model for the group's active version; loaded from GridFS only when the version changes.
+    ``max_bytes``: a binary larger than that is not loaded (``TooLarge``)."""
+    doc_id = model_doc.get("_id") or model_doc["version"]
+    cached = _models.get(aid, doc_id)
+    if cached is not None:
+        if max_bytes is not None and cached[2] > max_bytes:
+            raise TooLarge(model_doc["version"])
+        return cached[1]
+    binary = open_model_binary(model_doc)
+    if max_bytes is not None and binary.length > max_bytes:
+        raise TooLarge(model_doc["version"])
+    data = binary.read()
+    model = ScoringModel.from_bytes(data, model_doc["schema"], str(model_doc["version"]), score_scale())
+    _models.put(aid, doc_id, model, len(data))
     return model
 
 

@@ -143,17 +143,23 @@ def new_report(body, caller, batch_id=None):
 def store_report(doc, caller):
     """Stores a report of ``new_report`` and queues it: ``(doc, created)``. A known ``uuid`` returns the
     stored report; so does the report's own ``_id`` when its scoring drain stored it first."""
-    db = get_db()
     try:
-        db.score_reports.insert_one(doc)
+        get_db().score_reports.insert_one(doc)
     except DuplicateKeyError:
-        existing = (find_in_group(db.score_reports, doc["_id"], caller.aid)
-                    or db.score_reports.find_one({"aid": caller.aid, "uuid": doc["uuid"]}))
-        if existing is None:  # deleted in between: the client may simply retry
-            raise Conflict(BEING_DELETED)
-        return existing, False
+        return stored_instead(doc, caller), False
     request_drain(caller.aid)
     return doc, True
+
+
+def stored_instead(doc, caller):
+    """The report stored already under ``doc``'s ``_id`` or ``uuid``: what an insert that was a duplicate
+    answers."""
+    db = get_db()
+    existing = (find_in_group(db.score_reports, doc["_id"], caller.aid)
+                or db.score_reports.find_one({"aid": caller.aid, "uuid": doc["uuid"]}))
+    if existing is None:  # deleted in between: the client may simply retry
+        raise Conflict(BEING_DELETED)
+    return existing
 
 
 def create_report(body, caller):

@@ -24,7 +24,7 @@ import redis.exceptions
 from config import settings
 from maiascore.connections import find_in_group, get_db, get_redis, redis_key
 from maiascore.errors import Invalid, RateLimited
-from maiascore.reports import notification, service
+from maiascore.reports import notification, request_lane, service
 from maiascore.reports.documents import new_token, with_result
 from maiascore.reports.states import SETTLED
 
@@ -181,17 +181,22 @@ def listening():
 def create_and_wait(body, caller, seconds):
     """``POST /reports?wait=N`` (``seconds`` > 0): the report, stored, once scored or after ``seconds``.
 
-    With a confirmed subscription the report is handed to the group's drain, which stores it
-    with its result (``service.hand_off_report``); the answer then needs no MongoDB access at
-    all. When no result came within WAIT_HANDOFF_SECONDS, or a nudge said the drain could not
+    Scored in this process when it can be (``request_lane``): stored once, with its result.
+    Else, with a confirmed subscription, the report is handed to the group's drain, which
+    stores it with its result (``service.hand_off_report``); the answer then needs no MongoDB
+    access. When no result came within WAIT_HANDOFF_SECONDS, or a nudge said the drain could not
     store it, the request stores it (a no-op if the drain did) and waits on as for any report.
     """
+    doc = service.new_report(body, caller)
+    stored = request_lane.score_in_request(doc, caller)
+    if stored is not None:
+        return stored
     with slot(caller.aid, seconds), listening() as subscription:  # a refused wait stores nothing
         if not subscription.confirmed:  # Redis refused: store first, then wait by reading
-            doc, _ = service.create_report(body, caller)
+            doc, _ = service.store_report(doc, caller)
             return wait_for_result(doc, seconds, caller)
         deadline = time.monotonic() + seconds
-        doc = service.new_report(body, caller, subscription.batch_id)
+        doc = {**doc, "batch": subscription.batch_id}
         if service.hand_off_report(doc, caller):
             fields = None
             try:

@@ -69,8 +69,13 @@ def _move_mark(aid):
                     ACTIVE_CACHE_SECONDS)
 
 
+def open_model_binary(model_doc):
+    """The model's binary as a GridFS file: its ``length`` is known before it is read."""
+    return _bucket().open_download_stream(model_doc["gridfs_id"])
+
+
 def load_model_bytes(model_doc):
-    return _bucket().open_download_stream(model_doc["gridfs_id"]).read()
+    return open_model_binary(model_doc).read()
 
 
 def model_for_training(aid, training_id):

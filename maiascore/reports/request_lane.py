@@ -1,0 +1,55 @@
+"""The request lane: a POST that waits for its score is scored in the web process that received it.
+
+The web process keeps each group's active model (``scoring.scoring_model``, least recently
+used out past MODEL_CACHE_BYTES), scores and explains the report, and stores it with its
+result in one insert, the same write the single lane's drain makes for a report handed to
+it (``scoring.insert_scored``: the counters of model health in the same document). No
+queue and no worker between the request and its answer.
+
+The workers stay the lane for everything else, and take over a waiting POST when:
+WEB_SCORING is off; the group has no active model (its report waits for one, as any);
+the model's binary is larger than WEB_SCORING_MAX_MODEL_BYTES; the group's reports took
+WEB_SCORING_MS_PER_MINUTE of the web processes' time this minute; or the report cannot be
+scored (the drain's retries and failure reason apply to it).
+
+Exactly once: the report is stored only here, once, already scored; a ``uuid`` stored
+before answers the stored report, and nothing is written for it. A request that dies
+before its insert stored nothing and answered nothing.
+"""
+import logging
+import time
+
+from config import settings
+from maiascore import costs
+from maiascore.connections import get_db
+from maiascore.reports import scoring, service
+from maiascore.reports.documents import with_result
+from maiascore.trainings.registry import active_model_for_scoring
+
+log = logging.getLogger("maiascore.reports")
+
+
+def score_in_request(doc, caller):
+    """The report of ``service.new_report`` stored with its result, or None: the workers score it."""
+    cfg = settings()
+    if not cfg.WEB_SCORING or not costs.web_scoring_allowed(caller.aid):
+        return None
+    model_doc = active_model_for_scoring(caller.aid)
+    if model_doc is None:
+        return None
+    started = time.perf_counter()
+    try:
+        model = scoring.scoring_model(caller.aid, model_doc, max_bytes=cfg.WEB_SCORING_MAX_MODEL_BYTES)
+        scored, results, _, _ = scoring.score(model, [doc])
+    except scoring.TooLarge:
+        return None
+    except Exception:  # a binary that will not load: the workers' retries and failure reason apply
+        log.warning("could not load model %s of group %s in the web process", model_doc.get("version"),
+                    caller.aid, exc_info=True)
+        return None
+    finally:
+        costs.spend_web_scoring(caller.aid, time.perf_counter() - started)
+    if not scored:  # the drain scores it, with its retries, or fails it with the reason
+        return None
+    fields, duplicates = scoring.insert_scored(get_db(), scored, results)
+    return service.stored_instead(doc, caller) if duplicates else with_result(doc, fields[0])
