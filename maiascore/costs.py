@@ -187,19 +187,23 @@ def spend(aid, seconds):
         pass
 
 
+_web_scoring_spent = {}  # aid -> monotonic time its WEB_SCORING_MS_PER_MINUTE window ends, once spent (this process)
+
+
 def web_scoring_allowed(aid):
-    """Whether the group has WEB_SCORING_MS_PER_MINUTE left this minute; Redis trouble says no (the workers
-    score, and nothing is counted that could not be)."""
-    try:
-        spent, _ = run_script(_CHARGE, [_scoring_key(aid)], [0, 60])
-    except redis.exceptions.RedisError:
-        return False
-    return spent < settings().WEB_SCORING_MS_PER_MINUTE
+    """Whether the group had WEB_SCORING_MS_PER_MINUTE left when this process last charged it: no round trip
+    per request; a process learns the budget is spent from its own charge, so each overshoots by one."""
+    until = _web_scoring_spent.get(aid)
+    return until is None or time.monotonic() >= until
 
 
 def spend_web_scoring(aid, seconds):
     """Adds the web process time a report's scoring took to the group's WEB_SCORING_MS_PER_MINUTE."""
     try:
-        run_script(_CHARGE, [_scoring_key(aid)], [max(1, int(seconds * 1000)), 60])
+        spent, ttl = run_script(_CHARGE, [_scoring_key(aid)], [max(1, int(seconds * 1000)), 60])
     except redis.exceptions.RedisError:
-        pass
+        return
+    if spent >= settings().WEB_SCORING_MS_PER_MINUTE:
+        _web_scoring_spent[aid] = time.monotonic() + max(int(ttl), 1)
+    else:
+        _web_scoring_spent.pop(aid, None)

@@ -68,7 +68,7 @@ INDEXES = {
     ],
     # model health (maiascore.monitoring): hourly counters per version, a pass's deltas until applied
     "monitoring_counts": [IndexModel([("aid", ASC), ("hour", ASC), ("version", ASC)])],
-    "monitoring_pending": [IndexModel([("created_at", ASC)])],
+    "monitoring_pending": [IndexModel([("created_at", ASC)]), IndexModel([("due", ASC)])],
     "dashboard_filters": [
         IndexModel([("aid", ASC), ("filterId", ASC)], unique=True),
     ],

@@ -36,13 +36,15 @@ def servers(tmp_path_factory):
 
 
 def _forget_models():
-    """This process scores waiting POSTs too: what it keeps per (group, version) belonged to the database
-    of an earlier test."""
+    """This process scores waiting POSTs too: what it keeps per group belonged to the database and Redis of
+    an earlier test."""
+    from maiascore import costs
     from maiascore.monitoring import shadow
     from maiascore.reports import scoring
     from maiascore.trainings import registry
 
-    for cache in (scoring._models.entries, shadow._baselines, shadow._schemas, shadow._models, registry._active):
+    for cache in (scoring._models.entries, shadow._baselines, shadow._schemas, shadow._models, registry._active,
+                  costs._web_scoring_spent):
         cache.clear()
 
 

@@ -94,18 +94,21 @@ def test_redis_down_at_post_time_loses_nothing(admin, db, cfg, live_worker, redi
     single = admin.post("/reports", json={"uuid": "during-outage", "features": german_rows(1)[0]})
     assert single.status_code == 200 and single.get_json()["status"] == "queued"
     waited = admin.post("/reports?wait=0.5", json={"features": german_rows(1)[0]})
-    assert waited.status_code == 200 and waited.get_json()["status"] == "queued"
+    assert waited.status_code == 200 and waited.get_json()["status"] == "processed"  # scored in the request
+    cfg.WEB_SCORING = False
+    handed = admin.post("/reports?wait=0.5", json={"features": german_rows(1)[0]})
+    assert handed.status_code == 200 and handed.get_json()["status"] == "queued"
     bulk = admin.post("/reports", json=[{"features": row} for row in german_rows(30)])
     assert bulk.status_code == 200 and bulk.get_json()["accepted"] == 30
     assert admin.post("/reports", json={"uuid": "during-outage"}).get_json()["id"] == single.get_json()["id"]
     assert db.score_reports.count_documents({"status": "queued"}) == 32
-    assert db.score_reports.count_documents({"lane": "single"}) == 2
+    assert db.score_reports.count_documents({"lane": "single"}) == 3
 
     redis_outage.restart()
     assert redis.Redis.from_url(cfg.REDIS_URL).llen("rq:queue:scores") == 0
     live_worker(queues=("scores",))
-    assert wait_until(lambda: db.score_reports.count_documents({"status": "processed"}) == 32, 60)
-    assert db.score_reports.count_documents({"scoringRuns": 1}) == 32
+    assert wait_until(lambda: db.score_reports.count_documents({"status": "processed"}) == 33, 60)
+    assert db.score_reports.count_documents({"scoringRuns": 1}) == 33
 
 
 def test_sweep_adopts_reports_whose_batch_is_missing_done_or_abandoned_or_whose_drain_is_gone(
@@ -149,12 +152,14 @@ def test_reports_still_waiting_under_an_active_model_are_released_by_the_sweep(a
 
 def test_a_waiting_post_whose_hand_off_no_drain_takes_stores_its_report_and_it_is_scored_once(admin, db, cfg,
                                                                                                run_worker):
-    """No worker runs: after WAIT_HANDOFF_SECONDS the request stores the report itself (queued) and
-    answers with it; a drain later scores the stored report once and drops the stale hand-off."""
+    """No worker runs (and the web process does not score: WEB_SCORING off): after WAIT_HANDOFF_SECONDS the
+    request stores the report itself (queued) and answers with it; a drain later scores the stored report
+    once and drops the stale hand-off."""
     from maiascore.reports import single_lane
 
     install_model(admin.aid)
     cfg.WAIT_HANDOFF_SECONDS = 0.2
+    cfg.WEB_SCORING = False
     waited = admin.post("/reports?wait=0.5", json={"uuid": "handed", "features": german_rows(1)[0]})
     assert waited.status_code == 200 and waited.get_json()["status"] == "queued"
     assert admin.get(f"/reports/{waited.get_json()['id']}").get_json()["status"] == "queued"

@@ -16,16 +16,27 @@ delta lands once whether the pass or the sweep (or both) apply it, and a report 
 not write (scored meanwhile by another run) is never counted. Once the pending document is gone
 nothing applies its token again, and the counter documents forget it: ``ap`` holds the tokens of
 passes in flight, not of every pass, so its guard costs the same at any rate of scoring.
+
+A pass that inserts its one report (a waiting POST, scored in the request) does not apply its
+deltas itself: its pending document is marked ``due`` for the group, and ``fold_due`` applies every
+due pass of the group together, FOLD_DELAY_SECONDS after the first (``request_fold``): one update
+per counter document for all of them instead of three writes per report. A fold claims the passes
+it applies (``fold``), so two folds never apply the same one; the counters lag the reports by
+about that delay.
 """
 from datetime import timedelta, timezone
 
+import redis.exceptions
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from config import settings
 from maiascore.clock import utcnow
-from maiascore.connections import get_db
+from maiascore.connections import get_db, get_redis, redis_key
+from maiascore.queue import ALERTS, enqueue
 
+FOLD_DELAY_SECONDS = 1.0  # a group's due passes wait at most this long (plus the scheduler's poll) for their fold
+FOLD_LIMIT = 500  # passes one fold applies; past it the fold queues the next at once
 APPLIED_KEPT = 2000  # a bound on the tokens a counter document holds (passes killed between their last two steps)
 OUTCOMES = ("good", "bad")
 REPORT_FIELDS = {"aid": 1, "outcome": 1, "mon": 1, "monToken": 1}  # what a scoring read projects for ``shadow.scoring_pass``
@@ -84,12 +95,16 @@ def new_token():
     return str(ObjectId())
 
 
-def record_pending(token, items):
+def record_pending(token, items, due=None):
     """``items``: [(report id, mon, {path: increment})], stored before the write they belong to; ``mon``
-    names the counter document (``a`` group, ``v`` version, ``h`` hour). Returns the stored items."""
+    names the counter document (``a`` group, ``v`` version, ``h`` hour); ``due``: the group whose fold
+    applies them (``fold_due``). Returns the stored items."""
     stored = [{"r": rid, "a": mon["a"], "v": mon["v"], "h": mon["h"], "d": delta} for rid, mon, delta in items]
     if stored:
-        get_db().monitoring_pending.insert_one({"_id": token, "created_at": utcnow(), "items": stored})
+        doc = {"_id": token, "created_at": utcnow(), "items": stored}
+        if due is not None:
+            doc["due"] = due
+        get_db().monitoring_pending.insert_one(doc)
     return stored
 
 
@@ -103,43 +118,91 @@ def apply_pending(token, written=None, items=None):
     """Adds the pending deltas of the reports written; ``written``: their ids when the caller knows
     them, else the reports carrying the token are read; ``items``: the pass's own, else they are read."""
     db = get_db()
-    pending = {"items": items} if items is not None else db.monitoring_pending.find_one({"_id": token})
+    pending = {"_id": token, "items": items} if items is not None else db.monitoring_pending.find_one({"_id": token})
     if pending is None:
         return 0
-    if written is None:
-        ids = list({item["r"] for item in pending["items"]})
-        written = {r["_id"] for r in db.score_reports.find(
-            {"_id": {"$in": ids}, "$or": [{"monToken": token}, {"monPrevToken": token}]}, {"_id": 1})}
-    per_doc = {}
-    for item in pending["items"]:
-        if item["r"] in written:
-            into = per_doc.setdefault((item["a"], item["v"], item["h"]), {})
-            for path, value in item["d"].items():
-                _add(into, path, value)
-    applied = [_apply(db, aid, version, hour, token, inc) for (aid, version, hour), inc in per_doc.items()]
-    db.monitoring_pending.delete_one({"_id": token})
-    # nothing can apply the token again now: the counter documents forget it, so that their guards stay short
-    for key in filter(None, applied):
-        db.monitoring_counts.update_one({"_id": key}, {"$pull": {"ap": token}})
-    return len(written)
+    if written is not None:
+        return _apply_passes(db, [pending], {rid: {token} for rid in written})
+    return _apply_passes(db, [pending])
 
 
-def _apply(db, aid, version, hour, token, inc):
-    """Adds ``inc`` to the counter document unless it applied ``token`` already; its key, or None."""
+def _carried(db, passes):
+    """Report id -> the pass tokens it carries: a report a pass did not write (scored meanwhile by
+    another) carries another token, and is not counted by it."""
+    ids = list({item["r"] for p in passes for item in p["items"]})
+    return {r["_id"]: {r.get("monToken"), r.get("monPrevToken")}
+            for r in db.score_reports.find({"_id": {"$in": ids}}, {"monToken": 1, "monPrevToken": 1})}
+
+
+def _apply_passes(db, passes, carried=None):
+    """Applies the passes' deltas, all of them in one update per counter document, guarded by their
+    tokens; then their pending documents go and the counter documents forget the tokens. Where one of
+    the tokens was applied already (a fold killed midway), pass by pass. How many reports counted."""
+    carried = _carried(db, passes) if carried is None else carried
+    tokens = [p["_id"] for p in passes]
+    per_doc, counted = {}, set()
+    for p in passes:
+        for item in p["items"]:
+            if p["_id"] in carried.get(item["r"], ()):
+                counted.add(item["r"])
+                into = per_doc.setdefault((item["a"], item["v"], item["h"]), {})
+                for path, value in item["d"].items():
+                    _add(into, path, value)
+    applied = [_apply(db, aid, version, hour, tokens, inc) for (aid, version, hour), inc in per_doc.items()]
+    if len(passes) > 1 and not all(ok for _, ok in applied):
+        for p in passes:
+            _apply_passes(db, [p], carried)
+        return len(counted)
+    db.monitoring_pending.delete_many({"_id": {"$in": tokens}})
+    # nothing can apply these tokens again now: the counter documents forget them, so their guards stay short
+    for key in {key for key, _ in applied if key is not None}:
+        db.monitoring_counts.update_one({"_id": key}, {"$pull": {"ap": {"$in": tokens}}})
+    return len(counted)
+
+
+def _apply(db, aid, version, hour, tokens, inc):
+    """Adds ``inc`` to the counter document unless it applied one of ``tokens`` already: ``(its key,
+    whether it was added)``; no key when there is nothing to add."""
     inc = {k: v for k, v in inc.items() if v != 0}
     if not inc:
-        return None
+        return None, True
     hour = hour if hour.tzinfo else hour.replace(tzinfo=timezone.utc)
     key = counter_key(aid, version, hour)
     try:
         db.monitoring_counts.update_one(
-            {"_id": key, "ap": {"$ne": token}},
-            {"$inc": inc, "$push": {"ap": {"$each": [token], "$slice": -APPLIED_KEPT}},
+            {"_id": key, "ap": {"$nin": tokens}},
+            {"$inc": inc, "$push": {"ap": {"$each": tokens, "$slice": -APPLIED_KEPT}},
              "$setOnInsert": {"aid": aid, "version": version, "hour": hour}},
             upsert=True)
-    except DuplicateKeyError:  # applied already, by the pass or by the sweep
+    except DuplicateKeyError:  # applied already, by the pass, a fold or the sweep
+        return key, False
+    return key, True
+
+
+def request_fold(aid):
+    """The fold of the group's due passes, FOLD_DELAY_SECONDS after the first one not folded yet: a pass
+    that finds a fold requested was stored before that fold reads. Redis down: the sweep folds them."""
+    try:
+        if get_redis().set(redis_key("fold", aid), 1, nx=True, px=int(FOLD_DELAY_SECONDS * 1000)):
+            enqueue(ALERTS, fold_due, aid, at=utcnow() + timedelta(seconds=FOLD_DELAY_SECONDS))
+    except redis.exceptions.RedisError:
         pass
-    return key
+
+
+def fold_due(aid):
+    """Applies the group's due passes together; safe to run twice, or beside another fold."""
+    db = get_db()
+    fold = new_token()
+    tokens = [p["_id"] for p in db.monitoring_pending.find({"due": aid}, {"_id": 1}).limit(FOLD_LIMIT)]
+    if not tokens:
+        return 0
+    db.monitoring_pending.update_many({"_id": {"$in": tokens}, "due": aid},
+                                      {"$unset": {"due": ""}, "$set": {"fold": fold}})
+    passes = list(db.monitoring_pending.find({"_id": {"$in": tokens}, "fold": fold}))
+    counted = _apply_passes(db, passes) if passes else 0
+    if len(tokens) == FOLD_LIMIT:
+        enqueue(ALERTS, fold_due, aid)
+    return counted
 
 
 def recover_pending():
@@ -147,10 +210,15 @@ def recover_pending():
     than any live pass can be, so a pass and the sweep never read different sets of written reports."""
     cfg = settings()
     cutoff = utcnow() - timedelta(seconds=2 * max(cfg.SWEEP_GRACE_SECONDS, cfg.SCORING_LEASE_SECONDS))
-    tokens = [p["_id"] for p in get_db().monitoring_pending.find({"created_at": {"$lt": cutoff}}, {"_id": 1})
+    db = get_db()
+    tokens = [p["_id"] for p in db.monitoring_pending.find({"created_at": {"$lt": cutoff}}, {"_id": 1})
               .limit(1000)]
     for token in tokens:
         apply_pending(token)
+    # due passes whose fold never ran (Redis lost it), sooner: nothing else would apply them
+    late = utcnow() - timedelta(seconds=cfg.SWEEP_GRACE_SECONDS)
+    for aid in db.monitoring_pending.distinct("due", {"due": {"$exists": True}, "created_at": {"$lt": late}}):
+        fold_due(aid)
     return len(tokens)
 
 

@@ -2,7 +2,7 @@
 
 ``reports.scoring``'s scored writes call :func:`scoring_pass` with the reports and results of one write, merges
 ``updates[i]`` into each report's guarded update (or ``fields(i)`` into a report it inserts),
-and calls ``settle`` once the write returned. Worker-side only: no web framework here.
+and calls ``settle`` once the write returned. No web framework here: workers and the request lane call it.
 """
 import time
 
@@ -71,7 +71,8 @@ def merge(update, extra):
 class ScoringPass:
     """One write's worth of scored reports, seen by monitoring."""
 
-    def __init__(self, aid, version, reports, results):
+    def __init__(self, aid, version, reports, results, deferred=False):
+        self.aid, self.deferred = aid, deferred
         self.token = counters.new_token()
         self.reports = reports
         now = stored_now()
@@ -101,7 +102,7 @@ class ScoringPass:
                 items.append((report["_id"], old, counters.labelled({}, old, old.get("o"), -1)))
             items.append((report["_id"], mon, delta))
             self.sets.append(fields)
-        self.items = counters.record_pending(self.token, items)
+        self.items = counters.record_pending(self.token, items, due=aid if deferred else None)
 
     def update(self, i):
         """The operators to merge into report ``i``'s guarded update."""
@@ -112,12 +113,17 @@ class ScoringPass:
         return self.sets[i]
 
     def settle(self, written_ids=None):
-        """After the write: ``written_ids`` when the caller knows which reports took their result."""
+        """After the write: ``written_ids`` when the caller knows which reports took their result. A deferred
+        pass leaves its deltas to the group's fold (``counters.fold_due``)."""
+        if self.deferred:
+            counters.request_fold(self.aid)
+            return
         counters.apply_pending(self.token, None if written_ids is None else set(written_ids), self.items)
 
 
-def scoring_pass(reports, results):
-    """The monitoring side of one results write, or None when there is nothing to write."""
+def scoring_pass(reports, results, deferred=False):
+    """The monitoring side of one results write, or None when there is nothing to write; ``deferred``: its
+    counters are applied by the group's next fold, together with the other passes' (``counters``)."""
     if not reports:
         return None
-    return ScoringPass(reports[0]["aid"], str(results[0].version), reports, results)
+    return ScoringPass(reports[0]["aid"], str(results[0].version), reports, results, deferred)

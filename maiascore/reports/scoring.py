@@ -136,7 +136,8 @@ def insert_scored(db, docs, results, unscored=()):
     ``insert_many``; one stored already (same ``_id``) is left as it is. ``(fields, duplicates)``: each
     scored report's fields, and the positions (in ``docs + unscored``) that were stored already."""
     fields = _fields(results)
-    monitored = shadow.scoring_pass(docs, results)  # the counters' deltas and the challenger's score
+    # the counters' deltas and the challenger's score; applied by the group's fold, for all such reports at once
+    monitored = shadow.scoring_pass(docs, results, deferred=True)
     stored = [with_result(doc, {**f, **monitored.fields(i)}) if monitored else with_result(doc, f)
               for i, (doc, f) in enumerate(zip(docs, fields))]
     duplicates = insert_new(db.score_reports, stored + list(unscored))
