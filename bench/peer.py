@@ -104,7 +104,7 @@ def served_model(st, work_dir):
     booster_path = Path(work_dir) / "booster.ubj"
     booster_path.write_bytes(raw)
     model_dir = Path(work_dir) / "model"
-    columns = list(booster.feature_names)
+    columns = list(booster.feature_names or (f"f{j}" for j in range(booster.num_features())))
     out = subprocess.run([str(peer_python()), "-m", "bench.peer", "save", str(booster_path), str(model_dir),
                           json.dumps({"columns": columns, "row": row})],
                          capture_output=True, text=True, cwd=ROOT, env=mlflow_env())
@@ -235,8 +235,8 @@ def save(booster_path, model_dir, columns_json):
 
     booster = xgb.Booster()
     booster.load_model(booster_path)
-    example = pd.DataFrame([json.loads(columns_json)["row"]], columns=json.loads(columns_json)["columns"],
-                           dtype="float64")
+    spec = json.loads(columns_json)
+    example = pd.DataFrame([spec["row"]], columns=spec["columns"], dtype="float64")
     signature = infer_signature(example, booster.predict(xgb.DMatrix(example)))
     mlflow.xgboost.save_model(booster, model_dir, signature=signature,
                               pip_requirements=[xgboost_pin()])  # no requirement inference: it reloads the model
