@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 VAR_DIR ?= var
 
-.PHONY: run test bench soak fuzz clean clean-data
+.PHONY: run test bench bench-peer-env soak fuzz clean clean-data
 
 $(STAMP): requirements.txt requirements-dev.txt setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# The optional extra of `make bench`'s peer section: MLflow in .venv-peer, never in .venv.
+bench-peer-env:
+	$(PYTHON) -m bench.peer env
+
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak
 
@@ -32,7 +36,7 @@ fuzz: $(STAMP)
 
 # The virtualenv, logs and benchmark results; never the embedded database (see clean-data).
 clean:
-	rm -rf $(VENV) bench/results/latest.json $(VAR_DIR)/*.log
+	rm -rf $(VENV) .venv-peer bench/results/latest.json $(VAR_DIR)/*.log
 
 # Deletes `make run`'s embedded database and its secret key: every group, user, model and report.
 clean-data:

@@ -9,7 +9,10 @@ batch scoring run, default 1000000), ``BENCH_DASK_ROWS`` (rows of the Dask train
 default ``1000000,5000000``), ``BENCH_MONITORING_REPORTS`` (scored reports of the large monitoring
 read, default 100000), ``BENCH_MONGO_URI`` (a MongoDB instead of the embedded
 server), ``BENCH_ONLY`` (comma-separated sections:
-post,get,wait,bare,attack,e2e,worker,training,fairness,runs,dask,neighbours,monitoring).
+post,get,wait,bare,peer,attack,e2e,worker,training,fairness,runs,dask,neighbours,monitoring),
+``BENCH_PEER=1`` (creates ``.venv-peer`` with MLflow if it is missing, for the ``peer`` section: MaiaScore
+next to ``mlflow models serve``; without MLflow installed there, the section is skipped; its runs
+last ``BENCH_DURATION`` seconds when set, else 6, 3 in quick mode).
 """
 import json
 import os
@@ -17,13 +20,13 @@ import subprocess
 import sys
 import time
 
-from bench import attack, e2e, fairness, neighbours, report, training_bench, web_profile, worker_profile
+from bench import attack, e2e, fairness, neighbours, peer, report, training_bench, web_profile, worker_profile
 from bench.http_scenarios import compare, drain, load, post_requests, quiesce, ratio, reset_reports, wait_workers
 from bench.stack import Stack, cpu_seconds
 
-SECTIONS = ("post", "get", "wait", "bare", "attack", "e2e", "worker", "training", "fairness", "runs", "dask",
+SECTIONS = ("post", "get", "wait", "bare", "peer", "attack", "e2e", "worker", "training", "fairness", "runs", "dask",
             "neighbours", "monitoring")
-STACK_SECTIONS = SECTIONS[:9]  # the sections measured on the shared stack; the others start their own
+STACK_SECTIONS = SECTIONS[:10]  # the sections measured on the shared stack; the others start their own
 WAIT_CAP = "64"  # MAX_WAITS_PER_GROUP for the run: one tenant drives 32 waiting clients
 
 
@@ -35,6 +38,7 @@ def options():
     return {
         "quick": quick,
         "duration": float(os.environ.get("BENCH_DURATION", 3 if quick else 10)),
+        "peer_duration": float(os.environ.get("BENCH_DURATION", 3 if quick else 6)),
         "levels": (8, 32),
         "e2e_reports": e2e_reports,
         "e2e_single_reports": int(os.environ.get("BENCH_E2E_SINGLE_REPORTS", 200 if quick else 2000)),
@@ -67,6 +71,14 @@ def main():
     opts = options()
     results = {"machine": report.machine_info(), "options": opts}
     started = time.perf_counter()
+    if "peer" in opts["sections"]:
+        skipped = peer.unavailable_reason()
+        if skipped:  # an optional extra: said, not failed, and no stack started for it alone
+            log(f"* 13. peer (MaiaScore vs mlflow models serve): skipped: {skipped}")
+            results["mlflow_peer"] = {"skipped": skipped}
+            opts["sections"] = [s for s in opts["sections"] if s != "peer"]
+        elif peer.asked():
+            peer.ensure_env(log)  # before the stack starts: the install takes a minute or more
     if set(opts["sections"]) & set(STACK_SECTIONS):
         on_stack(opts, results)
     if "runs" in opts["sections"]:
@@ -198,6 +210,13 @@ def on_stack(opts, results):
             results["wait_vs_plain_post"] = {"by_connections": by_level}
             st.stop_workers()
             log(f"  ?wait / plain POST: {({c: v['ratio'] for c, v in by_level.items()})}")
+
+        if "peer" in sections:
+            log(f"* 13. POST /reports?wait={peer.WAIT} vs mlflow models serve (-w 2) on the same booster and row, "
+                f"runs alternating, {opts['peer_duration']:g} s each")
+            results["mlflow_peer"] = peer.run(st, api_port, api_child, opts["peer_duration"],
+                                              lambda web, run: with_cpu(st, web, run), log=log)
+            log(peer.table(results["mlflow_peer"]))
 
         if "attack" in sections:
             log("* 10. /healthz while one tenant waits on reports behind its own 10,000-report bulk")

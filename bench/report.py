@@ -2,6 +2,7 @@
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -77,6 +78,7 @@ def rows_of(results):
             if p.get("cpu_ms_per_request") and f.get("cpu_ms_per_request"):
                 rows.append((f"{label} c={connections} CPU ms per request: web / database / workers",
                              _cpu(p["cpu_ms_per_request"]), _cpu(f["cpu_ms_per_request"]), "-"))
+    rows += _peer_rows(results.get("mlflow_peer"))
     attack = results.get("healthz_under_attack")
     if attack:
         idle, under = attack["healthz_idle"], attack["healthz_under_attack"]
@@ -154,6 +156,24 @@ def rows_of(results):
                          _fmt(floor["seconds"]), f"x{_fmt(line['seconds'] / floor['seconds'])}"))
             rows.append((f"training {int(size):,} rows, {engine} engine: coordinator peak RSS MiB",
                          _fmt(line["peak_rss_mib"]), _fmt(floor["peak_rss_mib"]), "-"))
+    return rows
+
+
+def _peer_rows(peer):
+    """MaiaScore's ?wait (the "product" column) against mlflow models serve (the "floor"), medians of the runs."""
+    if not peer:
+        return []
+    if "skipped" in peer:
+        return [("POST /reports?wait vs mlflow models serve", "skipped", "-", "-")]
+    rows = []
+    for connections, level in peer["by_connections"].items():
+        label = f"{peer['maiascore_path']} vs mlflow models serve c={connections}"
+        rows.append((f"{label} req/s (median of {peer['runs']})",
+                     _fmt(statistics.median(r["rps"] for r in level["maiascore"])),
+                     _fmt(statistics.median(r["rps"] for r in level["mlflow"])), _fmt(level["median_ratio"])))
+        rows.append((f"{label} p50 ms (median of {peer['runs']})", _fmt(level["maiascore_p50_ms"]),
+                     _fmt(level["mlflow_p50_ms"]), _fmt(round(level["maiascore_p50_ms"] / level["mlflow_p50_ms"], 3)
+                                                         if level["mlflow_p50_ms"] else None)))
     return rows
 
 
