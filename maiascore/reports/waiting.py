@@ -2,11 +2,12 @@
 
 The scoring jobs publish on the channel of a report's ``batch`` value (``notification``):
 the result's fields themselves when every result of the write landed, else a bare nudge to read
-the report again. A POST that waits (``create_and_wait``) subscribes to the channel of its
-report's ``batch`` token before anything else (``listening``) and hands the report to its group's
-drain, which stores it with its result: the answer then needs no MongoDB access at all. Other
-waits read the report once after subscribing. A waiter re-reads the report at least every
-second regardless, so a lost message (or Redis down) only costs latency.
+the report again. A POST that waits (``create_and_wait``) is scored in the request when it can
+be (``request_lane``); else it subscribes to the channel of its report's ``batch`` token
+(``listening``) and hands the report to its group's drain, which stores it with its result: the
+answer then needs no MongoDB access at all. Other waits read the report once after subscribing.
+A waiter re-reads the report after 0.5 to 1.5 s of silence regardless, so a lost message (or
+Redis down) only costs latency, and many waits do not read the database in step.
 
 A waiting request holds its own thread and one Redis pub/sub connection, nothing else: MongoDB
 connections go back to the pool after each read. Each account group may have at most
@@ -14,6 +15,7 @@ connections go back to the pool after each read. Each account group may have at 
 """
 import math
 import os
+import random
 import secrets
 import threading
 import time
@@ -209,6 +211,12 @@ def create_and_wait(body, caller, seconds):
         return wait_for_result(doc, deadline - time.monotonic(), caller, subscription)
 
 
+def _reread_after():
+    """Seconds of silence before a waiter reads its report again: 0.5 to 1.5, drawn each time, so that many
+    waits opened at once do not all read the database in the same instant every second."""
+    return random.uniform(0.5, 1.5)
+
+
 def is_settled(doc):
     return doc.get("status") in SETTLED
 
@@ -240,7 +248,7 @@ def wait_for_result(doc, seconds, caller, subscription=None):
                 read = True
                 continue
             try:
-                fields = subscription.next_result(min(remaining, 1.0))
+                fields = subscription.next_result(min(remaining, _reread_after()))
             except redis.exceptions.RedisError:
                 subscription.abandon()
                 read = True
