@@ -37,12 +37,13 @@ RESTART_BACKOFF_MAX = 30  # seconds between restarts of a worker that keeps dyin
 
 
 def gunicorn_command(bind, workers, connections, *, backlog=2048, keepalive=5, gunicorn="gunicorn",
-                     access_log="-", app="wsgi:app", control_socket=None):
+                     access_log=None, app="wsgi:app", control_socket=None):
     """The API's gunicorn command line: the one definition the Procfile, ``make run`` and the benchmark use.
 
     gevent workers: a request waiting for a score (``MAX_WAIT_SECONDS``), for MongoDB or for Redis
     holds a greenlet, not a thread, so ``connections`` requests per worker may wait at once while
-    the others are served. ``access_log=None`` turns gunicorn's access log off. gunicorn's control
+    the others are served. No gunicorn access log unless ``access_log`` names one: the API's own request
+    log (``maiascore.access``) already writes a line per request, with its id, user and group. gunicorn's control
     socket defaults to one path per user (``~/.gunicorn/gunicorn.ctl``) that every stack on the host
     would share: it is the stack's own ``control_socket`` path, or off.
     """

@@ -17,16 +17,21 @@ from maiascore.launcher import gunicorn_command, procfile
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_procfile_is_what_the_code_runs():
+def test_the_procfile_is_what_the_code_runs_and_what_the_docs_show():
     assert (ROOT / "Procfile").read_text() == procfile()
+    for doc in ("README.md", "docs/operations.md"):
+        for line in procfile().splitlines():
+            assert line in (ROOT / doc).read_text(), (doc, line)
 
 
-def test_the_web_command_uses_gevent_workers_and_can_drop_the_access_log():
+def test_the_web_command_uses_gevent_workers_and_one_request_log():
     args = gunicorn_command("127.0.0.1:5000", 2, 1000)
     assert args[args.index("--worker-class") + 1] == "gevent" and args[args.index("--worker-connections") + 1] == "1000"
     assert "--threads" not in args and args[args.index("--backlog") + 1] == "2048"
     assert args[args.index("--bind") + 1] == "127.0.0.1:5000" and args[-1] == "wsgi:app"
-    assert "--access-logfile" not in gunicorn_command("127.0.0.1:5000", 2, 1000, access_log=None)
+    assert "--access-logfile" not in args  # the API's JSON request log is the one line per request
+    logged = gunicorn_command("127.0.0.1:5000", 2, 1000, access_log="/tmp/access.log")
+    assert logged[logged.index("--access-logfile") + 1] == "/tmp/access.log"
 
 
 def _gunicorn(tmp_path, control_socket, name):
