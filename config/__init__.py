@@ -163,12 +163,14 @@ class Config:
         # Scoring a waiting POST in the web process that received it (``reports.request_lane``):
         # WEB_SCORING: on (1) or off (0: every report goes to the scoring workers).
         # WEB_SCORING_MAX_MODEL_BYTES: a model whose binary is larger is scored by the workers only.
+        # WEB_SCORING_MAX_MS: a model that took longer to score one report is scored by the workers only.
         # WEB_SCORING_MS_PER_MINUTE: web process time one account group's reports may take a minute; past it
         #   its waiting POSTs go to the workers (still answered, in turn with the other groups).
         # MODEL_CACHE_BYTES: models a web process or worker keeps loaded, by the size of their binaries; the
         #   least recently used goes first (one model is always kept).
         self.WEB_SCORING = _env("WEB_SCORING", True, bool)
         self.WEB_SCORING_MAX_MODEL_BYTES = _env("WEB_SCORING_MAX_MODEL_BYTES", 16 * 1024 * 1024, int)
+        self.WEB_SCORING_MAX_MS = _env("WEB_SCORING_MAX_MS", 25, int)
         self.WEB_SCORING_MS_PER_MINUTE = _env("WEB_SCORING_MS_PER_MINUTE", 10000, int)
         self.MODEL_CACHE_BYTES = _env("MODEL_CACHE_BYTES", 256 * 1024 * 1024, int)
         self.MAX_WAITS_PER_GROUP = _env("MAX_WAITS_PER_GROUP", 16, int)

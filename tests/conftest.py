@@ -31,8 +31,7 @@ def servers(tmp_path_factory):
     started.append(redis_child)
     os.environ.update(MONGO_URI=mongo_uri, REDIS_URL=redis_url, MAIASCORE_TESTING="1")
     yield {"mongo_uri": mongo_uri, "redis_url": redis_url, "redis": redis_child, "logs": logs}
-    for child in reversed(started):
-        child.stop()
+    devstack.stop_all(started)
 
 
 def _forget_models():
@@ -40,11 +39,11 @@ def _forget_models():
     an earlier test."""
     from maiascore import costs
     from maiascore.monitoring import shadow
-    from maiascore.reports import scoring
+    from maiascore.reports import request_lane, scoring
     from maiascore.trainings import registry
 
     for cache in (scoring._models.entries, shadow._baselines, shadow._schemas, shadow._models, registry._active,
-                  costs._web_scoring_spent):
+                  costs._web_scoring_spent, request_lane._too_slow):
         cache.clear()
 
 

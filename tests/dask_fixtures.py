@@ -48,5 +48,4 @@ def dask_cluster(tmp_path_factory):
             client.wait_for_workers(WORKERS, timeout=60)
         yield Cluster(address, scheduler, workers, logs)
     finally:
-        for child in [*workers, scheduler]:
-            child.stop()
+        devstack.stop_all([*workers, scheduler])

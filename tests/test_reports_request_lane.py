@@ -79,6 +79,16 @@ def test_a_model_past_web_scoring_max_model_bytes_is_scored_by_the_workers(admin
     assert not scoring._models.entries, "the web process loaded a model past its bound"
 
 
+def test_a_model_that_scored_one_report_past_web_scoring_max_ms_is_scored_by_the_workers_after(admin, db, cfg):
+    install_model(admin.aid)
+    cfg.WAIT_HANDOFF_SECONDS = 0.2
+    cfg.WEB_SCORING_MAX_MS = 0  # every model is too slow
+    first = admin.post("/reports?wait=0.5", json={"features": german_rows(1)[0]}).get_json()
+    assert first["status"] == "processed"  # scored, and measured
+    second = admin.post("/reports?wait=0.5", json={"features": german_rows(1)[0]}).get_json()
+    assert second["status"] == "queued" and singles_jobs(cfg) == 1
+
+
 def test_with_web_scoring_off_or_no_model_the_workers_score(admin, db, cfg):
     cfg.WAIT_HANDOFF_SECONDS = 0.2
     early = admin.post("/reports?wait=0.5", json={"referenceId": "early", "features": german_rows(1)[0]}).get_json()

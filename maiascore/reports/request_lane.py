@@ -8,9 +8,11 @@ queue and no worker between the request and its answer.
 
 The workers stay the lane for everything else, and take over a waiting POST when:
 WEB_SCORING is off; the group has no active model (its report waits for one, as any);
-the model's binary is larger than WEB_SCORING_MAX_MODEL_BYTES; the group's reports took
-WEB_SCORING_MS_PER_MINUTE of the web processes' time this minute; or the report cannot be
-scored (the drain's retries and failure reason apply to it).
+the model's binary is larger than WEB_SCORING_MAX_MODEL_BYTES, or scoring one report with it
+took longer than WEB_SCORING_MAX_MS (the web process serves every group from one loop, which
+stands still while it scores); the group's reports took WEB_SCORING_MS_PER_MINUTE of the web
+processes' time this minute; or the report cannot be scored (the drain's retries and failure
+reason apply to it).
 
 Exactly once: the report is stored only here, once, already scored; a ``uuid`` stored
 before answers the stored report, and nothing is written for it. A request that dies
@@ -28,6 +30,8 @@ from maiascore.trainings.registry import active_model_for_scoring
 
 log = logging.getLogger("maiascore.reports")
 
+_too_slow = set()  # models doc ids: a report of theirs took past WEB_SCORING_MAX_MS in this process
+
 
 def score_in_request(doc, caller):
     """The report of ``service.new_report`` stored with its result, or None: the workers score it."""
@@ -37,9 +41,12 @@ def score_in_request(doc, caller):
     model_doc = active_model_for_scoring(caller.aid)
     if model_doc is None:
         return None
+    if model_doc["_id"] in _too_slow:
+        return None
     started = time.perf_counter()
     try:
         model = scoring.scoring_model(caller.aid, model_doc, max_bytes=cfg.WEB_SCORING_MAX_MODEL_BYTES)
+        loaded = time.perf_counter()
         scored, results, _, _ = scoring.score(model, [doc])
     except scoring.TooLarge:
         return None
@@ -49,6 +56,10 @@ def score_in_request(doc, caller):
         return None
     finally:
         costs.spend_web_scoring(caller.aid, time.perf_counter() - started)
+    if (time.perf_counter() - loaded) * 1000 > cfg.WEB_SCORING_MAX_MS:
+        _too_slow.add(model_doc["_id"])  # the loop of this web process stood still that long: workers from now on
+        log.info("model %s of group %s took over WEB_SCORING_MAX_MS to score one report: scored by the workers "
+                 "from now on", model_doc.get("version"), caller.aid)
     if not scored:  # the drain scores it, with its retries, or fails it with the reason
         return None
     fields, duplicates = scoring.insert_scored(get_db(), scored, results)
