@@ -48,6 +48,7 @@ def score_in_request(doc, caller):
         model = scoring.scoring_model(caller.aid, model_doc, max_bytes=cfg.WEB_SCORING_MAX_MODEL_BYTES)
         loaded = time.perf_counter()
         scored, results, _, _ = scoring.score(model, [doc])
+        scoring_ms = (time.perf_counter() - loaded) * 1000  # CPU only: nothing in ``score`` yields to others
     except scoring.TooLarge:
         return None
     except Exception:  # a binary that will not load: the workers' retries and failure reason apply
@@ -56,7 +57,7 @@ def score_in_request(doc, caller):
         return None
     finally:
         costs.spend_web_scoring(caller.aid, time.perf_counter() - started)
-    if (time.perf_counter() - loaded) * 1000 > cfg.WEB_SCORING_MAX_MS:
+    if scoring_ms > cfg.WEB_SCORING_MAX_MS:
         _too_slow.add(model_doc["_id"])  # the loop of this web process stood still that long: workers from now on
         log.info("model %s of group %s took over WEB_SCORING_MAX_MS to score one report: scored by the workers "
                  "from now on", model_doc.get("version"), caller.aid)
