@@ -6,9 +6,9 @@ to loopback), the floor app under the very same settings, and real ``rq worker``
 processes with the product's worker class. Everything started here is stopped by
 :meth:`Stack.close`, children first.
 
-Access logs go to files in the log directory, never to the terminal: the printed tables
-carry no request lines (gunicorn's ``--access-logfile`` and, for the apps the benchmark
-runs in its own process, the ``maiascore.access`` logger).
+Logs go to files in the log directory, never to the terminal: the printed tables carry no
+request lines (the API's ``maiascore.access`` log, one line per request, as under ``make run``;
+gunicorn's own access log is off there too).
 """
 import logging
 import os
@@ -74,8 +74,7 @@ class Stack:
         port = devstack.free_port()
         cfg = Config(require_secret_key=False)
         args = gunicorn_command(f"127.0.0.1:{port}", workers, cfg.WEB_WORKER_CONNECTIONS, backlog=cfg.WEB_BACKLOG,
-                                keepalive=cfg.WEB_KEEPALIVE_SECONDS, gunicorn=str(BIN / "gunicorn"), access_log=self.log_dir / f"{name}.access.log",
-                                app=app)
+                                keepalive=cfg.WEB_KEEPALIVE_SECONDS, gunicorn=str(BIN / "gunicorn"), app=app)
         child = devstack.Child(args, self.log_dir / f"{name}.log", env=self.env)
         self.children.append(child)
         devstack.wait_for_port("127.0.0.1", port, 60, child.proc)

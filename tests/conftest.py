@@ -42,7 +42,7 @@ def _forget_models():
     from maiascore.reports import request_lane, scoring
     from maiascore.trainings import registry
 
-    for cache in (scoring._models.entries, shadow._baselines, shadow._schemas, shadow._models, registry._active,
+    for cache in (scoring._models, shadow._baselines, shadow._schemas, shadow._models, registry._active,
                   costs._web_scoring_spent, request_lane._too_slow):
         cache.clear()
 

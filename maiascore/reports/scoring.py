@@ -56,6 +56,9 @@ class _ModelCache:
         self.entries.move_to_end(aid)
         return entry
 
+    def clear(self):
+        self.entries.clear()
+
     def put(self, aid, doc_id, model, size):
         self.entries[aid] = (doc_id, model, size)
         self.entries.move_to_end(aid)
