@@ -22,7 +22,7 @@ import time
 
 from bench import attack, e2e, fairness, neighbours, peer, report, training_bench, web_profile, worker_profile
 from bench.http_scenarios import compare, drain, load, post_requests, quiesce, ratio, reset_reports, wait_workers
-from bench.stack import Stack, cpu_seconds
+from bench.stack import SCORING, Stack, cpu_seconds
 
 SECTIONS = ("post", "get", "wait", "bare", "peer", "attack", "e2e", "worker", "training", "fairness", "runs", "dask",
             "neighbours", "monitoring")
@@ -156,7 +156,7 @@ def on_stack(opts, results):
             for batch in st.db().score_batches.find({"status": "queued"}, {"_id": 1}):
                 enqueue_batch(batch["_id"])
             for _ in range(2):
-                st.worker(queues=("scores",))
+                st.worker(queues=SCORING)
             drain(st.db(), st.aid, 2000)
             st.stop_workers()
             ids = [str(d["_id"]) for d in st.db().score_reports.find({"aid": st.aid}, {"_id": 1}).limit(1000)]
@@ -173,7 +173,7 @@ def on_stack(opts, results):
             log("* 6. POST /reports?wait=30 (synchronous path, 2 workers each side)")
             reset_reports(st)
             for _ in range(2):
-                st.worker(queues=("scores",))
+                st.worker(queues=SCORING)
                 st.worker(queues=("floor",), worker_class="rq.worker.SimpleWorker", scheduler=False,
                           name="floor-worker")
             wait_workers(st, 4)
@@ -188,7 +188,7 @@ def on_stack(opts, results):
             log("* 7. POST /reports?wait=30 side by side with a bare model server (inplace_predict, nothing stored)")
             reset_reports(st)
             for _ in range(2):
-                st.worker(queues=("scores",))
+                st.worker(queues=SCORING)
             wait_workers(st, 2)
             bare_port, bare_child = st.web("bench.model_floor:app", "model-floor")
             results["bare_model_server"] = compare(

@@ -13,6 +13,7 @@ import urllib.request
 
 from bench.data import reference_features
 from bench.http_scenarios import load, reset_reports, wait_workers
+from bench.stack import SCORING
 
 WAITERS = 3
 
@@ -27,7 +28,7 @@ def _call(port, method, path, headers, body=None, timeout=120):
 def run(st, api_port, duration, total=10_000, log=print):
     reset_reports(st)
     for _ in range(2):
-        st.worker(queues=("scores",))
+        st.worker(queues=SCORING)
     wait_workers(st, 2)
     healthz = [{"method": "GET", "path": "/healthz"}]
     idle = load(api_port, healthz, 1, duration)

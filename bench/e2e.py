@@ -16,13 +16,14 @@ from pymongo import UpdateOne
 from bench.data import reference_features
 from bench.floor import encode
 from bench.http_scenarios import bulk_requests, load, post_requests, reset_reports, wait_workers
+from bench.stack import SCORING
 
 
 def product_run(st, port, mode, workers, total):
     reset_reports(st)
     db = st.db()
     for _ in range(workers):
-        st.worker(queues=("scores",))
+        st.worker(queues=SCORING)
     wait_workers(st, workers)
     started = time.perf_counter()
     if mode == "single":

@@ -14,6 +14,7 @@ import urllib.request
 
 from bench.data import install_model, reference_features
 from bench.http_scenarios import reset_reports, wait_workers
+from bench.stack import SCORING
 
 PROBES = 16
 
@@ -51,7 +52,7 @@ def _probe(port, headers, features, tag):
 
 def run(st, api_port, total=10_000, log=print):
     reset_reports(st)
-    st.worker(queues=("scores",))
+    st.worker(queues=SCORING)
     wait_workers(st, 1)
     bulk_aid, bulk_headers = _other_tenant()
     features = reference_features()

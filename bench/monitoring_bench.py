@@ -86,7 +86,7 @@ def fill(db, aid, n, model_doc, store=True):
             db.score_reports.insert_many(docs)
         docs = []
     for hour, inc in per_hour.items():
-        counters._apply(db, aid, model_doc["version"], hour, str(ObjectId()), inc)
+        counters._apply(db, aid, model_doc["version"], hour, [str(ObjectId())], inc)
 
 
 def timed(func, repeat):

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 
 from bench.data import reference_features
 from bench.http_scenarios import load, wait_for, wait_workers
-from bench.stack import Stack
+from bench.stack import SCORING, Stack
 from config import Config
 from maiascore.accounts.permissions import ROLE_IDS
 from maiascore.accounts.service import create_account_group, create_user
@@ -99,7 +99,7 @@ def _seed(st, aid, count):
 
 
 def _waits_attack(st, port, victim_headers, duration, cap):
-    worker = st.worker(queues=("scores",))
+    worker = st.worker(queues=SCORING)
     wait_workers(st, 1)
     os.killpg(worker.pgid, signal.SIGSTOP)  # every report stays queued: every wait lasts its 30 s
     answers, threads = [], []
@@ -183,7 +183,7 @@ def _burst(port, headers, duration):
 
 def _stall_check(st, port, headers, duration):
     """As under ``make run``: a scoring worker scores each burst's reports while the next POSTs come."""
-    st.worker(queues=("scores",))
+    st.worker(queues=SCORING)
     wait_workers(st, 1)
     body = json.dumps({"referenceId": "after-burst"}).encode()
     idle = sorted(_call(port, "POST", "/reports", headers, body)[2] for _ in range(20))

@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.stack import SCORING
+
 ROOT = Path(__file__).resolve().parent.parent
 PEER_VENV = ROOT / ".venv-peer"
 MLFLOW_VERSION = "3.17.2"
@@ -150,7 +152,7 @@ def run(st, api_port, api_child, seconds, measure, log=print):
         mlflow_port, mlflow_child = serve(st, model["dir"])
         reset_reports(st)
         for _ in range(2):
-            st.worker(queues=("scores",))
+            st.worker(queues=SCORING)
         wait_workers(st, 2)
 
         json_headers = {"Content-Type": "application/json"}

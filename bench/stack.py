@@ -26,13 +26,16 @@ from pymongo import MongoClient
 from config import Config
 from maiascore import devstack
 from maiascore.launcher import gunicorn_command
-from maiascore.queue import worker_command
+from maiascore.queue import ROLES, worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DB_NAME = "maiascore_bench"
 ADMIN_EMAIL = "bench@example.com"
 
+
+
+SCORING = ROLES["scoring"]  # the queues a production scoring worker serves: the folds of model health too
 
 class Stack:
     def __init__(self, name="bench", log_dir=None, extra_env=None):

@@ -171,7 +171,7 @@ class Config:
         self.WEB_SCORING = _env("WEB_SCORING", True, bool)
         self.WEB_SCORING_MAX_MODEL_BYTES = _env("WEB_SCORING_MAX_MODEL_BYTES", 16 * 1024 * 1024, int)
         self.WEB_SCORING_MAX_MS = _env("WEB_SCORING_MAX_MS", 25, int)
-        self.WEB_SCORING_MS_PER_MINUTE = _env("WEB_SCORING_MS_PER_MINUTE", 10000, int)
+        self.WEB_SCORING_MS_PER_MINUTE = _env("WEB_SCORING_MS_PER_MINUTE", 30000, int)
         self.MODEL_CACHE_BYTES = _env("MODEL_CACHE_BYTES", 256 * 1024 * 1024, int)
         self.MAX_WAITS_PER_GROUP = _env("MAX_WAITS_PER_GROUP", 16, int)
         self.WAIT_HANDOFF_SECONDS = _env("WAIT_HANDOFF_SECONDS", 1.0, float)

@@ -211,11 +211,11 @@ def recover_pending():
     cfg = settings()
     cutoff = utcnow() - timedelta(seconds=2 * max(cfg.SWEEP_GRACE_SECONDS, cfg.SCORING_LEASE_SECONDS))
     db = get_db()
-    tokens = [p["_id"] for p in db.monitoring_pending.find({"created_at": {"$lt": cutoff}}, {"_id": 1})
-              .limit(1000)]
-    for token in tokens:
+    tokens = [p["_id"] for p in db.monitoring_pending.find({"created_at": {"$lt": cutoff}, "due": {"$exists": False}},
+                                                           {"_id": 1}).limit(1000)]
+    for token in tokens:  # killed passes and folds: pass by pass, each guarded by its token
         apply_pending(token)
-    # due passes whose fold never ran (Redis lost it), sooner: nothing else would apply them
+    # due passes whose fold never ran (Redis lost it, or no worker serves its queue): folded, many at once
     late = utcnow() - timedelta(seconds=cfg.SWEEP_GRACE_SECONDS)
     for aid in db.monitoring_pending.distinct("due", {"due": {"$exists": True}, "created_at": {"$lt": late}}):
         fold_due(aid)
