@@ -21,8 +21,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.stack import SCORING
-
 ROOT = Path(__file__).resolve().parent.parent
 PEER_VENV = ROOT / ".venv-peer"
 MLFLOW_VERSION = "3.17.2"
@@ -145,6 +143,7 @@ def run(st, api_port, api_child, seconds, measure, log=print):
     """MLflow and MaiaScore runs alternating, ``RUNS`` of each at each level of ``LEVELS``.
     ``measure(web_child, run)`` runs a load and adds the CPU each side spent per request."""
     from bench.http_scenarios import load, quiesce, ratio, reset_reports, wait_workers
+    from bench.stack import SCORING  # here: this module also runs as the save step, in .venv-peer
 
     work_dir = tempfile.mkdtemp(prefix="maiascore-peer-")
     try:
