@@ -163,7 +163,8 @@ class Config:
         # Scoring a waiting POST in the web process that received it (``reports.request_lane``):
         # WEB_SCORING: on (1) or off (0: every report goes to the scoring workers).
         # WEB_SCORING_MAX_MODEL_BYTES: a model whose binary is larger is scored by the workers only.
-        # WEB_SCORING_MAX_MS: a model that took longer to score one report is scored by the workers only.
+        # WEB_SCORING_MAX_MS: a model that took longer (CPU) to score a report, three times in a row, is scored by
+        #   the workers for the next 10 minutes.
         # WEB_SCORING_MS_PER_MINUTE: web process time one account group's reports may take a minute; past it
         #   its waiting POSTs go to the workers (still answered, in turn with the other groups).
         # MODEL_CACHE_BYTES: models a web process or worker keeps loaded, by the size of their binaries; the

@@ -43,7 +43,7 @@ def _forget_models():
     from maiascore.trainings import registry
 
     for cache in (scoring._models, shadow._baselines, shadow._schemas, shadow._models, registry._active,
-                  costs._web_scoring_spent, request_lane._too_slow):
+                  costs._web_scoring_spent, request_lane._slow, request_lane._too_slow):
         cache.clear()
 
 

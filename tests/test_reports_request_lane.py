@@ -79,14 +79,18 @@ def test_a_model_past_web_scoring_max_model_bytes_is_scored_by_the_workers(admin
     assert not scoring._models.entries, "the web process loaded a model past its bound"
 
 
-def test_a_model_that_scored_one_report_past_web_scoring_max_ms_is_scored_by_the_workers_after(admin, db, cfg):
+def test_a_model_past_web_scoring_max_ms_a_few_times_in_a_row_is_scored_by_the_workers_after(admin, db, cfg):
+    from maiascore.reports import request_lane
+
     install_model(admin.aid)
     cfg.WAIT_HANDOFF_SECONDS = 0.2
-    cfg.WEB_SCORING_MAX_MS = 0  # every model is too slow
-    first = admin.post("/reports?wait=0.5", json={"features": german_rows(1)[0]}).get_json()
-    assert first["status"] == "processed"  # scored, and measured
-    second = admin.post("/reports?wait=0.5", json={"features": german_rows(1)[0]}).get_json()
-    assert second["status"] == "queued" and singles_jobs(cfg) == 1
+    cfg.WEB_SCORING_MAX_MS = -1  # every scoring is too slow
+    for _ in range(request_lane.SLOW_STREAK):  # scored, and measured: a first slow call is a warm-up
+        assert admin.post("/reports?wait=0.5", json={"features": german_rows(1)[0]}).get_json()["status"] == "processed"
+    after = admin.post("/reports?wait=0.5", json={"features": german_rows(1)[0]}).get_json()
+    assert after["status"] == "queued" and singles_jobs(cfg) == 1
+    cfg.WEB_SCORING_MAX_MS = 25  # measured fast again only once its time with the workers is over
+    assert admin.post("/reports?wait=0.5", json={"features": german_rows(1)[0]}).get_json()["status"] == "queued"
 
 
 def test_with_web_scoring_off_or_no_model_the_workers_score(admin, db, cfg):

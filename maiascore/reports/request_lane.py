@@ -8,9 +8,9 @@ queue and no worker between the request and its answer.
 
 The workers stay the lane for everything else, and take over a waiting POST when:
 WEB_SCORING is off; the group has no active model (its report waits for one, as any);
-the model's binary is larger than WEB_SCORING_MAX_MODEL_BYTES, or scoring one report with it
-took longer than WEB_SCORING_MAX_MS (the web process serves every group from one loop, which
-stands still while it scores); the group's reports took WEB_SCORING_MS_PER_MINUTE of the web
+the model's binary is larger than WEB_SCORING_MAX_MODEL_BYTES, or scoring a report with it
+took longer than WEB_SCORING_MAX_MS SLOW_STREAK times in a row (the web process serves every
+group from one loop, which stands still while it scores); the group's reports took WEB_SCORING_MS_PER_MINUTE of the web
 processes' time this minute; or the report cannot be scored (the drain's retries and failure
 reason apply to it).
 
@@ -30,7 +30,10 @@ from maiascore.trainings.registry import active_model_for_scoring
 
 log = logging.getLogger("maiascore.reports")
 
-_too_slow = set()  # models doc ids: a report of theirs took past WEB_SCORING_MAX_MS in this process
+SLOW_STREAK = 3  # scorings past WEB_SCORING_MAX_MS in a row that send a model to the workers (a first call warms up)
+SLOW_FOR_SECONDS = 600  # then how long its reports go to the workers before this process measures it again
+_slow = {}  # models doc id -> scorings past the bound in a row
+_too_slow = {}  # models doc id -> monotonic time until which its reports go to the workers
 
 
 def score_in_request(doc, caller):
@@ -41,14 +44,14 @@ def score_in_request(doc, caller):
     model_doc = active_model_for_scoring(caller.aid)
     if model_doc is None:
         return None
-    if model_doc["_id"] in _too_slow:
+    if _too_slow.get(model_doc["_id"], 0) > time.monotonic():
         return None
     started = time.perf_counter()
     try:
         model = scoring.scoring_model(caller.aid, model_doc, max_bytes=cfg.WEB_SCORING_MAX_MODEL_BYTES)
-        loaded = time.perf_counter()
+        cpu = time.thread_time()  # the thread's CPU: nothing in ``score`` yields, and time the OS took is not counted
         scored, results, _, _ = scoring.score(model, [doc])
-        scoring_ms = (time.perf_counter() - loaded) * 1000  # CPU only: nothing in ``score`` yields to others
+        _measure(model_doc, (time.thread_time() - cpu) * 1000, cfg.WEB_SCORING_MAX_MS, caller.aid)
     except scoring.TooLarge:
         return None
     except Exception:  # a binary that will not load: the workers' retries and failure reason apply
@@ -57,11 +60,22 @@ def score_in_request(doc, caller):
         return None
     finally:
         costs.spend_web_scoring(caller.aid, time.perf_counter() - started)
-    if scoring_ms > cfg.WEB_SCORING_MAX_MS:
-        _too_slow.add(model_doc["_id"])  # the loop of this web process stood still that long: workers from now on
-        log.info("model %s of group %s took over WEB_SCORING_MAX_MS to score one report: scored by the workers "
-                 "from now on", model_doc.get("version"), caller.aid)
     if not scored:  # the drain scores it, with its retries, or fails it with the reason
         return None
     fields, duplicates = scoring.insert_scored(get_db(), scored, results)
     return service.stored_instead(doc, caller) if duplicates else with_result(doc, fields[0])
+
+
+def _measure(model_doc, ms, bound, aid):
+    """A model past ``bound`` SLOW_STREAK times in a row is scored by the workers for SLOW_FOR_SECONDS: the
+    loop of this web process stands still while it scores, for every group."""
+    doc_id = model_doc["_id"]
+    if ms <= bound:
+        _slow.pop(doc_id, None)
+        return
+    _slow[doc_id] = _slow.get(doc_id, 0) + 1
+    if _slow[doc_id] >= SLOW_STREAK:
+        _slow.pop(doc_id)
+        _too_slow[doc_id] = time.monotonic() + SLOW_FOR_SECONDS
+        log.info("model %s of group %s took over WEB_SCORING_MAX_MS (%s ms) to score a report %s times in a row: "
+                 "scored by the workers for %s s", model_doc.get("version"), aid, bound, SLOW_STREAK, SLOW_FOR_SECONDS)
