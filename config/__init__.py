@@ -165,14 +165,14 @@ class Config:
         # WEB_SCORING_MAX_MODEL_BYTES: a model whose binary is larger is scored by the workers only.
         # WEB_SCORING_MAX_MS: a model that took longer (CPU) to score a report, three times in a row, is scored by
         #   the workers for the next 10 minutes.
-        # WEB_SCORING_MS_PER_MINUTE: web process time one account group's reports may take a minute; past it
+        # WEB_SCORING_MS_PER_MINUTE: web process CPU time one account group's reports may take a minute; past it
         #   its waiting POSTs go to the workers (still answered, in turn with the other groups).
         # MODEL_CACHE_BYTES: models a web process or worker keeps loaded, by the size of their binaries; the
         #   least recently used goes first (one model is always kept).
         self.WEB_SCORING = _env("WEB_SCORING", True, bool)
         self.WEB_SCORING_MAX_MODEL_BYTES = _env("WEB_SCORING_MAX_MODEL_BYTES", 16 * 1024 * 1024, int)
         self.WEB_SCORING_MAX_MS = _env("WEB_SCORING_MAX_MS", 25, int)
-        self.WEB_SCORING_MS_PER_MINUTE = _env("WEB_SCORING_MS_PER_MINUTE", 30000, int)
+        self.WEB_SCORING_MS_PER_MINUTE = _env("WEB_SCORING_MS_PER_MINUTE", 60000, int)
         self.MODEL_CACHE_BYTES = _env("MODEL_CACHE_BYTES", 256 * 1024 * 1024, int)
         self.MAX_WAITS_PER_GROUP = _env("MAX_WAITS_PER_GROUP", 16, int)
         self.WAIT_HANDOFF_SECONDS = _env("WAIT_HANDOFF_SECONDS", 1.0, float)

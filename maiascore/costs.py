@@ -198,7 +198,7 @@ def web_scoring_allowed(aid):
 
 
 def spend_web_scoring(aid, seconds):
-    """Adds the web process time a report's scoring took to the group's WEB_SCORING_MS_PER_MINUTE."""
+    """Adds the web process CPU a report's scoring took to the group's WEB_SCORING_MS_PER_MINUTE."""
     try:
         spent, ttl = run_script(_CHARGE, [_scoring_key(aid)], [max(1, int(seconds * 1000)), 60])
     except redis.exceptions.RedisError:
