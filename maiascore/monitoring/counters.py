@@ -20,9 +20,9 @@ passes in flight, not of every pass, so its guard costs the same at any rate of 
 A pass that inserts its one report (a waiting POST, scored in the request) does not apply its
 deltas itself: its pending document is marked ``due`` for the group, and ``fold_due`` applies every
 due pass of the group together, FOLD_DELAY_SECONDS after the first (``request_fold``): one update
-per counter document for all of them instead of three writes per report. A fold claims the passes
-it applies (``fold``), so two folds never apply the same one; the counters lag the reports by
-about that delay.
+per counter document for all of them instead of three writes per report. One fold of a group runs
+at a time (a lock in Redis), so two folds never apply the same pass; the counters lag the reports
+by about that delay.
 """
 from datetime import timedelta, timezone
 
@@ -32,14 +32,22 @@ from pymongo.errors import DuplicateKeyError
 
 from config import settings
 from maiascore.clock import utcnow
-from maiascore.connections import get_db, get_redis, redis_key
+from maiascore.connections import get_db, get_redis, redis_key, run_script
 from maiascore.queue import ALERTS, enqueue
 
 FOLD_DELAY_SECONDS = 1.0  # a group's due passes wait at most this long (plus the scheduler's poll) for their fold
 FOLD_LIMIT = 500  # passes one fold applies; past it the fold queues the next at once
+FOLD_LOCK_SECONDS = 120  # a fold's hold on its group; a fold takes well under a second
 APPLIED_KEPT = 2000  # a bound on the tokens a counter document holds (passes killed between their last two steps)
 OUTCOMES = ("good", "bad")
 REPORT_FIELDS = {"aid": 1, "outcome": 1, "mon": 1, "monToken": 1}  # what a scoring read projects for ``shadow.scoring_pass``
+
+
+# KEYS: a fold's lock. ARGV: its holder. Deletes the lock only if it is still this holder's.
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 def hour_of(moment):
@@ -190,17 +198,25 @@ def request_fold(aid):
 
 
 def fold_due(aid):
-    """Applies the group's due passes together; safe to run twice, or beside another fold."""
-    db = get_db()
-    fold = new_token()
-    tokens = [p["_id"] for p in db.monitoring_pending.find({"due": aid}, {"_id": 1}).limit(FOLD_LIMIT)]
-    if not tokens:
-        return 0
-    db.monitoring_pending.update_many({"_id": {"$in": tokens}, "due": aid},
-                                      {"$unset": {"due": ""}, "$set": {"fold": fold}})
-    passes = list(db.monitoring_pending.find({"_id": {"$in": tokens}, "fold": fold}))
-    counted = _apply_passes(db, passes) if passes else 0
-    if len(tokens) == FOLD_LIMIT:
+    """Applies the group's due passes together; safe to run twice. One fold of a group runs at a time (a lock
+    in Redis for FOLD_LOCK_SECONDS): another finds the lock taken and comes back after it."""
+    lock, holder = redis_key("fold-lock", aid), new_token()
+    try:
+        if not get_redis().set(lock, holder, nx=True, ex=FOLD_LOCK_SECONDS):
+            enqueue(ALERTS, fold_due, aid, at=utcnow() + timedelta(seconds=FOLD_DELAY_SECONDS))
+            return 0
+    except redis.exceptions.RedisError:
+        return 0  # without the lock two folds could apply a pass twice: the sweep folds once Redis answers
+    try:
+        db = get_db()
+        due = list(db.monitoring_pending.find({"due": aid}).limit(FOLD_LIMIT))
+        counted = _apply_passes(db, due) if due else 0
+    finally:
+        try:
+            run_script(_UNLOCK, [lock], [holder])
+        except redis.exceptions.RedisError:
+            pass  # it expires
+    if len(due) == FOLD_LIMIT:
         enqueue(ALERTS, fold_due, aid)
     return counted
 
@@ -213,7 +229,7 @@ def recover_pending():
     db = get_db()
     tokens = [p["_id"] for p in db.monitoring_pending.find({"created_at": {"$lt": cutoff}, "due": {"$exists": False}},
                                                            {"_id": 1}).limit(1000)]
-    for token in tokens:  # killed passes and folds: pass by pass, each guarded by its token
+    for token in tokens:  # killed passes: pass by pass, each guarded by its token
         apply_pending(token)
     # due passes whose fold never ran (Redis lost it, or no worker serves its queue): folded, many at once
     late = utcnow() - timedelta(seconds=cfg.SWEEP_GRACE_SECONDS)
